@@ -1,0 +1,372 @@
+//! The two ciphertext formats of the `value` column (SPEC §3).
+//!
+//! `legacy` is the runqy server's: `nonce(12) ‖ ciphertext ‖ tag(16)`, AES-256-GCM
+//! under the raw master key, no associated data. `v2` is ours: the AES key is
+//! derived by HKDF and the associated data binds the blob to its vault, key
+//! and `is_secret` flag, so a blob moved elsewhere does not decrypt.
+
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::key::{KeyId, KeySet, MasterKey};
+use crate::secret::SecretString;
+
+/// The first four bytes of a v2 blob.
+pub const V2_MAGIC: &[u8; 4] = b"RQV\x02";
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+const V2_HEADER_LEN: usize = V2_MAGIC.len() + 8;
+
+/// Which ciphertext format a store writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The runqy server's format; kept so a Go server sharing the database keeps working.
+    Legacy,
+    /// runqy-vault's authenticated, location-bound format.
+    V2,
+}
+
+impl Format {
+    /// The name stored in the meta table: `legacy` or `v2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Legacy => "legacy",
+            Format::V2 => "v2",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Format> {
+        match s {
+            "legacy" => Some(Format::Legacy),
+            "v2" => Some(Format::V2),
+            _ => None,
+        }
+    }
+}
+
+/// Where a value lives; v2 binds its ciphertext to this.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub vault: &'a str,
+    pub key: &'a str,
+    pub is_secret: bool,
+}
+
+impl EntryRef<'_> {
+    fn decryption_failed(&self) -> Error {
+        Error::DecryptionFailed {
+            vault: self.vault.to_owned(),
+            key: self.key.to_owned(),
+        }
+    }
+}
+
+/// One master key made ready to use: both AES key schedules built once.
+#[derive(Clone)]
+struct KeyCipher {
+    key_id: KeyId,
+    legacy: Aes256Gcm,
+    v2: Aes256Gcm,
+}
+
+impl KeyCipher {
+    fn new(key: &MasterKey) -> KeyCipher {
+        KeyCipher {
+            key_id: key.key_id(),
+            legacy: Aes256Gcm::new(key.bytes().into()),
+            v2: Aes256Gcm::new((&*key.v2_enc_key()).into()),
+        }
+    }
+}
+
+/// Encrypts under the current key and decrypts under the current or any previous key.
+#[derive(Clone)]
+pub struct Cipher {
+    current: KeyCipher,
+    previous: Vec<KeyCipher>,
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cipher")
+            .field("key_id", &self.current.key_id)
+            .field(
+                "previous",
+                &self.previous.iter().map(|k| k.key_id).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Cipher::decrypt`] found out about a blob besides its plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub format: Format,
+    /// The id of the key that opened it.
+    pub key_id: KeyId,
+}
+
+impl Cipher {
+    /// A cipher for the given keys.
+    pub fn new(keys: &KeySet) -> Cipher {
+        Cipher {
+            current: KeyCipher::new(&keys.current),
+            previous: keys.previous.iter().map(KeyCipher::new).collect(),
+        }
+    }
+
+    /// The current key's id.
+    pub fn key_id(&self) -> KeyId {
+        self.current.key_id
+    }
+
+    /// Whether `id` is the current key's or a previous key's.
+    pub fn knows(&self, id: KeyId) -> bool {
+        self.keys().any(|k| k.key_id == id)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &KeyCipher> {
+        std::iter::once(&self.current).chain(self.previous.iter())
+    }
+
+    /// Encrypts `plaintext` for `entry` in `format` under the current key,
+    /// with a fresh random nonce.
+    pub fn encrypt(&self, format: Format, entry: EntryRef<'_>, plaintext: &[u8]) -> Vec<u8> {
+        let nonce = fresh_nonce();
+        match format {
+            Format::Legacy => seal(&self.current.legacy, &nonce, &[], plaintext, Vec::new()),
+            Format::V2 => {
+                let mut out =
+                    Vec::with_capacity(V2_HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
+                out.extend_from_slice(V2_MAGIC);
+                out.extend_from_slice(&self.current.key_id.0);
+                let aad = v2_aad(self.current.key_id, entry);
+                seal(&self.current.v2, &nonce, &aad, plaintext, out)
+            }
+        }
+    }
+
+    /// Decrypts a blob of either format. A blob with the v2 magic that fails
+    /// as v2 is tried as legacy before failing (a legacy nonce may start with
+    /// the magic by chance). Errors name the vault and key only.
+    pub fn decrypt(&self, entry: EntryRef<'_>, blob: &[u8]) -> Result<(SecretString, BlobInfo)> {
+        if blob.len() >= V2_HEADER_LEN + NONCE_LEN + TAG_LEN && blob.starts_with(V2_MAGIC) {
+            let id = KeyId(blob[4..12].try_into().expect("8 bytes"));
+            if let Some(k) = self.keys().find(|k| k.key_id == id) {
+                let aad = v2_aad(id, entry);
+                if let Some(text) = open(&k.v2, &blob[V2_HEADER_LEN..], &aad) {
+                    let info = BlobInfo {
+                        format: Format::V2,
+                        key_id: id,
+                    };
+                    return Ok((utf8(text, &entry)?, info));
+                }
+            }
+        }
+        if blob.len() >= NONCE_LEN + TAG_LEN {
+            for k in self.keys() {
+                if let Some(text) = open(&k.legacy, blob, &[]) {
+                    let info = BlobInfo {
+                        format: Format::Legacy,
+                        key_id: k.key_id,
+                    };
+                    return Ok((utf8(text, &entry)?, info));
+                }
+            }
+        }
+        Err(entry.decryption_failed())
+    }
+}
+
+fn utf8(bytes: Zeroizing<Vec<u8>>, entry: &EntryRef<'_>) -> Result<SecretString> {
+    // A value that authenticates but is not UTF-8 was not written by a runqy vault.
+    match std::str::from_utf8(&bytes) {
+        Ok(s) => Ok(SecretString::from(s)),
+        Err(_) => Err(entry.decryption_failed()),
+    }
+}
+
+/// `"RQV" 0x02 ‖ key_id ‖ u32be(len vault) ‖ vault ‖ u32be(len key) ‖ key ‖ is_secret`.
+fn v2_aad(key_id: KeyId, entry: EntryRef<'_>) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(V2_HEADER_LEN + 9 + entry.vault.len() + entry.key.len());
+    aad.extend_from_slice(V2_MAGIC);
+    aad.extend_from_slice(&key_id.0);
+    aad.extend_from_slice(&(entry.vault.len() as u32).to_be_bytes());
+    aad.extend_from_slice(entry.vault.as_bytes());
+    aad.extend_from_slice(&(entry.key.len() as u32).to_be_bytes());
+    aad.extend_from_slice(entry.key.as_bytes());
+    aad.push(u8::from(entry.is_secret));
+    aad
+}
+
+/// Appends `nonce ‖ ciphertext ‖ tag` to `out`.
+fn seal(
+    cipher: &Aes256Gcm,
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+    mut out: Vec<u8>,
+) -> Vec<u8> {
+    out.reserve(NONCE_LEN + plaintext.len() + TAG_LEN);
+    out.extend_from_slice(nonce);
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let tag = cipher
+        .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, &mut out[start..])
+        .expect("AES-GCM encrypts any value under 64 GiB");
+    out.extend_from_slice(&tag);
+    out
+}
+
+/// Opens `nonce ‖ ciphertext ‖ tag`; `None` when it does not authenticate.
+fn open(cipher: &Aes256Gcm, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return None;
+    }
+    let (nonce, rest) = sealed.split_at(NONCE_LEN);
+    let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let mut buf = Zeroizing::new(ct.to_vec());
+    cipher
+        .decrypt_in_place_detached(
+            Nonce::from_slice(nonce),
+            aad,
+            &mut buf,
+            Tag::from_slice(tag),
+        )
+        .ok()?;
+    Some(buf)
+}
+
+/// 12 fresh bytes from the operating system's generator. Being the kernel's,
+/// it cannot hand a forked child the same bytes as its parent.
+fn fresh_nonce() -> [u8; NONCE_LEN] {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).expect("the operating system's random generator failed");
+    nonce
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn keys(byte: u8) -> KeySet {
+        KeySet {
+            current: MasterKey::from_bytes([byte; 32]),
+            previous: vec![],
+        }
+    }
+
+    const E: EntryRef<'static> = EntryRef {
+        vault: "api-keys",
+        key: "OPENAI_API_KEY",
+        is_secret: true,
+    };
+
+    #[test]
+    fn v2_round_trip_and_layout() {
+        let c = Cipher::new(&keys(7));
+        let blob = c.encrypt(Format::V2, E, b"sk-123");
+        assert_eq!(&blob[..4], V2_MAGIC);
+        assert_eq!(&blob[4..12], &c.key_id().0);
+        assert_eq!(blob.len(), 4 + 8 + 12 + 6 + 16);
+        let (text, info) = c.decrypt(E, &blob).unwrap();
+        assert_eq!(text.expose(), "sk-123");
+        assert_eq!(info.format, Format::V2);
+    }
+
+    #[test]
+    fn legacy_round_trip_and_layout() {
+        let c = Cipher::new(&keys(7));
+        let blob = c.encrypt(Format::Legacy, E, b"sk-123");
+        assert_eq!(blob.len(), 12 + 6 + 16);
+        let (text, info) = c.decrypt(E, &blob).unwrap();
+        assert_eq!(text.expose(), "sk-123");
+        assert_eq!(info.format, Format::Legacy);
+    }
+
+    #[test]
+    fn v2_blob_moved_to_another_key_vault_or_flag_fails() {
+        let c = Cipher::new(&keys(7));
+        let blob = c.encrypt(Format::V2, E, b"sk-123");
+        for moved in [
+            EntryRef { key: "OTHER", ..E },
+            EntryRef {
+                vault: "other",
+                ..E
+            },
+            EntryRef {
+                is_secret: false,
+                ..E
+            },
+        ] {
+            let err = c.decrypt(moved, &blob).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
+            assert!(err.to_string().contains(moved.vault) && err.to_string().contains(moved.key));
+        }
+    }
+
+    #[test]
+    fn any_flipped_bit_fails_to_decrypt() {
+        let c = Cipher::new(&keys(7));
+        for format in [Format::V2, Format::Legacy] {
+            let blob = c.encrypt(format, E, b"value");
+            for i in 0..blob.len() {
+                let mut bad = blob.clone();
+                bad[i] ^= 0x01;
+                assert!(c.decrypt(E, &bad).is_err(), "{format:?} byte {i}");
+            }
+            assert!(c.decrypt(E, &blob[..blob.len() - 1]).is_err());
+            assert!(c.decrypt(E, &[]).is_err());
+        }
+    }
+
+    #[test]
+    fn previous_keys_decrypt_and_current_key_encrypts() {
+        let old = Cipher::new(&keys(1));
+        let v2 = old.encrypt(Format::V2, E, b"a");
+        let legacy = old.encrypt(Format::Legacy, E, b"b");
+        let both = Cipher::new(&KeySet {
+            current: MasterKey::from_bytes([2; 32]),
+            previous: vec![MasterKey::from_bytes([1; 32])],
+        });
+        assert_eq!(both.decrypt(E, &v2).unwrap().0.expose(), "a");
+        assert_eq!(both.decrypt(E, &legacy).unwrap().0.expose(), "b");
+        assert_eq!(both.decrypt(E, &legacy).unwrap().1.key_id, old.key_id());
+        let new = both.encrypt(Format::V2, E, b"c");
+        assert!(old.decrypt(E, &new).is_err());
+        assert_eq!(
+            Cipher::new(&keys(2)).decrypt(E, &new).unwrap().0.expose(),
+            "c"
+        );
+    }
+
+    #[test]
+    fn legacy_blob_starting_with_v2_magic_still_decrypts() {
+        let c = Cipher::new(&keys(9));
+        // Seal by hand with a nonce that begins with the v2 magic.
+        let mut nonce = [0u8; 12];
+        nonce[..4].copy_from_slice(V2_MAGIC);
+        nonce[4..12].copy_from_slice(&c.key_id().0);
+        let blob = seal(
+            &c.current.legacy,
+            &nonce,
+            &[],
+            b"legacy value here",
+            Vec::new(),
+        );
+        assert_eq!(c.decrypt(E, &blob).unwrap().0.expose(), "legacy value here");
+    }
+
+    #[test]
+    fn nonces_do_not_repeat() {
+        let c = Cipher::new(&keys(3));
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let blob = c.encrypt(Format::Legacy, E, b"");
+            assert!(seen.insert(blob[..12].to_vec()));
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! runqy-vault: the secret vault of the runqy job queue, as a library.
+//!
+//! Named vaults of key/value secrets, encrypted at rest with AES-256-GCM under
+//! one master key, stored in SQLite, masked when listed, merged in order into
+//! the registration payload a server hands a worker, and injected by the
+//! worker into its Python process as environment variables.
+//!
+//! ```
+//! use runqy_vault::{MasterKey, Store};
+//! let dir = tempfile::tempdir()?;
+//! let key = MasterKey::generate();
+//! let store = Store::open(dir.path().join("vault.db"), Some(key.to_base64().expose()))?;
+//! store.create_vault("api-keys", "")?;
+//! store.create_vault("model-credentials", "")?;
+//! store.set("api-keys", "API_KEY", "old", true)?;
+//! store.set("model-credentials", "API_KEY", "new", true)?;
+//! let payload = store.registration_payload(&["api-keys", "model-credentials"], None)?;
+//! assert_eq!(payload.to_json().expose(), r#"{"vaults":{"API_KEY":"new"}}"#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod cipher;
+pub mod error;
+pub mod key;
+pub mod mask;
+pub mod names;
+pub mod payload;
+mod schema;
+pub mod secret;
+pub mod store;
+pub mod transfer;
+
+pub use cipher::Format;
+pub use error::{Error, ErrorKind, NameKind, Result};
+pub use key::{KeyId, KeySet, KeySource, MasterKey};
+pub use mask::mask;
+pub use payload::{EntryReference, Injection, Provenance, RegistrationPayload, Resolved};
+pub use secret::SecretString;
+pub use store::{EntryView, Store, VaultDetail, VaultSummary};
+pub use transfer::{ExportDocument, ExportEntry, ExportVault};
+
+/// The crate version, as in Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,287 @@
+//! The rules for vault names, keys and values (SPEC §4).
+//!
+//! Every write path (API, CLI, import, C, Python, worker-side injection)
+//! calls these; they are the only place the rules live.
+
+use crate::error::{Error, NameKind, Result};
+
+/// Longest vault name, in characters.
+pub const MAX_VAULT_NAME_LEN: usize = 64;
+/// Longest key, in characters.
+pub const MAX_KEY_LEN: usize = 256;
+/// Largest value, in bytes of UTF-8.
+pub const MAX_VALUE_LEN: usize = 65_536;
+
+/// Vault names that would be confused with the environment they feed.
+const RESERVED_VAULT_NAMES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "USER",
+    "SHELL",
+    "PWD",
+    "TMPDIR",
+];
+
+/// Keys that would let a vault hijack the worker's process or loader.
+const RESERVED_KEYS: &[&str] = &[
+    "PATH",
+    "HOME",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "LD_PRELOAD",
+    "LD_AUDIT",
+    "LD_LIBRARY_PATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "BASH_ENV",
+    "ENV",
+];
+
+/// Reserved key prefixes: the macOS loader's and runqy's own variables.
+const RESERVED_KEY_PREFIXES: &[&str] = &["DYLD_", "RUNQY_"];
+
+/// Checks a vault name: `^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$`, not reserved.
+///
+/// ```
+/// use runqy_vault::names::check_vault_name;
+/// assert!(check_vault_name("api-keys").is_ok());
+/// assert!(check_vault_name("-leading-dash").is_err());
+/// assert!(check_vault_name("path").is_err()); // reserved, any case
+/// ```
+pub fn check_vault_name(name: &str) -> Result<()> {
+    let invalid = |reason: &str| Error::InvalidName {
+        kind: NameKind::Vault,
+        name: name.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Err(invalid("must not be empty")),
+        Some(c) if !c.is_ascii_alphanumeric() => {
+            return Err(invalid("must start with a letter or digit"))
+        }
+        Some(_) => {}
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(invalid(
+            "may contain only letters, digits, '_' and '-' (pattern ^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$)",
+        ));
+    }
+    if name.len() > MAX_VAULT_NAME_LEN {
+        return Err(invalid("must be at most 64 characters"));
+    }
+    let upper = name.to_ascii_uppercase();
+    if RESERVED_VAULT_NAMES.contains(&upper.as_str()) {
+        return Err(Error::ReservedName {
+            kind: NameKind::Vault,
+            name: name.to_owned(),
+            reason: format!("{upper} is reserved"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a key: `^[A-Za-z_][A-Za-z0-9_]*$`, at most 256 characters, not reserved.
+///
+/// ```
+/// use runqy_vault::names::check_key;
+/// assert!(check_key("OPENAI_API_KEY").is_ok());
+/// assert!(check_key("ld_preload").is_err()); // reserved, any case
+/// assert!(check_key("RUNQY_ANYTHING").is_err()); // reserved prefix
+/// ```
+pub fn check_key(key: &str) -> Result<()> {
+    let invalid = |reason: &str| Error::InvalidName {
+        kind: NameKind::Key,
+        name: key.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut chars = key.chars();
+    match chars.next() {
+        None => return Err(invalid("must not be empty")),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            return Err(invalid("must start with a letter or '_'"))
+        }
+        Some(_) => {}
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(invalid(
+            "may contain only letters, digits and '_' (pattern ^[A-Za-z_][A-Za-z0-9_]*$)",
+        ));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(invalid("must be at most 256 characters"));
+    }
+    let upper = key.to_ascii_uppercase();
+    let reserved = |reason: String| Error::ReservedName {
+        kind: NameKind::Key,
+        name: key.to_owned(),
+        reason,
+    };
+    if RESERVED_KEYS.contains(&upper.as_str()) {
+        return Err(reserved(format!("{upper} is reserved")));
+    }
+    if let Some(prefix) = RESERVED_KEY_PREFIXES.iter().find(|p| upper.starts_with(*p)) {
+        return Err(reserved(format!(
+            "names starting with {prefix} are reserved"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a value for `key` in `vault`: no NUL byte, at most 65,536 bytes.
+/// The error names the vault and key, never the value.
+pub fn check_value(vault: &str, key: &str, value: &str) -> Result<()> {
+    let invalid = |reason: String| Error::InvalidValue {
+        vault: vault.to_owned(),
+        key: key.to_owned(),
+        reason,
+    };
+    if value.len() > MAX_VALUE_LEN {
+        return Err(invalid(format!(
+            "is {} bytes, more than the limit of {MAX_VALUE_LEN} bytes",
+            value.len()
+        )));
+    }
+    if value.as_bytes().contains(&0) {
+        return Err(invalid(
+            "contains a NUL byte, which cannot be passed in an environment variable".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a whole entry: vault name, key, value.
+pub fn check_entry(vault: &str, key: &str, value: &str) -> Result<()> {
+    check_vault_name(vault)?;
+    check_key(key)?;
+    check_value(vault, key, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn kind(r: Result<()>) -> ErrorKind {
+        r.unwrap_err().kind()
+    }
+
+    #[test]
+    fn vault_name_accepts_the_upstream_pattern() {
+        for ok in [
+            "a",
+            "0",
+            "api-keys",
+            "model_credentials",
+            "A1-_z",
+            &"x".repeat(64),
+        ] {
+            assert!(check_vault_name(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn vault_name_rejects_empty_long_and_ill_formed_names() {
+        for bad in ["", "-a", "_a", "a b", "a/b", "a.b", "é", &"x".repeat(65)] {
+            assert_eq!(kind(check_vault_name(bad)), ErrorKind::InvalidName, "{bad}");
+        }
+    }
+
+    #[test]
+    fn vault_name_reserved_in_any_case() {
+        for bad in [
+            "PATH",
+            "path",
+            "Home",
+            "virtual_env",
+            "PythonPath",
+            "user",
+            "shell",
+            "pwd",
+            "TmpDir",
+        ] {
+            let err = check_vault_name(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ReservedName, "{bad}");
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn key_accepts_identifiers_up_to_256_characters() {
+        for ok in [
+            "A",
+            "_",
+            "_x1",
+            "OPENAI_API_KEY",
+            "lower_case",
+            &"K".repeat(256),
+        ] {
+            assert!(check_key(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn key_rejects_empty_long_and_ill_formed_keys() {
+        for bad in ["", "1A", "A-B", "A B", "A=B", "A.B", "É", &"K".repeat(257)] {
+            assert_eq!(kind(check_key(bad)), ErrorKind::InvalidName, "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_reserved_names_and_prefixes_in_any_case() {
+        for bad in [
+            "PATH",
+            "home",
+            "Virtual_Env",
+            "PYTHONPATH",
+            "ld_preload",
+            "LD_AUDIT",
+            "LD_LIBRARY_PATH",
+            "PythonHome",
+            "PYTHONSTARTUP",
+            "bash_env",
+            "ENV",
+            "DYLD_INSERT_LIBRARIES",
+            "dyld_x",
+            "RUNQY_VAULT_KEYS",
+            "runqy_anything",
+        ] {
+            assert_eq!(kind(check_key(bad)), ErrorKind::ReservedName, "{bad}");
+        }
+        // Only exact names and the listed prefixes are reserved.
+        assert!(check_key("PATHS").is_ok());
+        assert!(check_key("ENVIRONMENT").is_ok());
+        assert!(check_key("MY_RUNQY_KEY").is_ok());
+    }
+
+    #[test]
+    fn value_rejects_nul_and_oversize_without_echoing_the_value() {
+        let err = check_value("v", "K", "secret\0tail").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("'K'") && msg.contains("'v'") && msg.contains("NUL"),
+            "{msg}"
+        );
+        assert!(!msg.contains("secret"), "{msg}");
+
+        let big = "x".repeat(MAX_VALUE_LEN + 1);
+        assert_eq!(kind(check_value("v", "K", &big)), ErrorKind::InvalidValue);
+        assert!(check_value("v", "K", &"x".repeat(MAX_VALUE_LEN)).is_ok());
+    }
+
+    #[test]
+    fn value_accepts_empty_multiline_and_shell_characters() {
+        for ok in [
+            "",
+            "a\nb\r\n",
+            "a=b",
+            "\"quoted\" 'single'",
+            "$HOME ${X} `cmd`",
+        ] {
+            assert!(check_value("v", "K", ok).is_ok());
+        }
+    }
+}

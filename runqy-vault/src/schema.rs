@@ -1,0 +1,65 @@
+//! The SQLite schema: the runqy server's tables verbatim, plus our meta table.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::Result;
+
+/// The runqy server's tables and indexes, exactly, so its database opens as it is.
+pub(crate) const UPSTREAM_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS vaults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT UNIQUE NOT NULL,
+    description TEXT DEFAULT '',
+    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+    updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX IF NOT EXISTS idx_vaults_name ON vaults(name);
+CREATE TABLE IF NOT EXISTS vault_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    is_secret INTEGER DEFAULT 1,
+    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+    updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+    UNIQUE(vault_id, key)
+);
+CREATE INDEX IF NOT EXISTS idx_vault_entries_vault_id ON vault_entries(vault_id);
+CREATE INDEX IF NOT EXISTS idx_vault_entries_key ON vault_entries(vault_id, key);
+";
+
+/// Our one table: the store's format and the id of the key its values are under.
+pub(crate) const META_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS runqy_vault_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+pub(crate) const META_FORMAT: &str = "format";
+pub(crate) const META_KEY_ID: &str = "key_id";
+
+pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+        .exists([name])?)
+}
+
+pub(crate) fn meta_get(conn: &Connection, name: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM runqy_vault_meta WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
+}
+
+pub(crate) fn meta_set(conn: &Connection, name: &str, value: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO runqy_vault_meta (name, value) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([name, value])?;
+    Ok(())
+}
+
+/// SQL turning a stored timestamp (SQLite's `CURRENT_TIMESTAMP` text, or the
+/// Go driver's `2006-01-02 15:04:05.999999999-07:00`) into RFC 3339 UTC.
+/// Text SQLite cannot parse is shown as it is.
+pub(crate) fn rfc3339(column: &str) -> String {
+    format!("COALESCE(strftime('%Y-%m-%dT%H:%M:%SZ', {column}), {column}, '')")
+}
