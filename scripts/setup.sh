@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything the test suites need on a fresh machine of ours (Debian,
+# Rust by rustup, Go, Python 3). Idempotent: a second run changes nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# --- Rust toolchain components --------------------------------------------
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# --- cbindgen, pinned: the header check compares its output byte for byte --
+CBINDGEN_VERSION=0.29.2
+if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version | awk '{print $2}')" != "$CBINDGEN_VERSION" ]; then
+  cargo install --locked --quiet cbindgen --version "$CBINDGEN_VERSION"
+fi
+
+# --- Python: a venv for the module, its tests and the benchmark peers -------
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -r scripts/requirements-dev.txt
