@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # --- cbindgen, pinned: the header check compares its output byte for byte --
-CBINDGEN_VERSION=0.29.2
+CBINDGEN_VERSION=0.29.4
 if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version | awk '{print $2}')" != "$CBINDGEN_VERSION" ]; then
   cargo install --locked --quiet cbindgen --version "$CBINDGEN_VERSION"
 fi
