@@ -195,7 +195,15 @@ impl ErrorKind {
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         // rusqlite errors carry SQL text and codes, never bound parameter values.
-        Error::Storage(e.to_string())
+        let hint = match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => " (the file is not a SQLite database)",
+            Some(rusqlite::ErrorCode::ReadOnly) => " (the database is read-only)",
+            Some(rusqlite::ErrorCode::CannotOpen) => {
+                " (cannot open the file: check the path and permissions)"
+            }
+            _ => "",
+        };
+        Error::Storage(format!("{e}{hint}"))
     }
 }
 

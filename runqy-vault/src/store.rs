@@ -15,7 +15,7 @@ use crate::names;
 use crate::payload::{self, EntryReference, RegistrationPayload, Resolved};
 use crate::schema::{self, META_FORMAT, META_KEY_ID};
 use crate::secret::SecretString;
-use crate::transfer::{ExportDocument, ExportEntry, ExportVault};
+use crate::transfer::{ExportDocument, ExportEntry, ExportVault, EXPORT_FORMAT};
 
 /// The variable naming the database when no path is given.
 pub const ENV_DB: &str = "RUNQY_VAULT_DB";
@@ -308,7 +308,13 @@ impl Store {
                      LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = ?2
                      WHERE v.name = ?1",
                 )?
-                .query_row([vault, key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([vault, key], |r| {
+                    let blob = match r.get_ref(0)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        _ => Some(value_bytes(r, 0)?),
+                    };
+                    Ok((blob, r.get(1)?))
+                })
                 .optional()?;
             match row {
                 None => Err(Error::vault_not_found(vault)),
@@ -438,7 +444,10 @@ impl Store {
                  ORDER BY v.name, e.key",
             )?;
             let mut rows = stmt.query([])?;
-            let mut doc = ExportDocument::default();
+            let mut doc = ExportDocument {
+                format: EXPORT_FORMAT,
+                vaults: Vec::new(),
+            };
             while let Some(r) = rows.next()? {
                 let name: String = r.get(0)?;
                 if doc.vaults.last().map(|v| &v.name) != Some(&name) {
@@ -451,7 +460,7 @@ impl Store {
                 let Some(key) = r.get::<_, Option<String>>(2)? else {
                     continue;
                 };
-                let blob: Vec<u8> = r.get(3)?;
+                let blob = value_bytes(r, 3)?;
                 let is_secret = r.get::<_, Option<bool>>(4)?.unwrap_or(true);
                 let entry = EntryRef {
                     vault: &name,
@@ -646,9 +655,9 @@ fn prepare_schema(conn: &mut Connection, keys: &KeySet) -> Result<Format> {
             }
         }
         None => {
-            if let Some(id) = probe_key_id(&tx, &cipher)? {
-                schema::meta_set(&tx, META_KEY_ID, &id.to_string())?;
-            }
+            // A new store, or a runqy server's: record the id of the key its values are under.
+            let id = probe_key_id(&tx, &cipher)?.unwrap_or_else(|| cipher.key_id());
+            schema::meta_set(&tx, META_KEY_ID, &id.to_string())?;
         }
     }
     tx.commit()?;
@@ -663,7 +672,9 @@ fn probe_key_id(conn: &Connection, cipher: &Cipher) -> Result<Option<KeyId>> {
          JOIN vaults v ON v.id = e.vault_id ORDER BY e.id LIMIT 5",
     )?;
     let rows: Vec<(String, String, Vec<u8>, Option<bool>)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, value_bytes(r, 2)?, r.get(3)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     if rows.is_empty() {
         return Ok(None);
@@ -691,6 +702,19 @@ fn record_key_id(conn: &Connection, id: KeyId) -> Result<()> {
     )?
     .execute(params![META_KEY_ID, id.to_string()])?;
     Ok(())
+}
+
+/// The `value` column as bytes. Upstream declares it BLOB, but SQLite lets any
+/// writer store TEXT there; both are read the same way.
+fn value_bytes(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Vec<u8>> {
+    match row.get_ref(idx)? {
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Ok(b.to_vec()),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            idx,
+            "value".into(),
+            other.data_type(),
+        )),
+    }
 }
 
 fn vault_id(conn: &Connection, name: &str) -> Result<i64> {
@@ -724,7 +748,7 @@ fn entry_views(conn: &Connection, cipher: &Cipher, vault: &str, id: i64) -> Resu
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let key: String = r.get(0)?;
-        let blob: Vec<u8> = r.get(1)?;
+        let blob = value_bytes(r, 1)?;
         let is_secret = r.get::<_, Option<bool>>(2)?.unwrap_or(true);
         let plain = cipher
             .decrypt(
@@ -781,7 +805,7 @@ fn fetch_vaults(
             out.entry(vault).or_default(); // a listed vault with no entries
             continue;
         };
-        let blob: Vec<u8> = r.get(2)?;
+        let blob = value_bytes(r, 2)?;
         let is_secret = r.get::<_, Option<bool>>(3)?.unwrap_or(true);
         let value = cipher
             .decrypt(
