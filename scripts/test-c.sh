@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The C ABI: header current, C tests plain / valgrind / AddressSanitizer,
+# the C example against the shared and the static library.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -Iinclude)
+LIBS=(-lpthread -ldl -lm)
+OUT=target/c-tests
+mkdir -p "$OUT"
+export RUST_BACKTRACE=0 # the panic test prints one panic message; no backtrace noise
+
+echo "--- header is what the pinned cbindgen generates"
+want="0.29.4"
+have="$(cbindgen --version | awk '{print $2}')"
+if [ "$have" != "$want" ]; then
+  echo "cbindgen $have found, $want pinned: run scripts/setup.sh" >&2
+  exit 1
+fi
+(cd runqy-vault-ffi && cbindgen --quiet --output "../$OUT/runqy_vault.h")
+if ! cmp -s "$OUT/runqy_vault.h" include/runqy_vault.h; then
+  diff -u include/runqy_vault.h "$OUT/runqy_vault.h" || true
+  echo "include/runqy_vault.h is stale: cd runqy-vault-ffi && cbindgen --output ../include/runqy_vault.h" >&2
+  exit 1
+fi
+
+echo "--- build (test hooks on) and copy the libraries aside"
+# Copied at once: other builds in the shared target dir rebuild without the feature.
+cargo build -p runqy-vault-ffi --features test-hooks
+cp target/debug/librunqy_vault_ffi.a target/debug/librunqy_vault_ffi.so "$OUT/"
+
+echo "--- C tests, plain"
+cc "${CFLAGS[@]}" tests/c/test_ffi.c "$OUT/librunqy_vault_ffi.a" "${LIBS[@]}" -o "$OUT/test_ffi"
+"$OUT/test_ffi"
+
+echo "--- C tests against the shared library"
+cc "${CFLAGS[@]}" tests/c/test_ffi.c -L"$OUT" -lrunqy_vault_ffi -o "$OUT/test_ffi_shared"
+LD_LIBRARY_PATH="$OUT" "$OUT/test_ffi_shared"
+
+echo "--- C tests under valgrind"
+valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 "$OUT/test_ffi"
+
+echo "--- C tests under AddressSanitizer (leak detection on)"
+cc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer tests/c/test_ffi.c \
+  "$OUT/librunqy_vault_ffi.a" "${LIBS[@]}" -o "$OUT/test_ffi_asan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$OUT/test_ffi_asan"
+
+echo "--- C example, shared and static"
+export RUNQY_VAULT_MASTER_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# The two link lines of examples/c/payload.c, against the copied libraries.
+cc -Wall -Wextra -Werror -Iinclude examples/c/payload.c -L"$OUT" -lrunqy_vault_ffi -o "$OUT/payload-shared"
+cc -Wall -Wextra -Werror -Iinclude examples/c/payload.c "$OUT/librunqy_vault_ffi.a" -lpthread -ldl -lm -o "$OUT/payload-static"
+want_payload='payload: {"vaults":{"OPENAI_API_KEY":"sk-proj-abc123xx","REGION":"eu-west-1"}}'
+for variant in shared static; do
+  got="$(LD_LIBRARY_PATH="$OUT" "$OUT/payload-$variant" "$work/$variant.db")"
+  echo "$got"
+  grep -qF '"key":"OPENAI_API_KEY","value":"sk****xx","is_secret":true' <<<"$got"
+  grep -qxF "$want_payload" <<<"$got"
+done
+echo "--- C ABI: all passed"

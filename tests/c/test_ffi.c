@@ -1,0 +1,563 @@
+/*
+ * The C ABI from C: every call, every result code that can be reached,
+ * NULL and non-UTF-8 everywhere, freed handles, a caught panic, and one
+ * handle shared by many threads. Run plain, under valgrind and under ASan
+ * by scripts/test-c.sh. Needs the library built with --features test-hooks.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define RUNQY_VAULT_TEST_HOOKS 1
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runqy_vault.h"
+
+static const char *KEY_A = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+static const char *KEY_B = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+static char dir[256];
+static int checks;
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    checks++;                                                                  \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,    \
+              __func__, #cond);                                                \
+      exit(1);                                                                 \
+    }                                                                          \
+  } while (0)
+
+static char *err;
+
+static void expect(RunqyVaultResult rc, RunqyVaultResult want, const char *part,
+                   const char *what, int line) {
+  checks++;
+  if (rc != want) {
+    fprintf(stderr, "line %d: %s: got result %u, want %u (%s)\n", line, what,
+            (unsigned)rc, (unsigned)want, err ? err : "no message");
+    exit(1);
+  }
+  if (want == RUNQY_VAULT_OK) {
+    if (err != NULL) {
+      fprintf(stderr, "line %d: %s: err_out not NULL on success\n", line, what);
+      exit(1);
+    }
+  } else {
+    if (err == NULL || strstr(err, part) == NULL) {
+      fprintf(stderr, "line %d: %s: message '%s' lacks '%s'\n", line, what,
+              err ? err : "(NULL)", part);
+      exit(1);
+    }
+  }
+  runqy_vault_string_free(err);
+  err = NULL;
+}
+
+/* Runs `call` (which writes &err) and checks its result and message. */
+#define EXPECT(call, want, part) expect((call), (want), (part), #call, __LINE__)
+#define OK(call) EXPECT(call, RUNQY_VAULT_OK, "")
+
+static char *db_path(const char *name) {
+  static char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return path;
+}
+
+static RunqyVaultStore *open_store(const char *name, const char *key) {
+  RunqyVaultStore *store = NULL;
+  OK(runqy_vault_store_open(db_path(name), key, &store, &err));
+  CHECK(store != NULL);
+  return store;
+}
+
+static void clear_key_env(void) {
+  unsetenv("RUNQY_VAULT_MASTER_KEY");
+  unsetenv("RUNQY_VAULT_MASTER_KEY_FILE");
+  unsetenv("RUNQY_VAULT_MASTER_KEY_PREVIOUS");
+}
+
+static void test_full_flow_create_set_get_show_list_resolve_payload_unset_delete(void) {
+  RunqyVaultStore *store = open_store("flow.db", KEY_A);
+  bool enabled = false;
+  OK(runqy_vault_store_enabled(store, &enabled, &err));
+  CHECK(enabled);
+
+  OK(runqy_vault_create(store, "api-keys", "keys for the model APIs", &err));
+  OK(runqy_vault_create(store, "model-credentials", NULL, &err));
+  OK(runqy_vault_set(store, "api-keys", "API_KEY", "old", true, &err));
+  OK(runqy_vault_set(store, "api-keys", "OPENAI_API_KEY", "sk-proj-abc123xx", true, &err));
+  OK(runqy_vault_set(store, "model-credentials", "API_KEY", "new", true, &err));
+  OK(runqy_vault_set(store, "model-credentials", "REGION", "eu-west-1", false, &err));
+  OK(runqy_vault_set(store, "model-credentials", "GIT", "ghp_token", true, &err));
+  OK(runqy_vault_set(store, "model-credentials", "EMPTY", "", true, &err));
+
+  char *value = NULL;
+  OK(runqy_vault_get(store, "api-keys", "OPENAI_API_KEY", &value, &err));
+  CHECK(strcmp(value, "sk-proj-abc123xx") == 0);
+  runqy_vault_string_free(value);
+  OK(runqy_vault_get(store, "model-credentials", "EMPTY", &value, &err));
+  CHECK(strcmp(value, "") == 0);
+  runqy_vault_string_free(value);
+
+  char *json = NULL;
+  OK(runqy_vault_list_json(store, &json, &err));
+  CHECK(strcmp(json,
+               "[{\"name\":\"api-keys\",\"description\":\"keys for the model APIs\","
+               "\"entry_count\":2},{\"name\":\"model-credentials\",\"description\":\"\","
+               "\"entry_count\":4}]") == 0);
+  runqy_vault_string_free(json);
+
+  OK(runqy_vault_show_json(store, "api-keys", &json, &err));
+  CHECK(strstr(json, "\"name\":\"api-keys\"") != NULL);
+  CHECK(strstr(json, "\"key\":\"OPENAI_API_KEY\",\"value\":\"sk****xx\",\"is_secret\":true") != NULL);
+  CHECK(strstr(json, "sk-proj-abc123xx") == NULL); /* secret values are masked */
+  CHECK(strstr(json, "\"created_at\":\"") != NULL);
+  runqy_vault_string_free(json);
+  OK(runqy_vault_show_json(store, "model-credentials", &json, &err));
+  CHECK(strstr(json, "\"key\":\"REGION\",\"value\":\"eu-west-1\",\"is_secret\":false") != NULL);
+  runqy_vault_string_free(json);
+
+  const char *both[] = {"api-keys", "model-credentials"};
+  OK(runqy_vault_resolve_json(store, both, 2, &json, &err));
+  CHECK(strstr(json, "\"API_KEY\":\"new\"") != NULL);
+  CHECK(strstr(json, "\"API_KEY\":{\"vault\":\"model-credentials\",\"shadowed\":[\"api-keys\"]}") != NULL);
+  runqy_vault_string_free(json);
+
+  OK(runqy_vault_registration_payload(store, both, 2, "vault://model-credentials/GIT", &json, &err));
+  CHECK(strcmp(json,
+               "{\"git_token\":\"ghp_token\",\"vaults\":{\"API_KEY\":\"new\",\"EMPTY\":\"\","
+               "\"GIT\":\"ghp_token\",\"OPENAI_API_KEY\":\"sk-proj-abc123xx\","
+               "\"REGION\":\"eu-west-1\"}}") == 0);
+  runqy_vault_string_free(json);
+
+  /* A bad git token reference is a warning inside the payload, not a failure. */
+  const char *one[] = {"api-keys"};
+  OK(runqy_vault_registration_payload(store, one, 1, "vault://api-keys/NOPE", &json, &err));
+  CHECK(strncmp(json, "{\"vaults\":{\"API_KEY\":\"old\",\"OPENAI_API_KEY\":\"sk-proj-abc123xx\"},\"warnings\":[\"git_token left out: ", 96) == 0);
+  CHECK(strstr(json, "NOPE") != NULL);
+  runqy_vault_string_free(json);
+
+  /* No vaults and no token: the empty payload. */
+  OK(runqy_vault_registration_payload(store, NULL, 0, NULL, &json, &err));
+  CHECK(strcmp(json, "{}") == 0);
+  runqy_vault_string_free(json);
+
+  OK(runqy_vault_unset(store, "api-keys", "API_KEY", &err));
+  EXPECT(runqy_vault_get(store, "api-keys", "API_KEY", &value, &err),
+         RUNQY_VAULT_ENTRY_NOT_FOUND, "'API_KEY'");
+  CHECK(value == NULL);
+  OK(runqy_vault_delete(store, "api-keys", &err));
+  OK(runqy_vault_list_json(store, &json, &err));
+  CHECK(strstr(json, "api-keys") == NULL);
+  runqy_vault_string_free(json);
+  runqy_vault_store_free(store);
+
+  /* Reopened, the data is still there. */
+  store = open_store("flow.db", KEY_A);
+  OK(runqy_vault_get(store, "model-credentials", "REGION", &value, &err));
+  CHECK(strcmp(value, "eu-west-1") == 0);
+  runqy_vault_string_free(value);
+  runqy_vault_store_free(store);
+}
+
+static void test_each_core_error_has_its_code_message_and_http_status(void) {
+  RunqyVaultStore *store = open_store("errors.db", KEY_A);
+  char *value = NULL;
+  char *json = NULL;
+  OK(runqy_vault_create(store, "app", "", &err));
+
+  EXPECT(runqy_vault_create(store, "app", "", &err), RUNQY_VAULT_VAULT_EXISTS, "'app' already exists");
+  EXPECT(runqy_vault_create(store, "bad name!", "", &err), RUNQY_VAULT_INVALID_NAME, "bad name!");
+  EXPECT(runqy_vault_create(store, "path", "", &err), RUNQY_VAULT_RESERVED_NAME, "path");
+  EXPECT(runqy_vault_set(store, "app", "9LIVES", "v", true, &err), RUNQY_VAULT_INVALID_NAME, "9LIVES");
+  EXPECT(runqy_vault_set(store, "app", "LD_PRELOAD", "v", true, &err), RUNQY_VAULT_RESERVED_NAME, "LD_PRELOAD");
+  EXPECT(runqy_vault_set(store, "app", "RUNQY_X", "v", true, &err), RUNQY_VAULT_RESERVED_NAME, "RUNQY_X");
+  size_t big = 65537;
+  char *too_long = malloc(big + 1);
+  memset(too_long, 'x', big);
+  too_long[big] = '\0';
+  EXPECT(runqy_vault_set(store, "app", "BIG", too_long, true, &err), RUNQY_VAULT_INVALID_VALUE, "'BIG'");
+  free(too_long);
+  EXPECT(runqy_vault_set(store, "nope", "K", "v", true, &err), RUNQY_VAULT_VAULT_NOT_FOUND, "'nope'");
+  EXPECT(runqy_vault_get(store, "nope", "K", &value, &err), RUNQY_VAULT_VAULT_NOT_FOUND, "'nope'");
+  EXPECT(runqy_vault_get(store, "app", "K", &value, &err), RUNQY_VAULT_ENTRY_NOT_FOUND, "'K'");
+  EXPECT(runqy_vault_unset(store, "app", "K", &err), RUNQY_VAULT_ENTRY_NOT_FOUND, "'K'");
+  EXPECT(runqy_vault_delete(store, "nope", &err), RUNQY_VAULT_VAULT_NOT_FOUND, "'nope'");
+  EXPECT(runqy_vault_show_json(store, "nope", &json, &err), RUNQY_VAULT_VAULT_NOT_FOUND, "'nope'");
+  const char *missing[] = {"gone-1", "app", "gone-2"};
+  /* Every missing vault is named at once. */
+  EXPECT(runqy_vault_resolve_json(store, missing, 3, &json, &err), RUNQY_VAULT_VAULT_NOT_FOUND, "'gone-1', 'gone-2'");
+  EXPECT(runqy_vault_registration_payload(store, missing, 3, NULL, &json, &err), RUNQY_VAULT_VAULT_NOT_FOUND, "'gone-2'");
+  CHECK(json == NULL);
+  EXPECT(runqy_vault_rotate_key(store, KEY_A, &err), RUNQY_VAULT_INVALID_ARGUMENT, "current key");
+  EXPECT(runqy_vault_rotate_key(store, "c2hvcnQ=", &err), RUNQY_VAULT_INVALID_MASTER_KEY, "new_master_key");
+  runqy_vault_store_free(store);
+
+  RunqyVaultStore *other = NULL;
+  EXPECT(runqy_vault_store_open(db_path("errors.db"), KEY_B, &other, &err), RUNQY_VAULT_KEY_MISMATCH, "key id");
+  CHECK(other == NULL);
+  EXPECT(runqy_vault_store_open(db_path("errors.db"), "not base64 at all!", &other, &err),
+         RUNQY_VAULT_INVALID_MASTER_KEY, "invalid master key");
+  CHECK(other == NULL);
+
+  /* A file that is not a database. */
+  FILE *f = fopen(db_path("junk.db"), "w");
+  CHECK(f != NULL);
+  for (int i = 0; i < 100; i++) fputs("this is not a sqlite database\n", f);
+  fclose(f);
+  EXPECT(runqy_vault_store_open(db_path("junk.db"), KEY_A, &other, &err), RUNQY_VAULT_STORAGE, "not a database");
+  CHECK(other == NULL);
+
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_OK) == 200);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_DISABLED) == 503);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_INVALID_MASTER_KEY) == 400);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_KEY_MISMATCH) == 500);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_VAULT_NOT_FOUND) == 404);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_ENTRY_NOT_FOUND) == 404);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_VAULT_EXISTS) == 409);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_INVALID_NAME) == 400);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_RESERVED_NAME) == 400);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_INVALID_VALUE) == 400);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_INVALID_ARGUMENT) == 400);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_DECRYPTION_FAILED) == 500);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_STORAGE) == 500);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_IO) == 500);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_PANIC) == 500);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_OTHER_ERROR) == 500);
+  CHECK(runqy_vault_http_status((RunqyVaultResult)9999) == 500);
+}
+
+static void test_decryption_failed_names_vault_and_key(void) {
+  /* A value written under key B while the store's key id is still A (B
+   * current, A previous: the check passes on A) does not open under A alone. */
+  RunqyVaultStore *store = open_store("decrypt.db", KEY_A);
+  OK(runqy_vault_create(store, "app", "", &err));
+  OK(runqy_vault_set(store, "app", "OLD", "under-a", true, &err));
+  runqy_vault_store_free(store);
+
+  setenv("RUNQY_VAULT_MASTER_KEY", KEY_B, 1);
+  setenv("RUNQY_VAULT_MASTER_KEY_PREVIOUS", KEY_A, 1);
+  store = open_store("decrypt.db", NULL);
+  char *value = NULL;
+  OK(runqy_vault_get(store, "app", "OLD", &value, &err));
+  CHECK(strcmp(value, "under-a") == 0);
+  runqy_vault_string_free(value);
+  OK(runqy_vault_set(store, "app", "NEW", "under-b", true, &err));
+  runqy_vault_store_free(store);
+  clear_key_env();
+
+  store = open_store("decrypt.db", KEY_A);
+  EXPECT(runqy_vault_get(store, "app", "NEW", &value, &err), RUNQY_VAULT_DECRYPTION_FAILED, "'NEW' in vault 'app'");
+  CHECK(value == NULL);
+  runqy_vault_store_free(store);
+}
+
+static void test_store_without_key_opens_disabled_and_refuses_every_vault_call(void) {
+  clear_key_env();
+  RunqyVaultStore *store = open_store("disabled.db", NULL);
+  bool enabled = true;
+  OK(runqy_vault_store_enabled(store, &enabled, &err));
+  CHECK(!enabled);
+  char *out = NULL;
+  const char *v[] = {"app"};
+  EXPECT(runqy_vault_create(store, "app", "", &err), RUNQY_VAULT_DISABLED, "openssl rand -base64 32");
+  EXPECT(runqy_vault_delete(store, "app", &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_set(store, "app", "K", "v", true, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_get(store, "app", "K", &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_unset(store, "app", "K", &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_list_json(store, &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_show_json(store, "app", &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_resolve_json(store, v, 1, &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_registration_payload(store, v, 1, NULL, &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_rotate_key(store, KEY_B, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  CHECK(out == NULL);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_DISABLED) == 503);
+  runqy_vault_store_free(store);
+
+  /* NULL key with the key in the environment: enabled. */
+  setenv("RUNQY_VAULT_MASTER_KEY", KEY_A, 1);
+  store = open_store("from-env.db", NULL);
+  OK(runqy_vault_store_enabled(store, &enabled, &err));
+  CHECK(enabled);
+  runqy_vault_store_free(store);
+  clear_key_env();
+  /* An explicit key wins over a broken environment. */
+  setenv("RUNQY_VAULT_MASTER_KEY", "broken", 1);
+  store = open_store("explicit.db", KEY_A);
+  runqy_vault_store_free(store);
+  RunqyVaultStore *none = NULL;
+  EXPECT(runqy_vault_store_open(db_path("broken.db"), NULL, &none, &err), RUNQY_VAULT_INVALID_MASTER_KEY, "RUNQY_VAULT_MASTER_KEY");
+  clear_key_env();
+}
+
+static void test_rotate_key_moves_the_store_to_the_new_key(void) {
+  RunqyVaultStore *store = open_store("rotate.db", KEY_A);
+  OK(runqy_vault_create(store, "app", "", &err));
+  OK(runqy_vault_set(store, "app", "TOKEN", "t0ken", true, &err));
+  OK(runqy_vault_rotate_key(store, KEY_B, &err));
+  char *value = NULL;
+  OK(runqy_vault_get(store, "app", "TOKEN", &value, &err));
+  CHECK(strcmp(value, "t0ken") == 0);
+  runqy_vault_string_free(value);
+  runqy_vault_store_free(store);
+
+  RunqyVaultStore *old = NULL;
+  EXPECT(runqy_vault_store_open(db_path("rotate.db"), KEY_A, &old, &err), RUNQY_VAULT_KEY_MISMATCH, "key id");
+  store = open_store("rotate.db", KEY_B);
+  OK(runqy_vault_get(store, "app", "TOKEN", &value, &err));
+  CHECK(strcmp(value, "t0ken") == 0);
+  runqy_vault_string_free(value);
+  runqy_vault_store_free(store);
+}
+
+static void test_generate_key_mask_version_and_string_free_null(void) {
+  char *key = NULL;
+  OK(runqy_vault_generate_key(&key, &err));
+  CHECK(strlen(key) == 44 && key[43] == '=');
+  /* The generated key opens a store. */
+  RunqyVaultStore *store = open_store("generated.db", key);
+  runqy_vault_store_free(store);
+  char *key2 = NULL;
+  OK(runqy_vault_generate_key(&key2, &err));
+  CHECK(strcmp(key, key2) != 0);
+  runqy_vault_string_free(key);
+  runqy_vault_string_free(key2);
+
+  char *masked = NULL;
+  OK(runqy_vault_mask("sk-proj-abc123xx", &masked, &err));
+  CHECK(strcmp(masked, "sk****xx") == 0);
+  runqy_vault_string_free(masked);
+  OK(runqy_vault_mask("", &masked, &err));
+  CHECK(strcmp(masked, "") == 0);
+  runqy_vault_string_free(masked);
+  OK(runqy_vault_mask("abcd", &masked, &err));
+  CHECK(strcmp(masked, "****") == 0);
+  runqy_vault_string_free(masked);
+  /* Counted in characters, not bytes: "héllo wörld" keeps "hé" and "ld". */
+  OK(runqy_vault_mask("h\xc3\xa9llo w\xc3\xb6rld", &masked, &err));
+  CHECK(strcmp(masked, "h\xc3\xa9****ld") == 0);
+  runqy_vault_string_free(masked);
+
+  char version[32];
+  snprintf(version, sizeof version, "%d.%d.%d", RUNQY_VAULT_VERSION_MAJOR,
+           RUNQY_VAULT_VERSION_MINOR, RUNQY_VAULT_VERSION_PATCH);
+  CHECK(strcmp(runqy_vault_version(), version) == 0);
+
+  runqy_vault_string_free(NULL);
+  runqy_vault_store_free(NULL);
+}
+
+static void test_null_pointers_give_invalid_argument_naming_the_parameter(void) {
+  RunqyVaultStore *store = open_store("null.db", KEY_A);
+  OK(runqy_vault_create(store, "app", "", &err));
+  char *out = (char *)1; /* set to NULL by the call even when it fails */
+  bool flag = true;
+  RunqyVaultStore *opened = (RunqyVaultStore *)1;
+  const RunqyVaultResult BAD = RUNQY_VAULT_INVALID_ARGUMENT;
+
+  EXPECT(runqy_vault_store_open(NULL, KEY_A, &opened, &err), BAD, "path is NULL");
+  CHECK(opened == NULL);
+  EXPECT(runqy_vault_store_open(db_path("x.db"), KEY_A, NULL, &err), BAD, "out is NULL");
+  EXPECT(runqy_vault_store_enabled(NULL, &flag, &err), BAD, "store is NULL");
+  CHECK(!flag);
+  EXPECT(runqy_vault_store_enabled(store, NULL, &err), BAD, "enabled_out is NULL");
+  EXPECT(runqy_vault_create(NULL, "app", "", &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_create(store, NULL, "", &err), BAD, "name is NULL");
+  EXPECT(runqy_vault_delete(NULL, "app", &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_delete(store, NULL, &err), BAD, "name is NULL");
+  EXPECT(runqy_vault_set(NULL, "app", "K", "v", true, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_set(store, NULL, "K", "v", true, &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_set(store, "app", NULL, "v", true, &err), BAD, "key is NULL");
+  EXPECT(runqy_vault_set(store, "app", "K", NULL, true, &err), BAD, "value is NULL");
+  EXPECT(runqy_vault_get(NULL, "app", "K", &out, &err), BAD, "store is NULL");
+  CHECK(out == NULL);
+  EXPECT(runqy_vault_get(store, NULL, "K", &out, &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_get(store, "app", NULL, &out, &err), BAD, "key is NULL");
+  EXPECT(runqy_vault_get(store, "app", "K", NULL, &err), BAD, "value_out is NULL");
+  EXPECT(runqy_vault_unset(NULL, "app", "K", &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_unset(store, NULL, "K", &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_unset(store, "app", NULL, &err), BAD, "key is NULL");
+  EXPECT(runqy_vault_list_json(NULL, &out, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_list_json(store, NULL, &err), BAD, "json_out is NULL");
+  EXPECT(runqy_vault_show_json(NULL, "app", &out, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_show_json(store, NULL, &out, &err), BAD, "name is NULL");
+  EXPECT(runqy_vault_show_json(store, "app", NULL, &err), BAD, "json_out is NULL");
+  const char *v[] = {"app"};
+  EXPECT(runqy_vault_resolve_json(NULL, v, 1, &out, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_resolve_json(store, v, 1, NULL, &err), BAD, "json_out is NULL");
+  EXPECT(runqy_vault_registration_payload(NULL, v, 1, NULL, &out, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_registration_payload(store, v, 1, NULL, NULL, &err), BAD, "json_out is NULL");
+  EXPECT(runqy_vault_rotate_key(NULL, KEY_B, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_rotate_key(store, NULL, &err), BAD, "new_master_key is NULL");
+  EXPECT(runqy_vault_generate_key(NULL, &err), BAD, "key_out is NULL");
+  EXPECT(runqy_vault_mask(NULL, &out, &err), BAD, "value is NULL");
+  EXPECT(runqy_vault_mask("abc", NULL, &err), BAD, "masked_out is NULL");
+  CHECK(out == NULL);
+
+  /* err_out NULL: the result code alone still says what happened. */
+  CHECK(runqy_vault_get(store, "app", "K", &out, NULL) == RUNQY_VAULT_ENTRY_NOT_FOUND);
+  CHECK(runqy_vault_get(NULL, "app", "K", &out, NULL) == BAD);
+  CHECK(runqy_vault_create(store, "second", NULL, NULL) == RUNQY_VAULT_OK);
+  runqy_vault_store_free(store);
+}
+
+static void test_vault_lists_null_or_with_null_entries_are_refused(void) {
+  RunqyVaultStore *store = open_store("lists.db", KEY_A);
+  OK(runqy_vault_create(store, "app", "", &err));
+  char *json = NULL;
+  const RunqyVaultResult BAD = RUNQY_VAULT_INVALID_ARGUMENT;
+  EXPECT(runqy_vault_resolve_json(store, NULL, 2, &json, &err), BAD, "vaults is NULL but its count is 2");
+  EXPECT(runqy_vault_registration_payload(store, NULL, 1, NULL, &json, &err), BAD, "vaults is NULL but its count is 1");
+  const char *holes[] = {"app", NULL};
+  EXPECT(runqy_vault_resolve_json(store, holes, 2, &json, &err), BAD, "vaults[1] is NULL");
+  EXPECT(runqy_vault_registration_payload(store, holes, 2, NULL, &json, &err), BAD, "vaults[1] is NULL");
+  const char *none[] = {NULL};
+  EXPECT(runqy_vault_registration_payload(store, none, 1, NULL, &json, &err), BAD, "vaults[0] is NULL");
+  EXPECT(runqy_vault_resolve_json(store, holes, (size_t)-1, &json, &err), BAD, "impossibly large");
+  CHECK(json == NULL);
+  /* A count of 0 ignores the pointer: an empty merge. */
+  OK(runqy_vault_resolve_json(store, NULL, 0, &json, &err));
+  CHECK(strcmp(json, "{\"values\":{},\"sources\":{}}") == 0);
+  runqy_vault_string_free(json);
+  runqy_vault_store_free(store);
+}
+
+static void test_non_utf8_text_gives_invalid_argument(void) {
+  RunqyVaultStore *store = open_store("utf8.db", KEY_A);
+  OK(runqy_vault_create(store, "app", "", &err));
+  const char *bad = "\xff\xfe";
+  char *out = NULL;
+  const RunqyVaultResult BAD = RUNQY_VAULT_INVALID_ARGUMENT;
+  RunqyVaultStore *none = NULL;
+  EXPECT(runqy_vault_store_open(bad, KEY_A, &none, &err), BAD, "path is not valid UTF-8");
+  EXPECT(runqy_vault_store_open(db_path("u.db"), bad, &none, &err), BAD, "master_key_or_null is not valid UTF-8");
+  EXPECT(runqy_vault_create(store, bad, NULL, &err), BAD, "name is not valid UTF-8");
+  EXPECT(runqy_vault_create(store, "ok", bad, &err), BAD, "description_or_null is not valid UTF-8");
+  EXPECT(runqy_vault_set(store, "app", "K", bad, true, &err), BAD, "value is not valid UTF-8");
+  EXPECT(runqy_vault_set(store, "app", bad, "v", true, &err), BAD, "key is not valid UTF-8");
+  EXPECT(runqy_vault_get(store, bad, "K", &out, &err), BAD, "vault is not valid UTF-8");
+  const char *v[] = {"app", bad};
+  EXPECT(runqy_vault_resolve_json(store, v, 2, &out, &err), BAD, "vaults[1] is not valid UTF-8");
+  EXPECT(runqy_vault_registration_payload(store, v, 1, bad, &out, &err), BAD, "git_token_ref_or_null is not valid UTF-8");
+  EXPECT(runqy_vault_mask(bad, &out, &err), BAD, "value is not valid UTF-8");
+  EXPECT(runqy_vault_rotate_key(store, bad, &err), BAD, "new_master_key is not valid UTF-8");
+  /* Nothing was written by the refused calls. */
+  OK(runqy_vault_list_json(store, &out, &err));
+  CHECK(strcmp(out, "[{\"name\":\"app\",\"description\":\"\",\"entry_count\":0}]") == 0);
+  runqy_vault_string_free(out);
+  runqy_vault_store_free(store);
+}
+
+static void test_freed_and_foreign_handles_are_refused(void) {
+  RunqyVaultStore *store = open_store("freed.db", KEY_A);
+  runqy_vault_store_free(store);
+  bool enabled = true;
+  EXPECT(runqy_vault_store_enabled(store, &enabled, &err), RUNQY_VAULT_INVALID_ARGUMENT, "not an open RunqyVaultStore");
+  EXPECT(runqy_vault_create(store, "app", NULL, &err), RUNQY_VAULT_INVALID_ARGUMENT, "not an open RunqyVaultStore");
+  runqy_vault_store_free(store); /* double free: ignored */
+
+  int not_a_store = 42;
+  RunqyVaultStore *foreign = (RunqyVaultStore *)&not_a_store;
+  EXPECT(runqy_vault_create(foreign, "app", NULL, &err), RUNQY_VAULT_INVALID_ARGUMENT, "not an open RunqyVaultStore");
+  runqy_vault_store_free(foreign); /* not ours: ignored */
+  CHECK(not_a_store == 42);
+}
+
+static void test_panic_is_caught_at_the_boundary(void) {
+  EXPECT(runqy_vault_test_panic(&err), RUNQY_VAULT_PANIC, "panicked");
+  CHECK(runqy_vault_test_panic(NULL) == RUNQY_VAULT_PANIC);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_PANIC) == 500);
+  /* The library still works after a caught panic. */
+  RunqyVaultStore *store = open_store("after-panic.db", KEY_A);
+  OK(runqy_vault_create(store, "app", NULL, &err));
+  runqy_vault_store_free(store);
+}
+
+#define THREADS 8
+#define ROUNDS 25
+
+struct worker {
+  RunqyVaultStore *store;
+  int id;
+  int failures;
+};
+
+static void *work(void *arg) {
+  struct worker *w = arg;
+  char key[32], value[64], *got = NULL, *json = NULL, *e = NULL;
+  const char *vaults[] = {"shared"};
+  for (int i = 0; i < ROUNDS; i++) {
+    snprintf(key, sizeof key, "K_%d_%d", w->id, i);
+    snprintf(value, sizeof value, "value-%d-%d", w->id, i);
+    if (runqy_vault_set(w->store, "shared", key, value, true, &e) != RUNQY_VAULT_OK) w->failures++;
+    if (runqy_vault_get(w->store, "shared", key, &got, &e) != RUNQY_VAULT_OK || strcmp(got, value) != 0)
+      w->failures++;
+    runqy_vault_string_free(got);
+    if (runqy_vault_registration_payload(w->store, vaults, 1, NULL, &json, &e) != RUNQY_VAULT_OK ||
+        strstr(json, value) == NULL)
+      w->failures++;
+    runqy_vault_string_free(json);
+    /* A failing call from many threads: each gets its own message. */
+    if (runqy_vault_get(w->store, "shared", "MISSING", &got, &e) != RUNQY_VAULT_ENTRY_NOT_FOUND ||
+        strstr(e, "'MISSING'") == NULL)
+      w->failures++;
+    runqy_vault_string_free(e);
+    e = NULL;
+  }
+  return NULL;
+}
+
+static void test_one_handle_many_threads_sees_every_write(void) {
+  RunqyVaultStore *store = open_store("threads.db", KEY_A);
+  OK(runqy_vault_create(store, "shared", "", &err));
+  pthread_t threads[THREADS];
+  struct worker workers[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    workers[t] = (struct worker){store, t, 0};
+    CHECK(pthread_create(&threads[t], NULL, work, &workers[t]) == 0);
+  }
+  for (int t = 0; t < THREADS; t++) {
+    CHECK(pthread_join(threads[t], NULL) == 0);
+    CHECK(workers[t].failures == 0);
+  }
+  char *json = NULL;
+  OK(runqy_vault_list_json(store, &json, &err));
+  char want[128];
+  snprintf(want, sizeof want, "[{\"name\":\"shared\",\"description\":\"\",\"entry_count\":%d}]", THREADS * ROUNDS);
+  CHECK(strcmp(json, want) == 0);
+  runqy_vault_string_free(json);
+  runqy_vault_store_free(store);
+}
+
+static void remove_dir(void) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int main(void) {
+  snprintf(dir, sizeof dir, "%s/runqy-vault-c-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  CHECK(mkdtemp(dir) != NULL);
+  clear_key_env();
+
+  test_full_flow_create_set_get_show_list_resolve_payload_unset_delete();
+  test_each_core_error_has_its_code_message_and_http_status();
+  test_decryption_failed_names_vault_and_key();
+  test_store_without_key_opens_disabled_and_refuses_every_vault_call();
+  test_rotate_key_moves_the_store_to_the_new_key();
+  test_generate_key_mask_version_and_string_free_null();
+  test_null_pointers_give_invalid_argument_naming_the_parameter();
+  test_vault_lists_null_or_with_null_entries_are_refused();
+  test_non_utf8_text_gives_invalid_argument();
+  test_freed_and_foreign_handles_are_refused();
+  test_panic_is_caught_at_the_boundary();
+  test_one_handle_many_threads_sees_every_write();
+
+  remove_dir();
+  printf("test_ffi: %d checks passed\n", checks);
+  return 0;
+}
