@@ -47,8 +47,8 @@ enum Command {
     Create {
         name: String,
         /// What the vault holds.
-        #[arg(short, long, value_name = "TEXT", default_value = "")]
-        description: String,
+        #[arg(short, long, value_name = "TEXT")]
+        description: Option<String>,
     },
     /// Show a vault and its entries (secret values masked).
     Show { name: String },
@@ -140,7 +140,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Keygen => unreachable!("handled above"),
         Command::List => list(&store),
         Command::Create { name, description } => {
-            store.create_vault(&name, &description)?;
+            store.create_vault(&name, description.as_deref().unwrap_or(""))?;
             emit(&format!("Vault '{name}' created successfully.\n"))
         }
         Command::Show { name } => show(&store, &name),
