@@ -1,0 +1,3 @@
+module github.com/publikey/runqy-vault/examples/go
+
+go 1.22
