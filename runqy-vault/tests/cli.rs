@@ -465,8 +465,33 @@ fn payload_names_every_missing_vault_at_once() {
 }
 
 #[test]
+fn the_master_key_can_come_from_runqy_vault_master_key_file_but_not_from_both() {
+    let v = Vault::new();
+    std::fs::write(v.path("master.key"), format!("{}\n", v.key)).unwrap();
+    let mut cmd = v.command_with_key(None, &["create", "ci"]);
+    cmd.env("RUNQY_VAULT_MASTER_KEY_FILE", v.path("master.key"));
+    success(feed(cmd, b""));
+    v.ok(&["set", "ci", "TOKEN", "t"]);
+    let mut cmd = v.command_with_key(None, &["get", "ci", "TOKEN"]);
+    cmd.env("RUNQY_VAULT_MASTER_KEY_FILE", v.path("master.key"));
+    assert_eq!(success(feed(cmd, b"")), "t\n");
+    let mut both = v.command(&["get", "ci", "TOKEN"]);
+    both.env("RUNQY_VAULT_MASTER_KEY_FILE", v.path("master.key"));
+    let err = failure(feed(both, b""));
+    assert!(err.contains("both are set"), "{err}");
+}
+
+#[test]
 fn the_db_comes_from_runqy_vault_db_or_defaults_to_runqy_vault_db_in_the_working_dir() {
     let v = Vault::new();
+    // An empty RUNQY_VAULT_DB counts as unset, as in the core.
+    let mut cmd = Command::new(BIN);
+    cmd.env("RUNQY_VAULT_DB", "")
+        .env("RUNQY_VAULT_MASTER_KEY", &v.key)
+        .current_dir(v.dir.path())
+        .args(["list"]);
+    assert_eq!(success(feed(cmd, b"")), "No vaults found.\n");
+    assert!(v.path("runqy-vault.db").exists());
     let mut cmd = Command::new(BIN);
     cmd.env_remove("RUNQY_VAULT_DB")
         .env("RUNQY_VAULT_MASTER_KEY", &v.key)
@@ -999,27 +1024,45 @@ fn two_processes_doing_the_first_set_of_one_key_both_succeed() {
     assert_eq!(v.store().entries("ci").unwrap().len(), 20);
 }
 
+/// Runs two `create NAME` at once: exactly one must succeed, the other say it exists.
+fn race_create(v: &Vault, name: &str) {
+    let a = spawn(&mut v.command(&["create", name]));
+    let b = spawn(&mut v.command(&["create", name]));
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let (wins, losses): (Vec<&Output>, Vec<&Output>) =
+        outs.iter().partition(|o| o.status.success());
+    assert_eq!(
+        (wins.len(), losses.len()),
+        (1, 1),
+        "{name}: {:?}",
+        outs.iter().map(|o| text(&o.stderr)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        text(&wins[0].stdout),
+        format!("Vault '{name}' created successfully.\n")
+    );
+    assert_eq!(
+        text(&losses[0].stderr),
+        format!("error: vault '{name}' already exists\n")
+    );
+    assert_eq!(losses[0].status.code(), Some(1));
+}
+
 #[test]
 fn two_processes_creating_one_vault_give_one_success_and_one_already_exists() {
     let v = Vault::new();
     v.ok(&["list"]);
     for round in 0..20 {
-        let name = format!("vault-{round}");
-        let a = spawn(&mut v.command(&["create", &name]));
-        let b = spawn(&mut v.command(&["create", &name]));
-        let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
-        let (wins, losses): (Vec<&Output>, Vec<&Output>) =
-            outs.iter().partition(|o| o.status.success());
-        assert_eq!((wins.len(), losses.len()), (1, 1), "round {round}");
-        assert_eq!(
-            text(&wins[0].stdout),
-            format!("Vault '{name}' created successfully.\n")
-        );
-        assert_eq!(
-            text(&losses[0].stderr),
-            format!("error: vault '{name}' already exists\n")
-        );
-        assert_eq!(losses[0].status.code(), Some(1));
+        race_create(&v, &format!("vault-{round}"));
+    }
+}
+
+#[test]
+#[ignore = "core bug: store.rs open_connection runs PRAGMA journal_mode = WAL, which fails at once \
+            with `database is locked` (no busy wait) when processes open a new file together"]
+fn two_processes_creating_one_vault_in_a_new_store_give_one_success_and_one_already_exists() {
+    for _ in 0..100 {
+        race_create(&Vault::new(), "ci");
     }
 }
 

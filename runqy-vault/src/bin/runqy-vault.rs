@@ -25,15 +25,11 @@ use zeroize::Zeroizing;
 #[derive(Parser)]
 #[command(name = "runqy-vault", version)]
 struct Cli {
-    /// The SQLite database file of the store.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = "RUNQY_VAULT_DB",
-        default_value = "runqy-vault.db"
-    )]
-    db: PathBuf,
+    /// The SQLite database file of the store [default: $RUNQY_VAULT_DB, or
+    /// runqy-vault.db in the working directory].
+    // Not clap's `env`: it refuses an empty RUNQY_VAULT_DB, which the core reads as unset.
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -135,7 +131,8 @@ fn run(cli: Cli) -> Outcome {
     if let Command::Keygen = cli.command {
         return emit(&format!("{}\n", MasterKey::generate().to_base64().expose()));
     }
-    let store = Store::open(&cli.db, None)?;
+    let db = cli.db.unwrap_or_else(Store::default_path);
+    let store = Store::open(&db, None)?;
     match cli.command {
         Command::Keygen => unreachable!("handled above"),
         Command::List => list(&store),
