@@ -5,3 +5,8 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test
+# The README's main job must keep working: run it and check the child saw its secrets.
+out=$(cargo run -q --example quickstart)
+echo "$out" | grep -q "python child sees 5 vault variables" || { echo "$out"; echo "quickstart example failed" >&2; exit 1; }
+echo "$out" | grep -q "OPENAI_API_KEY=sk\*\*\*\*xx" || { echo "$out"; echo "quickstart: later vault did not win" >&2; exit 1; }
+echo "quickstart example: ok"

@@ -1,0 +1,98 @@
+//! The whole way, on a fresh SQLite store: create vaults, set secrets, show
+//! them masked, build the registration payload a runqy server would send a
+//! worker, and start a Python child that reads its secrets from the environment.
+//!
+//! Run: `cargo run --example quickstart`
+
+use std::process::Command;
+
+use runqy_vault::payload::injection;
+use runqy_vault::{mask, MasterKey, Store};
+
+/// The seed: (vault, key, value, secret).
+const SEED: &[(&str, &str, &str, bool)] = &[
+    ("api-keys", "OPENAI_API_KEY", "sk-proj-old-key-0000", true),
+    ("api-keys", "STRIPE_API_KEY", "sk_test_51Habc123xyz", true),
+    ("api-keys", "LOG_LEVEL", "info", false),
+    (
+        "model-credentials",
+        "OPENAI_API_KEY",
+        "sk-proj-abc123xx",
+        true,
+    ),
+    ("model-credentials", "HF_TOKEN", "hf_AbCdEfGhIjKlMn", true),
+    ("model-credentials", "MODEL_NAME", "gpt-4o-mini", false),
+];
+
+/// What the worker's Python process runs: it sees only its environment.
+const CHILD: &str = r#"
+import os
+def mask(v):
+    return "" if not v else "****" if len(v) <= 4 else v[:2] + "****" + v[-2:]
+names = os.environ["RUNQY_VAULT_KEYS"].split(",")
+print(f"python child sees {len(names)} vault variables:")
+for name in names:
+    print(f"  {name}={mask(os.environ[name])}")
+"#;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let key = MasterKey::generate();
+    let store = Store::open(
+        dir.path().join("runqy-vault.db"),
+        Some(key.to_base64().expose()),
+    )?;
+    println!(
+        "store: {} (format {})",
+        store.path().display(),
+        store.format().unwrap().as_str()
+    );
+
+    store.create_vault("api-keys", "Third-party API keys")?;
+    store.create_vault("model-credentials", "Model provider credentials")?;
+    for (vault, k, value, secret) in SEED {
+        store.set(vault, k, value, *secret)?;
+    }
+
+    for vault in ["api-keys", "model-credentials"] {
+        let shown = store.show(vault)?;
+        println!("\nVault: {}  ({} entries)", shown.name, shown.entries.len());
+        for e in &shown.entries {
+            let secret = if e.is_secret { "yes" } else { "no" };
+            println!("  {:<16}  {:<16}  {secret}", e.key, e.value);
+        }
+    }
+
+    // The queue lists both vaults; the later one wins.
+    let vaults = ["api-keys", "model-credentials"];
+    let resolved = store.resolve(&vaults)?;
+    let payload = store.registration_payload(&vaults, None)?;
+    println!("\nregistration payload for vaults {vaults:?} (values masked here):");
+    for (k, v) in &payload.vaults {
+        let from = &resolved.sources[k];
+        let shadowed = if from.shadowed.is_empty() {
+            String::new()
+        } else {
+            format!(", shadows {}", from.shadowed.join(", "))
+        };
+        println!(
+            "  {k}={}  (from {}{shadowed})",
+            mask(v.expose()),
+            from.vault
+        );
+    }
+
+    // Worker side: the payload's vaults become the child's environment.
+    let inject = injection(&payload.vaults)?;
+    let mut child = Command::new("python3");
+    child.arg("-c").arg(CHILD);
+    for (name, value) in &inject.variables {
+        child.env(name, value.expose());
+    }
+    println!();
+    let status = child.status()?;
+    if !status.success() {
+        return Err(format!("python child failed: {status}").into());
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Criterion benches for the core, named as the comparison harness
+//! (benches/compare.py) expects: `cipher/*` and `store/*`.
+//!
+//! Run: `cargo bench -p runqy-vault --bench core`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use runqy_vault::cipher::{Cipher, EntryRef, Format};
+use runqy_vault::{ExportDocument, ExportEntry, ExportVault, KeySet, MasterKey, Store};
+
+const ENTRY: EntryRef<'static> = EntryRef {
+    vault: "api-keys",
+    key: "OPENAI_API_KEY",
+    is_secret: true,
+};
+
+fn key_text(byte: u8) -> String {
+    MasterKey::from_bytes([byte; 32])
+        .to_base64()
+        .expose()
+        .to_owned()
+}
+
+/// A document of `vaults` vaults named `v{i}` with `per_vault` entries each.
+fn document(vaults: usize, per_vault: usize) -> ExportDocument {
+    ExportDocument {
+        format: 1,
+        vaults: (0..vaults)
+            .map(|v| ExportVault {
+                name: format!("v{v}"),
+                description: String::new(),
+                entries: (0..per_vault)
+                    .map(|e| ExportEntry {
+                        key: format!("KEY_{e}"),
+                        value: format!(
+                            "secret-value-{v}-{e}-padding-to-64-bytes-xxxxxxxxxxxxxxxxxxxxxxx"
+                        )
+                        .into(),
+                        is_secret: true,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn store_with(doc: &ExportDocument) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("bench.db"), Some(&key_text(1))).unwrap();
+    store.import(doc).unwrap();
+    (dir, store)
+}
+
+fn cipher(c: &mut Criterion) {
+    let cipher = Cipher::new(&KeySet {
+        current: MasterKey::from_bytes([1; 32]),
+        previous: vec![],
+    });
+    let mut g = c.benchmark_group("cipher");
+    for (name, size) in [("64B", 64), ("16KiB", 16 * 1024)] {
+        let plain = vec![b'x'; size];
+        let blob = cipher.encrypt(Format::V2, ENTRY, &plain);
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(format!("encrypt_{name}"), |b| {
+            b.iter(|| cipher.encrypt(Format::V2, ENTRY, &plain))
+        });
+        g.bench_function(format!("decrypt_{name}"), |b| {
+            b.iter(|| cipher.decrypt(ENTRY, &blob).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn store(c: &mut Criterion) {
+    let mut g = c.benchmark_group("store");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+
+    // 3 vaults × 20 entries, plus one 50-entry vault for show.
+    let mut doc = document(3, 20);
+    doc.vaults.push(ExportVault {
+        name: "fifty".into(),
+        ..document(1, 50).vaults.remove(0)
+    });
+    let (_dir, s) = store_with(&doc);
+    let vaults = ["v0", "v1", "v2"];
+
+    g.bench_function("set", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            s.set(
+                "v0",
+                &format!("SET_{}", i % 100),
+                "a-64-byte-secret-value-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                true,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("get", |b| b.iter(|| s.get("v1", "KEY_7").unwrap()));
+    g.bench_function("show_50", |b| b.iter(|| s.show("fifty").unwrap()));
+    g.bench_function("payload_3x20", |b| {
+        b.iter(|| s.registration_payload(&vaults, None).unwrap())
+    });
+
+    let s = Arc::new(s);
+    for threads in [1usize, 2] {
+        const PER_THREAD: u64 = 200;
+        g.throughput(Throughput::Elements(threads as u64 * PER_THREAD));
+        g.bench_function(format!("payload_3x20_threads_{threads}"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    std::thread::scope(|scope| {
+                        for _ in 0..threads {
+                            let s = Arc::clone(&s);
+                            scope.spawn(move || {
+                                for _ in 0..PER_THREAD {
+                                    s.registration_payload(&vaults, None).unwrap();
+                                }
+                            });
+                        }
+                    });
+                }
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bulk(c: &mut Criterion) {
+    let mut g = c.benchmark_group("store");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1));
+
+    let twenty_thousand = document(20, 1000);
+    g.bench_function("import_20000", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open(dir.path().join("bench.db"), Some(&key_text(1))).unwrap();
+                (dir, store)
+            },
+            |(dir, store)| {
+                store.import(&twenty_thousand).unwrap();
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    let (_dir, s) = store_with(&twenty_thousand);
+    let keys = [
+        MasterKey::from_bytes([1; 32]),
+        MasterKey::from_bytes([2; 32]),
+    ];
+    let mut next = 1;
+    g.bench_function("rotate_20000", |b| {
+        b.iter(|| {
+            s.rotate_key(&keys[next]).unwrap();
+            next = 1 - next;
+        })
+    });
+    g.finish();
+}
+
+fn big_store(c: &mut Criterion) {
+    // 10,000 vaults × 100 entries around the 3 × 20 listed: the payload must
+    // cost what it does on a small store.
+    let mut doc = document(10_000, 100);
+    for (i, v) in document(3, 20).vaults.into_iter().enumerate() {
+        doc.vaults.push(ExportVault {
+            name: format!("queue{i}"),
+            ..v
+        });
+    }
+    let (_dir, s) = store_with(&doc);
+    let mut g = c.benchmark_group("store");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    let vaults = ["queue0", "queue1", "queue2"];
+    assert_eq!(
+        s.registration_payload(&vaults, None).unwrap().vaults.len(),
+        20
+    );
+    g.bench_function("payload_3x20_big_store", |b| {
+        b.iter(|| s.registration_payload(&vaults, None).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, cipher, store, bulk, big_store);
+criterion_main!(benches);
