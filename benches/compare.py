@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+"""Runs every benchmark peer on this machine and prints how they compare.
+
+    python3 benches/compare.py            # full run: tables, benches/results/{latest.md,comparison.svg,raw.json}
+    python3 benches/compare.py --quick    # CI: every peer once, check each output parses; no timings
+
+Peers:
+  rust        criterion, `cargo bench -p runqy-vault --bench core`
+              (target/criterion/<group>/<bench>/new/{estimates,sample,benchmark}.json)
+  upstream-go the model of the upstream server's vault store, benches/upstream-go (go run)
+  upstream-py the same design in Python, benches/upstream-python/upstream_model.py
+  c           the C ABI bench, benches/c (when present)
+  go-cgo      the cgo package's `go test -bench` in examples/go (when present)
+  python      runqy_vault from Python, benches/python/bench_payload.py (when present)
+
+A peer that is not in the tree yet is skipped with a note. In --quick mode a
+peer that is present but fails makes the run fail (exit 1).
+Standard library only, so it runs before any venv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHES = ROOT / "benches"
+RESULTS = BENCHES / "results"
+COMMAND = "python3 benches/compare.py"
+
+# Workload ids: criterion `group/function` in runqy-vault/benches/core.rs, and
+# the same ids in the upstream models' JSON.
+WORKLOADS = [
+    "cipher/encrypt_64B",
+    "cipher/decrypt_64B",
+    "cipher/encrypt_16KiB",
+    "cipher/decrypt_16KiB",
+    "store/set",
+    "store/get",
+    "store/show_50",
+    "store/payload_3x20",
+    "store/payload_3x20_big_store",
+    "store/import_20000",
+    "store/rotate_20000",
+    "store/payload_3x20_threads_1",
+    "store/payload_3x20_threads_2",
+]
+THROUGHPUT = {"store/payload_3x20_threads_1", "store/payload_3x20_threads_2"}
+
+# Targets against the upstream Go model (issues 2 and 5): minimum speed-up.
+SPEEDUP_TARGETS = {
+    "cipher/encrypt_64B": 8,
+    "cipher/decrypt_64B": 8,
+    "cipher/encrypt_16KiB": 8,
+    "cipher/decrypt_16KiB": 8,
+    "store/set": 3,
+    "store/get": 30,
+    "store/show_50": 30,
+    "store/payload_3x20": 30,
+    "store/payload_3x20_big_store": 30,
+}
+ABSOLUTE_TARGETS_NS = {"store/import_20000": 2e9, "store/rotate_20000": 2e9}
+BINDING_TARGETS = {"c": 1.3, "go-cgo": 1.3, "python": 1.5}
+PYTHON_VS_MODEL_TARGET = 10
+
+
+def log(msg: str) -> None:
+    print(f"[compare] {msg}", file=sys.stderr, flush=True)
+
+
+class PeerFailed(Exception):
+    pass
+
+
+def run(cmd: list[str], cwd: Path, timeout: float, env: dict | None = None) -> subprocess.CompletedProcess:
+    log(f"$ {' '.join(cmd)}  (in {cwd.relative_to(ROOT) if cwd != ROOT else '.'})")
+    t = time.monotonic()
+    try:
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                           env={**os.environ, **(env or {})})
+    except subprocess.TimeoutExpired as e:
+        raise PeerFailed(f"`{' '.join(cmd)}` timed out after {timeout:.0f}s") from e
+    except FileNotFoundError as e:
+        raise PeerFailed(f"`{cmd[0]}` not found") from e
+    log(f"  exit {p.returncode} in {time.monotonic() - t:.1f}s")
+    if p.returncode != 0:
+        tail = "\n".join((p.stdout + "\n" + p.stderr).strip().splitlines()[-25:])
+        raise PeerFailed(f"`{' '.join(cmd)}` exited {p.returncode}:\n{tail}")
+    return p
+
+
+def python_exe() -> str:
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def quantile(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    if len(s) == 1:
+        return s[0]
+    pos = p * (len(s) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def stats(name: str, per_op: list[float], **extra) -> dict:
+    r = {"workload": name, "median_ns": statistics.median(per_op), "p10_ns": quantile(per_op, 0.1),
+         "p90_ns": quantile(per_op, 0.9), "min_ns": min(per_op), "max_ns": max(per_op), "samples": len(per_op)}
+    r.update(extra)
+    return r
+
+
+# --- output parsers for peers whose format is not ours ----------------------------
+
+GO_BENCH_LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op")
+
+
+def parse_any(text: str) -> list[dict]:
+    """Results from a JSON document ({"results": [...]}), JSON lines, or Go bench lines."""
+    text = text.strip()
+    try:
+        doc = json.loads(text)
+        if isinstance(doc, dict) and isinstance(doc.get("results"), list):
+            return [r for r in doc["results"] if "median_ns" in r]
+        if isinstance(doc, list):
+            return [r for r in doc if isinstance(r, dict) and "median_ns" in r]
+    except json.JSONDecodeError:
+        pass
+    out: list[dict] = []
+    go: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(r, dict) and "median_ns" in r:
+                out.append(r)
+                continue
+            if isinstance(r, dict) and isinstance(r.get("results"), list):
+                out.extend(x for x in r["results"] if "median_ns" in x)
+            continue
+        m = GO_BENCH_LINE.match(line)
+        if m:
+            go.setdefault(m.group(1), []).append(float(m.group(3)))
+    for name, xs in go.items():
+        out.append(stats(name, xs))
+    return out
+
+
+def binding_workload(name: str) -> str | None:
+    """Maps a binding bench's own name onto our workload id (get and payload only)."""
+    n = name.lower()
+    if "payload" in n or "registration" in n:
+        if "big" in n or "thread" in n or "parallel" in n:
+            return None
+        return "store/payload_3x20"
+    if re.search(r"(^|[^a-z])get([^a-z]|$)", n) or n.endswith("get") or "benchmarkget" in n:
+        return "store/get"
+    return None
+
+
+# --- peers ---------------------------------------------------------------------------
+
+
+def target_dir() -> Path:
+    if os.environ.get("CARGO_TARGET_DIR"):
+        return Path(os.environ["CARGO_TARGET_DIR"])
+    try:
+        meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
+                              capture_output=True, text=True, check=True, timeout=120)
+        return Path(json.loads(meta.stdout)["target_directory"])
+    except Exception:  # noqa: BLE001 - fall back to the default layout
+        return ROOT / "target"
+
+
+def peer_rust(quick: bool) -> dict:
+    bench_src = ROOT / "runqy-vault" / "benches" / "core.rs"
+    if not bench_src.exists():
+        return {"skipped": "runqy-vault/benches/core.rs is not in the tree yet"}
+    if quick:
+        # criterion's --test runs each bench once, measures nothing.
+        p = run(["cargo", "bench", "-p", "runqy-vault", "--bench", "core", "--", "--test"], ROOT, 1500)
+        out = p.stdout + p.stderr
+        ok = set(re.findall(r"Testing (\S+)\s*\n\s*Success", out))
+        results = [{"workload": w, "median_ns": None, "samples": 0} for w in WORKLOADS if w in ok]
+        missing = [w for w in WORKLOADS if w not in ok]
+        if not ok:
+            raise PeerFailed("criterion --test ran, but no `Testing <name> ... Success` was seen")
+        return {"results": results, "missing": missing}
+    run(["cargo", "bench", "-p", "runqy-vault", "--bench", "core", "--", "--noplot"], ROOT, 1500)
+    crit = target_dir() / "criterion"
+    results, missing = [], []
+    for w in WORKLOADS:
+        d = crit / w / "new"
+        est = d / "estimates.json"
+        if not est.exists():
+            missing.append(w)
+            continue
+        e = json.loads(est.read_text())
+        r = {"workload": w, "median_ns": e["median"]["point_estimate"],
+             "median_ci_ns": [e["median"]["confidence_interval"]["lower_bound"],
+                              e["median"]["confidence_interval"]["upper_bound"]]}
+        sample = d / "sample.json"
+        if sample.exists():
+            s = json.loads(sample.read_text())
+            per = [t / i for t, i in zip(s["times"], s["iters"])]
+            r.update(p10_ns=quantile(per, 0.1), p90_ns=quantile(per, 0.9), min_ns=min(per), max_ns=max(per),
+                     samples=len(per), iterations=int(sum(s["iters"])))
+        bj = d / "benchmark.json"
+        if bj.exists():
+            thr = json.loads(bj.read_text()).get("throughput") or {}
+            elems = thr.get("Elements") if isinstance(thr, dict) else None
+            if elems:
+                # Criterion times one iteration of `elems` ops: per-op time is the inverse throughput.
+                r["elements"] = elems
+                for k in ("median_ns", "p10_ns", "p90_ns", "min_ns", "max_ns"):
+                    if k in r:
+                        r[k] = r[k] / elems
+                r["median_ci_ns"] = [x / elems for x in r["median_ci_ns"]]
+        if w in THROUGHPUT and r.get("median_ns"):
+            r["ops_per_sec"] = 1e9 / r["median_ns"]
+        results.append(r)
+    return {"results": results, "missing": missing}
+
+
+def peer_upstream_go(quick: bool, build_dir: Path) -> dict:
+    src = BENCHES / "upstream-go"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    exe = build_dir / "upstream-go-bench"
+    run(["go", "build", "-o", str(exe), "."], src, 900)
+    out = build_dir / "upstream-go.json"
+    run([str(exe), "-out", str(out)] + (["-quick"] if quick else []), src, 600)
+    doc = json.loads(out.read_text())
+    return {"results": doc["results"], "meta": doc.get("meta", {})}
+
+
+def peer_upstream_py(quick: bool, build_dir: Path) -> dict:
+    out = build_dir / "upstream-python.json"
+    run([python_exe(), str(BENCHES / "upstream-python" / "upstream_model.py"), "--out", str(out)]
+        + (["--quick"] if quick else []), ROOT, 600)
+    doc = json.loads(out.read_text())
+    return {"results": doc["results"], "meta": doc.get("meta", {})}
+
+
+def peer_c(quick: bool, build_dir: Path) -> dict:
+    d = BENCHES / "c"
+    if not d.is_dir():
+        return {"skipped": "benches/c is not in the tree yet"}
+    if (d / "run.sh").exists():
+        p = run(["bash", str(d / "run.sh")] + (["--quick"] if quick else []), ROOT, 900)
+    elif (d / "Makefile").exists():
+        run(["make", "-C", str(d)], ROOT, 900)
+        exes = [f for f in sorted(d.iterdir()) if f.is_file() and os.access(f, os.X_OK) and f.suffix == ""]
+        if not exes:
+            raise PeerFailed("benches/c built, but no executable appeared there")
+        p = run([str(exes[0])] + (["--quick"] if quick else []), d, 900)
+    else:
+        return {"skipped": "benches/c has neither run.sh nor a Makefile; do not know how to run it"}
+    return {"results": parse_any(p.stdout), "raw_tail": p.stdout[-2000:]}
+
+
+def peer_go_cgo(quick: bool, build_dir: Path) -> dict:
+    d = ROOT / "examples" / "go"
+    if not d.is_dir() or not any(d.glob("*_test.go")):
+        return {"skipped": "examples/go has no _test.go yet"}
+    has_bench = any("func Benchmark" in f.read_text(errors="replace") for f in d.rglob("*_test.go"))
+    if not has_bench:
+        return {"skipped": "examples/go has no Benchmark functions yet"}
+    bench_args = ["-benchtime=1x", "-count=1"] if quick else ["-benchtime=1s", "-count=5"]
+    p = run(["go", "test", "-run", "^$", "-bench", ".", *bench_args, "./..."], d, 1200)
+    return {"results": parse_any(p.stdout), "raw_tail": p.stdout[-2000:]}
+
+
+def peer_python(quick: bool, build_dir: Path) -> dict:
+    f = BENCHES / "python" / "bench_payload.py"
+    if not f.exists():
+        return {"skipped": "benches/python/bench_payload.py is not in the tree yet"}
+    probe = subprocess.run([python_exe(), "-c", "import runqy_vault"], capture_output=True, text=True, cwd=ROOT)
+    if probe.returncode != 0:
+        return {"skipped": f"runqy_vault is not importable by {python_exe()} (build it with maturin first)"}
+    help_text = subprocess.run([python_exe(), str(f), "--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    args = []
+    if "--quick" in help_text and quick:
+        args.append("--quick")
+    if "--json" in help_text:
+        args.append("--json")
+    p = run([python_exe(), str(f), *args], ROOT, 900)
+    return {"results": parse_any(p.stdout), "raw_tail": p.stdout[-2000:]}
+
+
+# --- report --------------------------------------------------------------------------
+
+
+def fmt_ns(ns: float | None) -> str:
+    if ns is None or (isinstance(ns, float) and math.isnan(ns)):
+        return "—"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def fmt_cell(r: dict | None) -> str:
+    if not r or r.get("median_ns") is None:
+        return "—"
+    s = fmt_ns(r["median_ns"])
+    if r.get("p10_ns") is not None and r.get("samples", 0) > 1:
+        s += f" ({fmt_ns(r['p10_ns'])}–{fmt_ns(r['p90_ns'])})"
+    return s
+
+
+def by_workload(peer: dict) -> dict[str, dict]:
+    return {r["workload"]: r for r in peer.get("results", []) if r.get("workload")}
+
+
+def main_table(peers: dict) -> tuple[list[str], list[dict]]:
+    rust, go = by_workload(peers["rust"]), by_workload(peers["upstream-go"])
+    rows, lines = [], [
+        "| workload | runqy-vault (Rust) median (p10–p90) | upstream Go model median (p10–p90) | speed-up | target | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for w in WORKLOADS:
+        r, g = rust.get(w), go.get(w)
+        rm, gm = (r or {}).get("median_ns"), (g or {}).get("median_ns")
+        ratio = gm / rm if rm and gm else None
+        target, met = "", None
+        if w in SPEEDUP_TARGETS:
+            target = f"≥ {SPEEDUP_TARGETS[w]}×"
+            met = ratio >= SPEEDUP_TARGETS[w] if ratio else None
+        if w in ABSOLUTE_TARGETS_NS:
+            target = f"< {fmt_ns(ABSOLUTE_TARGETS_NS[w])}"
+            met = rm < ABSOLUTE_TARGETS_NS[w] if rm else None
+        if w == "store/payload_3x20_big_store":
+            small = (rust.get("store/payload_3x20") or {}).get("median_ns")
+            target += ", ≤ 1.5× own 3×20" if target else "≤ 1.5× own 3×20"
+            if rm and small and met is not None:
+                met = met and rm <= 1.5 * small
+        if w == "store/payload_3x20_threads_2":
+            one = (rust.get("store/payload_3x20_threads_1") or {}).get("median_ns")
+            target = "throughput ≥ 1.5× 1 thread"
+            met = (one / rm >= 1.5) if (one and rm) else None
+        verdict = {True: "met", False: "**missed**", None: "—"}[met]
+        ratio_s = f"{ratio:.1f}×" if ratio else "—"
+        if w in THROUGHPUT:
+            cell_r = fmt_cell(r) + (f", {r['ops_per_sec']:.0f}/s" if r and r.get("ops_per_sec") else "")
+            cell_g = fmt_cell(g) + (f", {g['ops_per_sec']:.0f}/s" if g and g.get("ops_per_sec") else "")
+        else:
+            cell_r, cell_g = fmt_cell(r), fmt_cell(g)
+        lines.append(f"| `{w}` | {cell_r} | {cell_g} | {ratio_s} | {target} | {verdict} |")
+        rows.append({"workload": w, "rust_ns": rm, "go_ns": gm, "speedup": ratio, "target": target, "met": met})
+    return lines, rows
+
+
+def python_table(peers: dict) -> list[str]:
+    model = by_workload(peers["upstream-py"])
+    py = {}
+    for r in peers.get("python", {}).get("results", []):
+        w = binding_workload(r.get("workload", "")) or r.get("workload")
+        py.setdefault(w, r)
+    lines = ["| workload | upstream Python model median (p10–p90) | runqy_vault from Python | speed-up | target | |",
+             "|---|---|---|---|---|---|"]
+    for w in WORKLOADS:
+        m = model.get(w)
+        if not m:
+            continue
+        p = py.get(w)
+        ratio = m["median_ns"] / p["median_ns"] if p and p.get("median_ns") and m.get("median_ns") else None
+        target = f"≥ {PYTHON_VS_MODEL_TARGET}×" if w == "store/payload_3x20" else ""
+        met = (ratio >= PYTHON_VS_MODEL_TARGET) if (ratio and target) else None
+        lines.append(f"| `{w}` | {fmt_cell(m)} | {fmt_cell(p)} | {f'{ratio:.1f}×' if ratio else '—'} | {target} "
+                     f"| {({True: 'met', False: '**missed**', None: '—'})[met]} |")
+    return lines
+
+
+def bindings_table(peers: dict) -> list[str]:
+    rust = by_workload(peers["rust"])
+    lines = ["| binding | workload | binding median (p10–p90) | Rust median | overhead (binding / Rust) | target | |",
+             "|---|---|---|---|---|---|---|"]
+    for name, label in (("c", "C ABI"), ("go-cgo", "Go via cgo"), ("python", "Python")):
+        peer = peers.get(name, {})
+        if peer.get("skipped") or peer.get("error"):
+            lines.append(f"| {label} | — | {peer.get('skipped') or 'failed: ' + peer['error'].splitlines()[0]} "
+                         f"| | | ≤ {BINDING_TARGETS[name]}× | — |")
+            continue
+        seen = False
+        for r in peer.get("results", []):
+            w = binding_workload(r.get("workload", ""))
+            if w is None:
+                continue
+            seen = True
+            rm = (rust.get(w) or {}).get("median_ns")
+            ratio = r["median_ns"] / rm if rm and r.get("median_ns") else None
+            met = ratio <= BINDING_TARGETS[name] if ratio else None
+            lines.append(f"| {label} | `{w}` ({r['workload']}) | {fmt_cell(r)} | {fmt_ns(rm)} | "
+                         f"{f'{ratio:.2f}×' if ratio else '—'} | ≤ {BINDING_TARGETS[name]}× | "
+                         f"{({True: 'met', False: '**missed**', None: '—'})[met]} |")
+        if not seen:
+            lines.append(f"| {label} | — | ran, but no get/payload result could be read from its output "
+                         f"| | | ≤ {BINDING_TARGETS[name]}× | — |")
+    return lines
+
+
+def svg_plot(peers: dict, path: Path) -> None:
+    """Horizontal bars, log scale of median time per op: Rust vs the upstream Go and Python models."""
+    series = [("runqy-vault (Rust)", "rust", "#1b7f3b"), ("upstream Go model", "upstream-go", "#c0392b"),
+              ("upstream Python model", "upstream-py", "#7f8c8d")]
+    data = {key: by_workload(peers.get(key, {})) for _, key, _ in series}
+    rows = [w for w in WORKLOADS if any((data[k].get(w) or {}).get("median_ns") for _, k, _ in series)]
+    bar, gap, left, width, top = 9, 10, 230, 560, 50
+    height = top + len(rows) * (len(series) * bar + gap) + 60
+    lo_exp, hi_exp = 1, 11  # 10 ns .. 100 s
+    x = lambda ns: left + (math.log10(max(ns, 10 ** lo_exp)) - lo_exp) / (hi_exp - lo_exp) * width  # noqa: E731
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 40}" height="{height}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{left}" y="20" font-size="14" font-weight="bold">Median time per operation (log scale; '
+           f'shorter is faster)</text>']
+    labels = ["10 ns", "100 ns", "1 µs", "10 µs", "100 µs", "1 ms", "10 ms", "100 ms", "1 s", "10 s", "100 s"]
+    for e in range(lo_exp, hi_exp + 1):
+        xx = x(10 ** e)
+        out.append(f'<line x1="{xx:.1f}" y1="{top - 8}" x2="{xx:.1f}" y2="{height - 50}" stroke="#ddd"/>')
+        out.append(f'<text x="{xx:.1f}" y="{top - 12}" text-anchor="middle" fill="#555">{labels[e - lo_exp]}</text>')
+    y = top
+    for w in rows:
+        out.append(f'<text x="{left - 6}" y="{y + len(series) * bar / 2 + 4:.1f}" text-anchor="end">{w}</text>')
+        for _, key, color in series:
+            r = data[key].get(w)
+            if r and r.get("median_ns"):
+                xx = x(r["median_ns"])
+                out.append(f'<rect x="{left}" y="{y}" width="{max(xx - left, 1):.1f}" height="{bar - 1}" '
+                           f'fill="{color}"><title>{key} {w}: {fmt_ns(r["median_ns"])}</title></rect>')
+                if r.get("p10_ns") and r.get("p90_ns") and r.get("samples", 0) > 1:
+                    out.append(f'<line x1="{x(r["p10_ns"]):.1f}" x2="{x(r["p90_ns"]):.1f}" y1="{y + bar / 2 - .5}" '
+                               f'y2="{y + bar / 2 - .5}" stroke="black" stroke-width="1"/>')
+            y += bar
+        y += gap
+    lx = left
+    for label, _, color in series:
+        out.append(f'<rect x="{lx}" y="{height - 35}" width="12" height="10" fill="{color}"/>')
+        out.append(f'<text x="{lx + 16}" y="{height - 26}">{label}</text>')
+        lx += 170
+    out.append(f'<text x="{left}" y="{height - 8}" fill="#555">whiskers: p10–p90 of samples. '
+               f'Drawn by {COMMAND}</text>')
+    out.append("</svg>")
+    path.write_text("\n".join(out) + "\n")
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}".strip(", ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="run every peer once, check outputs parse; no timings")
+    ap.add_argument("--only", default="", help="comma-separated peers to run (rust,upstream-go,upstream-py,c,go-cgo,python)")
+    ap.add_argument("--no-write", action="store_true", help="do not write benches/results/")
+    args = ap.parse_args(argv)
+    wanted = set(filter(None, args.only.split(",")))
+    build_dir = target_dir() / "bench-harness"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+
+    mine = {"rust", "upstream-go", "upstream-py"}
+    peers: dict[str, dict] = {}
+    failures: list[str] = []
+    plan = [
+        ("upstream-go", lambda: peer_upstream_go(args.quick, build_dir)),
+        ("upstream-py", lambda: peer_upstream_py(args.quick, build_dir)),
+        ("rust", lambda: peer_rust(args.quick)),
+        ("c", lambda: peer_c(args.quick, build_dir)),
+        ("go-cgo", lambda: peer_go_cgo(args.quick, build_dir)),
+        ("python", lambda: peer_python(args.quick, build_dir)),
+    ]
+    for name, fn in plan:
+        if wanted and name not in wanted:
+            peers[name] = {"skipped": "not asked for (--only)"}
+            continue
+        log(f"== {name}")
+        try:
+            peers[name] = fn()
+        except PeerFailed as e:
+            peers[name] = {"error": str(e)}
+            failures.append(f"{name}: {e}")
+            log(f"FAILED: {e}")
+            continue
+        p = peers[name]
+        if p.get("skipped"):
+            log(f"skipped: {p['skipped']}")
+        elif not p.get("results"):
+            msg = f"{name}: ran but produced no result that could be read"
+            if name in mine:
+                failures.append(msg)
+            else:
+                p["note"] = "ran, output not understood"
+            log(msg)
+        elif p.get("missing"):
+            log(f"missing workloads: {', '.join(p['missing'])}")
+        else:
+            log(f"{len(p['results'])} results")
+
+    elapsed = time.monotonic() - started
+    if args.quick:
+        print("bench quick mode (each workload once, no timings):")
+        for name, p in peers.items():
+            state = ("skipped: " + p["skipped"]) if p.get("skipped") else ("FAILED" if p.get("error") else
+                                                                          f"ok, {len(p.get('results', []))} workloads")
+            if p.get("missing"):
+                state += f" (missing: {', '.join(p['missing'])})"
+            print(f"  {name:12} {state}")
+        print(f"  total {elapsed:.0f}s")
+        if failures:
+            print("bench quick mode FAILED:\n" + "\n".join(failures), file=sys.stderr)
+            return 1
+        return 0
+
+    lines, rows = main_table(peers)
+    notes = [f"- {n}: skipped ({p['skipped']})" for n, p in peers.items() if p.get("skipped")]
+    notes += [f"- {n}: failed ({p['error'].splitlines()[0]})" for n, p in peers.items() if p.get("error")]
+    notes += [f"- rust: no criterion result for {', '.join(peers['rust']['missing'])}"
+              for _ in [0] if peers.get("rust", {}).get("missing")]
+    gometa = peers.get("upstream-go", {}).get("meta", {})
+    pymeta = peers.get("upstream-py", {}).get("meta", {})
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    md = [
+        "# Benchmark results", "",
+        f"Made by `{COMMAND}` on {now}, {machine()}; whole run {elapsed / 60:.1f} min.",
+        f"Upstream Go model: {gometa.get('go', '?')}, modernc.org/sqlite {gometa.get('sqlite', '?')}, "
+        f"journal_mode={gometa.get('journal_mode', '?')}, synchronous={gometa.get('synchronous', '?')}. "
+        f"Upstream Python model: Python {pymeta.get('python', '?')}, SQLite {pymeta.get('sqlite', '?')}, "
+        f"cryptography {pymeta.get('cryptography', '?')}.",
+        "Speed-up = upstream median / runqy-vault median. Throughput rows: time per payload at that many threads "
+        "(and payloads per second).", "",
+        "## runqy-vault vs the upstream server's way (Go model)", "", *lines, "",
+        "## From Python: runqy_vault vs the upstream way written in Python", "", *python_table(peers), "",
+        "## Bindings: the same call through C, Go (cgo) and Python vs Rust", "", *bindings_table(peers), "",
+    ]
+    if notes:
+        md += ["## Notes", "", *notes, ""]
+    text = "\n".join(md)
+    print(text)
+    if not args.no_write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "latest.md").write_text(text)
+        svg_plot(peers, RESULTS / "comparison.svg")
+        (RESULTS / "raw.json").write_text(json.dumps({"time": now, "machine": machine(), "elapsed_s": elapsed,
+                                                      "peers": peers, "rows": rows}, indent=1, default=str) + "\n")
+        log(f"wrote {RESULTS.relative_to(ROOT)}/latest.md, comparison.svg, raw.json")
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
