@@ -590,12 +590,30 @@ fn open_connection(path: &Path) -> Result<Connection> {
         .map_err(|e| storage_at(path, e))?;
     // WAL lets readers run beside a writer; FULL makes a returned `set` durable;
     // foreign keys make ON DELETE CASCADE hold for every connection.
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )
-    .map_err(|e| storage_at(path, e))?;
+    set_wal(&conn).map_err(|e| storage_at(path, e))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| storage_at(path, e))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Switches the database to WAL. SQLite answers `SQLITE_BUSY` at once, without
+/// its busy handler, when processes open a new file together, so the switch is
+/// retried here for as long as the busy timeout.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn storage_at(path: &Path, e: rusqlite::Error) -> Error {

@@ -1058,8 +1058,6 @@ fn two_processes_creating_one_vault_give_one_success_and_one_already_exists() {
 }
 
 #[test]
-#[ignore = "core bug: store.rs open_connection runs PRAGMA journal_mode = WAL, which fails at once \
-            with `database is locked` (no busy wait) when processes open a new file together"]
 fn two_processes_creating_one_vault_in_a_new_store_give_one_success_and_one_already_exists() {
     for _ in 0..100 {
         race_create(&Vault::new(), "ci");
