@@ -147,7 +147,8 @@ fn run(cli: Cli) -> Outcome {
             value,
             no_secret,
         } => {
-            if value == "-" {
+            let value = Zeroizing::new(value);
+            if value.as_str() == "-" {
                 let bytes = read_stdin_value()?;
                 let text = std::str::from_utf8(&bytes).map_err(|_| {
                     Failure(format!(
