@@ -1,7 +1,8 @@
 import os
+from pathlib import Path
 from collections.abc import Iterable, Mapping, MutableMapping
 from types import TracebackType
-from typing import Literal, TypedDict, final
+from typing import Literal, TypedDict, final, type_check_only
 
 from typing_extensions import NotRequired, Self
 
@@ -27,11 +28,13 @@ __all__ = [
 
 __version__: str
 
+@type_check_only
 class VaultSummary(TypedDict):
     name: str
     description: str
     entry_count: int
 
+@type_check_only
 class EntryView(TypedDict):
     key: str
     value: str
@@ -39,6 +42,7 @@ class EntryView(TypedDict):
     created_at: str
     updated_at: str
 
+@type_check_only
 class VaultDetail(TypedDict):
     name: str
     description: str
@@ -46,6 +50,7 @@ class VaultDetail(TypedDict):
     updated_at: str
     entries: list[EntryView]
 
+@type_check_only
 class RegistrationPayload(TypedDict):
     vaults: NotRequired[dict[str, str]]
     git_token: NotRequired[str]
@@ -71,13 +76,13 @@ class DecryptionError(VaultError): ...
 
 @final
 class Store:
-    def __init__(self, path: _Path, master_key: str | None = None) -> None: ...
+    def __new__(cls, path: _Path, master_key: str | None = None) -> Self: ...
     @property
     def enabled(self) -> bool: ...
     @property
     def format(self) -> Literal["legacy", "v2"]: ...
     @property
-    def path(self) -> str: ...
+    def path(self) -> Path: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(

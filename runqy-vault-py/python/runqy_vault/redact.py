@@ -260,7 +260,7 @@ def install(environ: Mapping[str, str] | None = None) -> Redactor:
         _installed.update(
             redactor=redactor, filter=filt, handlers=handlers, stdout=stdout, stderr=stderr
         )
-        sys.stdout, sys.stderr = stdout, stderr  # type: ignore[assignment]
+        sys.stdout, sys.stderr = stdout, stderr
         atexit.register(_release_all)
         return redactor
 
@@ -273,10 +273,13 @@ def uninstall() -> None:
         _release_all()
         for h in _installed["handlers"]:
             h.removeFilter(_installed["filter"])
-        if sys.stdout is _installed["stdout"]:
-            sys.stdout = _installed["stdout"].wrapped
-        if sys.stderr is _installed["stderr"]:
-            sys.stderr = _installed["stderr"].wrapped
+        stdout: RedactingStream = _installed["stdout"]
+        stderr: RedactingStream = _installed["stderr"]
+        # Only put back what is still ours: someone may have replaced it since.
+        if sys.stdout is stdout:
+            sys.stdout = stdout.wrapped
+        if sys.stderr is stderr:
+            sys.stderr = stderr.wrapped
         atexit.unregister(_release_all)
         _installed.clear()
 
