@@ -46,3 +46,16 @@ func BenchmarkRegistrationPayload(b *testing.B) {
 		}
 	}
 }
+
+// The payload as raw JSON, without decoding it into Go values: the cost of
+// the cgo call alone.
+func BenchmarkRegistrationPayloadJSON(b *testing.B) {
+	s := benchStore(b)
+	vaults := []string{"vault-0", "vault-1", "vault-2"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.RegistrationPayloadJSON(vaults, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -301,6 +301,21 @@ func (s *Store) Resolve(vaults []string) (*Resolved, error) {
 // gitTokenRef is a vault://<vault>/<key> reference or "" for none; a bad one
 // leaves the token out and adds a warning.
 func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Payload, error) {
+	raw, err := s.RegistrationPayloadJSON(vaults, gitTokenRef)
+	if err != nil {
+		return nil, err
+	}
+	var out Payload
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RegistrationPayloadJSON is RegistrationPayload as the library's JSON
+// (SPEC §7, plus a "warnings" array member when there are warnings), for a
+// server that forwards it without decoding.
+func (s *Store) RegistrationPayloadJSON(vaults []string, gitTokenRef string) ([]byte, error) {
 	list := newCList(vaults)
 	defer list.free()
 	var cref *C.char
@@ -308,18 +323,20 @@ func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Paylo
 		cref = C.CString(gitTokenRef)
 		defer C.free(unsafe.Pointer(cref))
 	}
-	var out Payload
-	err := s.jsonCall(&out, func(h *C.RunqyVaultStore, o **C.char, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_registration_payload(h, list.ptr, C.size_t(len(vaults)), cref, o, cerr)
+	var out *C.char
+	err := s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
+		return C.runqy_vault_registration_payload(h, list.ptr, C.size_t(len(vaults)), cref, &out, cerr)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	raw := C.GoBytes(unsafe.Pointer(out), C.int(C.strlen(out)))
+	C.runqy_vault_string_free(out)
+	return raw, nil
 }
 
-// RegistrationPayload's JSON fields are filled by Unmarshal through this
-// shadow type, since Warnings is hidden from Marshal.
+// UnmarshalJSON reads the library's payload JSON, warnings included
+// (Warnings is hidden from Marshal, which gives the worker's JSON).
 func (p *Payload) UnmarshalJSON(data []byte) error {
 	var wire struct {
 		GitToken string            `json:"git_token"`

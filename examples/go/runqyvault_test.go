@@ -291,3 +291,14 @@ func TestOneStoreManyGoroutinesSeesEveryWrite(t *testing.T) {
 		t.Fatalf("entry_count = %d, want %d", list[0].EntryCount, workers*rounds)
 	}
 }
+
+func TestRegistrationPayloadJSONIsTheLibrarysJSONWithWarnings(t *testing.T) {
+	s := openA(t, "raw.db")
+	must(t, s.CreateVault("app", ""))
+	must(t, s.Set("app", "K", "v", true))
+	raw, err := s.RegistrationPayloadJSON([]string{"app"}, "not-a-reference")
+	must(t, err)
+	if !strings.HasPrefix(string(raw), `{"vaults":{"K":"v"},"warnings":["git_token left out: `) {
+		t.Fatalf("raw payload = %s", raw)
+	}
+}

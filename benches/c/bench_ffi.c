@@ -1,0 +1,88 @@
+/*
+ * Cost of a call through the C ABI, from C: runqy_vault_get and
+ * runqy_vault_registration_payload (3 vaults x 20 entries), median ns/op of
+ * 7 rounds. The same data set and method as runqy-vault-ffi/examples/bench_rust.rs
+ * (the core called from Rust) and examples/go's BenchmarkGet and
+ * BenchmarkRegistrationPayload (cgo). Build and run: see docs/c-abi.md.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runqy_vault.h"
+
+#define ROUNDS 7
+
+static const char *KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+static void ok(RunqyVaultResult rc, char *err, const char *what) {
+  if (rc != RUNQY_VAULT_OK) {
+    fprintf(stderr, "%s failed: %s\n", what, err ? err : "?");
+    exit(1);
+  }
+}
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static RunqyVaultStore *store;
+static const char *vaults[] = {"vault-0", "vault-1", "vault-2"};
+
+static void one_get(void) {
+  char *value = NULL, *err = NULL;
+  ok(runqy_vault_get(store, "vault-1", "KEY_07", &value, &err), err, "get");
+  runqy_vault_string_free(value);
+}
+
+static void one_payload(void) {
+  char *json = NULL, *err = NULL;
+  ok(runqy_vault_registration_payload(store, vaults, 3, NULL, &json, &err), err, "payload");
+  runqy_vault_string_free(json);
+}
+
+static double median_ns(void (*op)(void), int iterations) {
+  double per_op[ROUNDS];
+  for (int i = 0; i < iterations / 10; i++) op(); /* warm up */
+  for (int r = 0; r < ROUNDS; r++) {
+    double start = now_ns();
+    for (int i = 0; i < iterations; i++) op();
+    per_op[r] = (now_ns() - start) / iterations;
+  }
+  qsort(per_op, ROUNDS, sizeof per_op[0], cmp_double);
+  return per_op[ROUNDS / 2];
+}
+
+int main(int argc, char **argv) {
+  int iterations = argc > 1 ? atoi(argv[1]) : 20000;
+  char dir[] = "/tmp/runqy-vault-bench-XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  char path[128];
+  snprintf(path, sizeof path, "%s/bench.db", dir);
+  char *err = NULL;
+  ok(runqy_vault_store_open(path, KEY, &store, &err), err, "open");
+  for (int v = 0; v < 3; v++) {
+    ok(runqy_vault_create(store, vaults[v], NULL, &err), err, "create");
+    for (int k = 0; k < 20; k++) {
+      char key[16], value[64];
+      snprintf(key, sizeof key, "KEY_%02d", k);
+      snprintf(value, sizeof value, "value-%d-%02d-xxxxxxxxxxxxxxxxxxxx", v, k);
+      ok(runqy_vault_set(store, vaults[v], key, value, true, &err), err, "set");
+    }
+  }
+  printf("c   get      %10.0f ns/op\n", median_ns(one_get, iterations));
+  printf("c   payload  %10.0f ns/op\n", median_ns(one_payload, iterations / 4));
+  runqy_vault_store_free(store);
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : 1;
+}
