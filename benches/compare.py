@@ -9,7 +9,8 @@ Peers:
               (target/criterion/<group>/<bench>/new/{estimates,sample,benchmark}.json)
   upstream-go the model of the upstream server's vault store, benches/upstream-go (go run)
   upstream-py the same design in Python, benches/upstream-python/upstream_model.py
-  c           the C ABI bench, benches/c (when present)
+  rust-ffi-baseline  the core from Rust on the C/Go benches' data set, runqy-vault-ffi/examples/bench_rust.rs
+  c           the C ABI bench, benches/c/bench_ffi.c, built here against the static library (when present)
   go-cgo      the cgo package's `go test -bench` in examples/go (when present)
   python      runqy_vault from Python, benches/python/bench_payload.py (when present)
 
@@ -125,6 +126,8 @@ def stats(name: str, per_op: list[float], **extra) -> dict:
 # --- output parsers for peers whose format is not ours ----------------------------
 
 GO_BENCH_LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op")
+# "c   get      1234 ns/op" (benches/c/bench_ffi.c, runqy-vault-ffi/examples/bench_rust.rs)
+NAMED_LINE = re.compile(r"^(\w+)\s+(\w+)\s+([\d.]+) ns/op$")
 
 
 def parse_any(text: str) -> list[dict]:
@@ -156,6 +159,10 @@ def parse_any(text: str) -> list[dict]:
         m = GO_BENCH_LINE.match(line)
         if m:
             go.setdefault(m.group(1), []).append(float(m.group(3)))
+            continue
+        m = NAMED_LINE.match(line)
+        if m:
+            go.setdefault(m.group(2), []).append(float(m.group(3)))
     for name, xs in go.items():
         out.append(stats(name, xs))
     return out
@@ -256,24 +263,64 @@ def peer_upstream_py(quick: bool, build_dir: Path) -> dict:
     return {"results": doc["results"], "meta": doc.get("meta", {})}
 
 
+_FFI_RUN: dict = {}
+
+
+def ffi_run(quick: bool) -> dict[str, list[dict]] | None:
+    """benches/c/run.sh (the C ABI engineer's): Rust, C and Go (cgo) interleaved
+    round by round, so machine load hits all three alike; lines
+    `<rust|c|go> <get|payload> N ns/op`. Run once, shared by three peers."""
+    script = BENCHES / "c" / "run.sh"
+    if not script.exists():
+        return None
+    if "out" not in _FFI_RUN:
+        p = run(["bash", str(script), "1" if quick else "5"], ROOT, 1500)
+        samples: dict[str, dict[str, list[float]]] = {}
+        for line in p.stdout.splitlines():
+            m = NAMED_LINE.match(line.strip())
+            if m:
+                samples.setdefault(m.group(1), {}).setdefault(m.group(2), []).append(float(m.group(3)))
+        _FFI_RUN["out"] = {peer: [stats(w, xs) for w, xs in by.items()] for peer, by in samples.items()}
+    return _FFI_RUN["out"]
+
+
+def peer_rust_ffi_baseline(quick: bool, build_dir: Path) -> dict:
+    """The core called from Rust on the C/Go benches' own data set and method."""
+    shared = ffi_run(quick)
+    if shared is not None:
+        return {"results": shared.get("rust", []), "via": "benches/c/run.sh"}
+    f = ROOT / "runqy-vault-ffi" / "examples" / "bench_rust.rs"
+    if not f.exists():
+        return {"skipped": "runqy-vault-ffi/examples/bench_rust.rs is not in the tree yet"}
+    p = run(["cargo", "run", "--quiet", "--release", "-p", "runqy-vault-ffi", "--example", "bench_rust", "--",
+             "4" if quick else "20000"], ROOT, 1500)
+    return {"results": parse_any(p.stdout), "raw_tail": p.stdout[-2000:]}
+
+
 def peer_c(quick: bool, build_dir: Path) -> dict:
     d = BENCHES / "c"
-    if not d.is_dir():
-        return {"skipped": "benches/c is not in the tree yet"}
-    if (d / "run.sh").exists():
-        p = run(["bash", str(d / "run.sh")] + (["--quick"] if quick else []), ROOT, 900)
-    elif (d / "Makefile").exists():
-        run(["make", "-C", str(d)], ROOT, 900)
-        exes = [f for f in sorted(d.iterdir()) if f.is_file() and os.access(f, os.X_OK) and f.suffix == ""]
-        if not exes:
-            raise PeerFailed("benches/c built, but no executable appeared there")
-        p = run([str(exes[0])] + (["--quick"] if quick else []), d, 900)
-    else:
-        return {"skipped": "benches/c has neither run.sh nor a Makefile; do not know how to run it"}
+    src = d / "bench_ffi.c"
+    shared = ffi_run(quick)
+    if shared is not None:
+        return {"results": shared.get("c", []), "via": "benches/c/run.sh"}
+    if not src.exists():
+        return {"skipped": "benches/c/bench_ffi.c is not in the tree yet"}
+    if not (ROOT / "include" / "runqy_vault.h").exists():
+        return {"skipped": "include/runqy_vault.h is not in the tree yet"}
+    run(["cargo", "build", "--quiet", "--release", "-p", "runqy-vault-ffi"], ROOT, 1500)
+    lib = target_dir() / "release" / "librunqy_vault_ffi.a"
+    exe = build_dir / "bench_ffi"
+    cc = os.environ.get("CC", "cc")
+    run([cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-I", str(ROOT / "include"), str(src), str(lib),
+         "-lpthread", "-ldl", "-lm", "-o", str(exe)], ROOT, 300)
+    p = run([str(exe), "4" if quick else "20000"], ROOT, 900)
     return {"results": parse_any(p.stdout), "raw_tail": p.stdout[-2000:]}
 
 
 def peer_go_cgo(quick: bool, build_dir: Path) -> dict:
+    shared = ffi_run(quick)
+    if shared is not None:
+        return {"results": shared.get("go", []), "via": "benches/c/run.sh"}
     d = ROOT / "examples" / "go"
     if not d.is_dir() or not any(d.glob("*_test.go")):
         return {"skipped": "examples/go has no _test.go yet"}
@@ -387,7 +434,14 @@ def python_table(peers: dict) -> list[str]:
 
 
 def bindings_table(peers: dict) -> list[str]:
-    rust = by_workload(peers["rust"])
+    # C and Go are compared with the core called from Rust on their own data set
+    # and method (runqy-vault-ffi/examples/bench_rust.rs) when it ran; else with criterion.
+    criterion = by_workload(peers["rust"])
+    baseline = {}
+    for r in peers.get("rust-ffi-baseline", {}).get("results", []):
+        w = binding_workload(r.get("workload", ""))
+        if w:
+            baseline[w] = r
     lines = ["| binding | workload | binding median (p10–p90) | Rust median | overhead (binding / Rust) | target | |",
              "|---|---|---|---|---|---|---|"]
     for name, label in (("c", "C ABI"), ("go-cgo", "Go via cgo"), ("python", "Python")):
@@ -402,6 +456,7 @@ def bindings_table(peers: dict) -> list[str]:
             if w is None:
                 continue
             seen = True
+            rust = baseline if (name != "python" and w in baseline) else criterion
             rm = (rust.get(w) or {}).get("median_ns")
             ratio = r["median_ns"] / rm if rm and r.get("median_ns") else None
             met = ratio <= BINDING_TARGETS[name] if ratio else None
@@ -474,7 +529,8 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="run every peer once, check outputs parse; no timings")
-    ap.add_argument("--only", default="", help="comma-separated peers to run (rust,upstream-go,upstream-py,c,go-cgo,python)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated peers to run (rust,upstream-go,upstream-py,rust-ffi-baseline,c,go-cgo,python)")
     ap.add_argument("--no-write", action="store_true", help="do not write benches/results/")
     args = ap.parse_args(argv)
     wanted = set(filter(None, args.only.split(",")))
@@ -489,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         ("upstream-go", lambda: peer_upstream_go(args.quick, build_dir)),
         ("upstream-py", lambda: peer_upstream_py(args.quick, build_dir)),
         ("rust", lambda: peer_rust(args.quick)),
+        ("rust-ffi-baseline", lambda: peer_rust_ffi_baseline(args.quick, build_dir)),
         ("c", lambda: peer_c(args.quick, build_dir)),
         ("go-cgo", lambda: peer_go_cgo(args.quick, build_dir)),
         ("python", lambda: peer_python(args.quick, build_dir)),
