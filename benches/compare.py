@@ -425,8 +425,12 @@ def python_table(peers: dict) -> list[str]:
         if not m:
             continue
         p = py.get(w)
+        if w == "store/payload_3x20" and p and py.get("upstream-python/reg_3x20_same_run"):
+            # bench_payload.py times both sides in alternating rounds on one file: the fairer pair.
+            m = py["upstream-python/reg_3x20_same_run"]
+            w = "store/payload_3x20 (same run, same file)"
         ratio = m["median_ns"] / p["median_ns"] if p and p.get("median_ns") and m.get("median_ns") else None
-        target = f"≥ {PYTHON_VS_MODEL_TARGET}×" if w == "store/payload_3x20" else ""
+        target = f"≥ {PYTHON_VS_MODEL_TARGET}×" if w.startswith("store/payload_3x20") else ""
         met = (ratio >= PYTHON_VS_MODEL_TARGET) if (ratio and target) else None
         lines.append(f"| `{w}` | {fmt_cell(m)} | {fmt_cell(p)} | {f'{ratio:.1f}×' if ratio else '—'} | {target} "
                      f"| {({True: 'met', False: '**missed**', None: '—'})[met]} |")
