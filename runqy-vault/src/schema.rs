@@ -1,8 +1,4 @@
-//! The SQLite schema: the runqy server's tables verbatim, plus our meta table.
-
-use rusqlite::{Connection, OptionalExtension};
-
-use crate::error::Result;
+//! The schema on each backend: the runqy server's tables verbatim, plus our meta table.
 
 /// The runqy server's tables and indexes, exactly, so its database opens as it is.
 pub(crate) const UPSTREAM_TABLES: &str = "
@@ -35,31 +31,34 @@ pub(crate) const META_TABLE: &str =
 pub(crate) const META_FORMAT: &str = "format";
 pub(crate) const META_KEY_ID: &str = "key_id";
 
-pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-        .exists([name])?)
-}
-
-pub(crate) fn meta_get(conn: &Connection, name: &str) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT value FROM runqy_vault_meta WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))
-        .optional()?)
-}
-
-pub(crate) fn meta_set(conn: &Connection, name: &str, value: &str) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO runqy_vault_meta (name, value) VALUES (?1, ?2)
-         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-    )?
-    .execute([name, value])?;
-    Ok(())
-}
-
 /// SQL turning a stored timestamp (SQLite's `CURRENT_TIMESTAMP` text, or the
 /// Go driver's `2006-01-02 15:04:05.999999999-07:00`) into RFC 3339 UTC.
 /// Text SQLite cannot parse is shown as it is.
 pub(crate) fn rfc3339(column: &str) -> String {
     format!("COALESCE(strftime('%Y-%m-%dT%H:%M:%SZ', {column}), {column}, '')")
 }
+
+/// The runqy server's PostgreSQL tables and indexes, exactly (SPEC §2).
+#[cfg(feature = "postgres")]
+pub(crate) const PG_UPSTREAM_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS vaults (
+    id SERIAL PRIMARY KEY,
+    name TEXT UNIQUE NOT NULL,
+    description TEXT DEFAULT '',
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW()
+);
+CREATE INDEX IF NOT EXISTS idx_vaults_name ON vaults(name);
+CREATE TABLE IF NOT EXISTS vault_entries (
+    id SERIAL PRIMARY KEY,
+    vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value BYTEA NOT NULL,
+    is_secret BOOLEAN DEFAULT TRUE,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+    UNIQUE(vault_id, key)
+);
+CREATE INDEX IF NOT EXISTS idx_vault_entries_vault_id ON vault_entries(vault_id);
+CREATE INDEX IF NOT EXISTS idx_vault_entries_key ON vault_entries(vault_id, key);
+";

@@ -1,0 +1,403 @@
+//! The SQLite backend: a small pool of connections and the primitive queries.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use super::{EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary};
+use crate::error::{Error, Result};
+use crate::schema;
+
+/// How long a writer waits for another process's transaction before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle connections kept for reuse; more may be open while threads are busy.
+const MAX_IDLE_CONNECTIONS: usize = 8;
+
+/// A small pool of SQLite connections, each set up the same way.
+pub(crate) struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Pool {
+    pub(crate) fn new(path: &Path) -> Pool {
+        Pool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn get(&self) -> Result<Connection> {
+        if let Some(conn) = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+        {
+            return Ok(conn);
+        }
+        open_connection(&self.path)
+    }
+
+    fn put(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_CONNECTIONS {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on a pooled connection inside a read transaction (one snapshot).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut conn = self.get()?;
+        let out = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let mut tx = Sqlite(&tx);
+            f(&mut tx)
+            // read-only: dropping the transaction rolls back, the same as committing
+        };
+        self.put(conn);
+        out
+    }
+
+    /// Runs `f` in a write transaction, taken at once (`BEGIN IMMEDIATE`) so
+    /// concurrent writers queue on the busy timeout instead of failing later.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut conn = self.get()?;
+        let out = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            match f(&mut Sqlite(&tx)) {
+                Ok(v) => tx.commit().map(|()| v).map_err(Error::from),
+                Err(e) => Err(e), // dropping `tx` rolls back
+            }
+        };
+        self.put(conn);
+        out
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| storage_at(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| storage_at(path, e))?;
+    // WAL lets readers run beside a writer; FULL makes a returned `set` durable;
+    // foreign keys make ON DELETE CASCADE hold for every connection.
+    set_wal(&conn).map_err(|e| storage_at(path, e))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| storage_at(path, e))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Switches the database to WAL. SQLite answers `SQLITE_BUSY` at once, without
+/// its busy handler, when processes open a new file together, so the switch is
+/// retried here for as long as the busy timeout.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn storage_at(path: &Path, e: rusqlite::Error) -> Error {
+    let hint = match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => " (the file is not a SQLite database)",
+        Some(rusqlite::ErrorCode::ReadOnly) => " (the database is read-only)",
+        Some(rusqlite::ErrorCode::CannotOpen) => {
+            " (cannot open the file: check the path and permissions)"
+        }
+        _ => "",
+    };
+    Error::Storage(format!("{}: {e}{hint}", path.display()))
+}
+
+/// Prefixes a storage error met while opening with the database path.
+pub(crate) fn with_path(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Storage(msg) if !msg.starts_with(&*path.to_string_lossy()) => {
+            Error::Storage(format!("{}: {msg}", path.display()))
+        }
+        other => other,
+    }
+}
+
+/// The `value` column as bytes. Upstream declares it BLOB, but SQLite lets any
+/// writer store TEXT there; both are read the same way.
+fn value_bytes(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Vec<u8>> {
+    match row.get_ref(idx)? {
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Ok(b.to_vec()),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            idx,
+            "value".into(),
+            other.data_type(),
+        )),
+    }
+}
+
+/// `key, value, is_secret` from columns `at`, `at + 1`, `at + 2`.
+fn stored_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredEntry> {
+    Ok(StoredEntry {
+        key: r.get(at)?,
+        value: value_bytes(r, at + 1)?,
+        is_secret: r.get::<_, Option<bool>>(at + 2)?.unwrap_or(true),
+    })
+}
+
+/// A LEFT JOIN row: vault name, description, then an entry or NULLs.
+fn vault_entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VaultEntryRow> {
+    let entry = match r.get_ref(2)? {
+        rusqlite::types::ValueRef::Null => None,
+        _ => Some(stored_entry(r, 2)?),
+    };
+    Ok(VaultEntryRow {
+        vault: r.get(0)?,
+        description: r.get(1)?,
+        entry,
+    })
+}
+
+/// The primitive queries on one SQLite transaction.
+struct Sqlite<'a>(&'a Connection);
+
+impl Tx for Sqlite<'_> {
+    fn lock_schema(&mut self) -> Result<()> {
+        Ok(()) // BEGIN IMMEDIATE already holds the database's write lock
+    }
+
+    fn table_exists(&mut self, name: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+            .exists([name])?)
+    }
+
+    fn create_schema(&mut self) -> Result<()> {
+        self.0.execute_batch(schema::UPSTREAM_TABLES)?;
+        self.0.execute_batch(schema::META_TABLE)?;
+        Ok(())
+    }
+
+    fn meta_get(&mut self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT value FROM runqy_vault_meta WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn meta_set(&mut self, name: &str, value: &str) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO runqy_vault_meta (name, value) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([name, value])?;
+        Ok(())
+    }
+
+    fn lock_key_id(&mut self, _exclusive: bool) -> Result<Option<String>> {
+        // Writes run under BEGIN IMMEDIATE: no other writer until commit.
+        self.meta_get(schema::META_KEY_ID)
+    }
+
+    fn vault_id(&mut self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT id FROM vaults WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn insert_vault(&mut self, name: &str, description: &str) -> Result<bool> {
+        let n = self
+            .0
+            .prepare_cached(
+                "INSERT INTO vaults (name, description) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            )?
+            .execute(params![name, description])?;
+        Ok(n > 0)
+    }
+
+    fn merge_vault(&mut self, name: &str, description: &str) -> Result<i64> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "INSERT INTO vaults (name, description) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET
+                     description = CASE WHEN excluded.description = '' THEN vaults.description
+                                        ELSE excluded.description END,
+                     updated_at = CURRENT_TIMESTAMP
+                 RETURNING id",
+            )?
+            .query_row(params![name, description], |r| r.get(0))?)
+    }
+
+    fn delete_vault(&mut self, id: i64) -> Result<()> {
+        self.0
+            .prepare_cached("DELETE FROM vault_entries WHERE vault_id = ?1")?
+            .execute([id])?;
+        self.0
+            .prepare_cached("DELETE FROM vaults WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    fn list_vaults(&mut self) -> Result<Vec<VaultSummary>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT v.name, COALESCE(v.description, ''),
+                    (SELECT COUNT(*) FROM vault_entries e WHERE e.vault_id = v.id)
+             FROM vaults v ORDER BY v.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(VaultSummary {
+                name: r.get(0)?,
+                description: r.get(1)?,
+                entry_count: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn vault_row(&mut self, name: &str) -> Result<Option<VaultRow>> {
+        let sql = format!(
+            "SELECT id, COALESCE(description, ''), {}, {} FROM vaults WHERE name = ?1",
+            schema::rfc3339("created_at"),
+            schema::rfc3339("updated_at")
+        );
+        Ok(self
+            .0
+            .prepare_cached(&sql)?
+            .query_row([name], |r| {
+                Ok(VaultRow {
+                    id: r.get(0)?,
+                    description: r.get(1)?,
+                    created_at: r.get(2)?,
+                    updated_at: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn entry_rows(&mut self, vault_id: i64) -> Result<Vec<EntryRow>> {
+        let sql = format!(
+            "SELECT key, value, is_secret, {}, {} FROM vault_entries WHERE vault_id = ?1 ORDER BY key",
+            schema::rfc3339("created_at"),
+            schema::rfc3339("updated_at")
+        );
+        let mut stmt = self.0.prepare_cached(&sql)?;
+        let rows = stmt.query_map([vault_id], |r| {
+            Ok(EntryRow {
+                entry: stored_entry(r, 0)?,
+                created_at: r.get(3)?,
+                updated_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn upsert_entry(
+        &mut self,
+        vault_id: i64,
+        key: &str,
+        value: &[u8],
+        is_secret: bool,
+    ) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO vault_entries (vault_id, key, value, is_secret) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(vault_id, key) DO UPDATE SET
+                     value = excluded.value, is_secret = excluded.is_secret,
+                     updated_at = CURRENT_TIMESTAMP",
+            )?
+            .execute(params![vault_id, key, value, is_secret])?;
+        Ok(())
+    }
+
+    fn touch_vault(&mut self, id: i64) -> Result<()> {
+        self.0
+            .prepare_cached("UPDATE vaults SET updated_at = CURRENT_TIMESTAMP WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    fn get_entry(&mut self, vault: &str, key: &str) -> Result<Option<Option<StoredEntry>>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT e.key, e.value, e.is_secret FROM vaults v
+                 LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = ?2
+                 WHERE v.name = ?1",
+            )?
+            .query_row([vault, key], |r| match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Null => Ok(None),
+                _ => Ok(Some(stored_entry(r, 0)?)),
+            })
+            .optional()?)
+    }
+
+    fn delete_entry(&mut self, vault_id: i64, key: &str) -> Result<bool> {
+        let n = self
+            .0
+            .prepare_cached("DELETE FROM vault_entries WHERE vault_id = ?1 AND key = ?2")?
+            .execute(params![vault_id, key])?;
+        Ok(n > 0)
+    }
+
+    fn listed_entries(&mut self, names: &[&str]) -> Result<Vec<VaultEntryRow>> {
+        let placeholders = vec!["?"; names.len()].join(",");
+        let sql = format!(
+            "SELECT v.name, '', e.key, e.value, e.is_secret FROM vaults v
+             LEFT JOIN vault_entries e ON e.vault_id = v.id
+             WHERE v.name IN ({placeholders})"
+        );
+        let mut stmt = self.0.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(names.iter()), vault_entry_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn export_rows(&mut self) -> Result<Vec<VaultEntryRow>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT v.name, COALESCE(v.description, ''), e.key, e.value, e.is_secret
+             FROM vaults v LEFT JOIN vault_entries e ON e.vault_id = v.id
+             ORDER BY v.name, e.key",
+        )?;
+        let rows = stmt.query_map([], vault_entry_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn all_entries(&mut self, limit: Option<u32>) -> Result<Vec<FullEntry>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT e.id, v.name, e.key, e.value, e.is_secret FROM vault_entries e
+             JOIN vaults v ON v.id = e.vault_id ORDER BY e.id LIMIT ?1",
+        )?;
+        let limit = limit.map_or(-1, i64::from); // SQLite: a negative LIMIT is none
+        let rows = stmt.query_map([limit], |r| {
+            Ok(FullEntry {
+                id: r.get(0)?,
+                vault: r.get(1)?,
+                entry: stored_entry(r, 2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn update_value(&mut self, entry_id: i64, value: &[u8]) -> Result<()> {
+        self.0
+            .prepare_cached("UPDATE vault_entries SET value = ?2 WHERE id = ?1")?
+            .execute(params![entry_id, value])?;
+        Ok(())
+    }
+}
