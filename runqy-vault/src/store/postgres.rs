@@ -172,11 +172,21 @@ fn describe(url: &str) -> String {
     format!("PostgreSQL database '{db}' at {host}")
 }
 
-/// A storage error naming the database; the client's messages carry SQL and
-/// server text, never bound values or the password.
-fn storage(label: &str, e: &dyn std::fmt::Display) -> Error {
-    let msg = e.to_string().replace('\n', "; ");
-    Error::Storage(format!("{label}: {msg}"))
+/// A storage error naming the database, with the chain of causes (the
+/// client's own message is only "db error" or "error connecting to server").
+/// The client's messages carry SQL and server text, never bound values or the password.
+fn storage(label: &str, e: &dyn std::error::Error) -> Error {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = c.source();
+    }
+    Error::Storage(format!("{label}: {}", msg.replace('\n', "; ")))
 }
 
 /// The primitive queries on one client or transaction.
