@@ -17,5 +17,5 @@ for _ in $(seq "$rounds"); do
   target/release/examples/bench_rust 20000
   target/c-bench/bench_ffi 20000
   target/c-bench/go_bench.test -test.run '^$' -test.bench . -test.benchtime 5000x -test.count 1 \
-    | awk '/^Benchmark/ {n = $1; sub(/^Benchmark/, "", n); sub(/-[0-9]+$/, "", n); printf "go  %-28s %10.0f ns/op\n", n, $3}'
+    | awk '/^Benchmark/ {n = $1; sub(/^Benchmark/, "", n); sub(/-[0-9]+$/, "", n); printf "go   %-24s %10.0f ns/op %10.0f cpu-ns/op\n", n, $3, $5}'
 done
