@@ -1,4 +1,11 @@
-//! The store's behaviour against SPEC §2–7, on a real SQLite file.
+//! The store's behaviour against SPEC §2–7, the same tests on both backends:
+//! a real SQLite file, and a fresh database on the PostgreSQL server that
+//! `RUNQY_VAULT_TEST_POSTGRES_URL` names (`bash scripts/with-postgres.sh cargo
+//! test` starts one; without it the `postgres::` tests return at once and say
+//! so once on standard error). Tests of one backend's own behaviour are named
+//! `sqlite_*` / `postgres_*`.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,48 +25,257 @@ fn key_text(byte: u8) -> String {
     key(byte).to_base64().expose().to_owned()
 }
 
-struct Fixture {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Instantiates each test function `fn name(b: Backend)` as `sqlite::name`
+/// and `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Backend::Sqlite) } )*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if crate::support::postgres_url().is_some() {
+                        super::$name(super::Backend::Postgres)
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A fresh, empty database on one backend, gone when dropped.
+struct Db {
+    backend: Backend,
     dir: TempDir,
+    #[cfg(feature = "postgres")]
+    pg: Option<support::TempDatabase>,
+}
+
+impl Db {
+    fn new(backend: Backend) -> Db {
+        Db {
+            backend,
+            dir: tempfile::tempdir().unwrap(),
+            #[cfg(feature = "postgres")]
+            pg: match backend {
+                Backend::Sqlite => None,
+                Backend::Postgres => Some(support::TempDatabase::new(
+                    &support::postgres_url().expect("postgres tests run only with a URL"),
+                )),
+            },
+        }
+    }
+
+    /// What `Store::open` is given: the SQLite path or the PostgreSQL URL.
+    fn location(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => self.dir.path().join("v.db").to_str().unwrap().to_owned(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => self.pg.as_ref().unwrap().url.clone(),
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => unreachable!(),
+        }
+    }
+
+    /// The SQLite file (SQLite tests only).
+    fn db(&self) -> std::path::PathBuf {
+        assert_eq!(self.backend, Backend::Sqlite);
+        self.dir.path().join("v.db")
+    }
+
+    fn raw(&self) -> Connection {
+        Connection::open(self.db()).unwrap()
+    }
+
+    fn open(&self, key_byte: u8) -> runqy_vault::Result<Store> {
+        Store::open(self.location(), Some(&key_text(key_byte)))
+    }
+
+    fn open_with(&self, source: KeySource) -> runqy_vault::Result<Store> {
+        Store::open_with(self.location(), source)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn pg(&self) -> ::postgres::Client {
+        self.pg.as_ref().unwrap().client()
+    }
+
+    /// Runs SQL that both backends understand, straight on the database.
+    fn exec(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => Connection::open(self.location())
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => self.pg().batch_execute(sql).unwrap(),
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => unreachable!(),
+        }
+    }
+
+    /// The one number a query returns.
+    fn count(&self, sql: &str) -> i64 {
+        match self.backend {
+            Backend::Sqlite => Connection::open(self.location())
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => self.pg().query_one(sql, &[]).unwrap().get(0),
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => unreachable!(),
+        }
+    }
+
+    /// Whether the store made any table: a disabled or refused open must not.
+    fn has_tables(&self) -> bool {
+        match self.backend {
+            Backend::Sqlite => self.dir.path().join("v.db").exists(),
+            Backend::Postgres => {
+                self.count(
+                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+                ) > 0
+            }
+        }
+    }
+
+    /// The stored `value` of the entry `key` (keys are unique in these tests).
+    fn value_of(&self, key: &str) -> Vec<u8> {
+        let sql = "SELECT value FROM vault_entries WHERE key = ";
+        match self.backend {
+            Backend::Sqlite => Connection::open(self.location())
+                .unwrap()
+                .query_row(&format!("{sql}?1"), [key], |r| r.get(0))
+                .unwrap(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => self
+                .pg()
+                .query_one(&format!("{sql}$1"), &[&key])
+                .unwrap()
+                .get(0),
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => unreachable!(),
+        }
+    }
+
+    /// Overwrites the stored `value` of the entry `key`, as an attacker or a bug could.
+    fn set_value_of(&self, key: &str, value: &[u8]) {
+        let sql = "UPDATE vault_entries SET value = ";
+        match self.backend {
+            Backend::Sqlite => {
+                Connection::open(self.location())
+                    .unwrap()
+                    .execute(
+                        &format!("{sql}?1 WHERE key = ?2"),
+                        rusqlite::params![value, key],
+                    )
+                    .unwrap();
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                self.pg()
+                    .execute(
+                        &format!("{sql}$1 WHERE key = $2"),
+                        &[&value as &(dyn ::postgres::types::ToSql + Sync), &key],
+                    )
+                    .unwrap();
+            }
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => unreachable!(),
+        }
+    }
+
+    /// Inserts an entry of vault id 1 the way the runqy server would.
+    fn insert_upstream_entry(&self, key: &str, value: &[u8]) {
+        let sql = "INSERT INTO vault_entries (vault_id, key, value) VALUES (1, ";
+        match self.backend {
+            Backend::Sqlite => {
+                Connection::open(self.location())
+                    .unwrap()
+                    .execute(&format!("{sql}?1, ?2)"), rusqlite::params![key, value])
+                    .unwrap();
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                self.pg()
+                    .execute(
+                        &format!("{sql}$1, $2)"),
+                        &[&key as &(dyn ::postgres::types::ToSql + Sync), &value],
+                    )
+                    .unwrap();
+            }
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => unreachable!(),
+        }
+    }
+
+    /// Creates the runqy server's own tables, as its database has them (no meta table).
+    fn create_upstream_tables(&self) {
+        self.exec(match self.backend {
+            Backend::Sqlite => {
+                "CREATE TABLE vaults (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,
+                     description TEXT DEFAULT '', created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+                     updated_at DATETIME DEFAULT CURRENT_TIMESTAMP);
+                 CREATE TABLE vault_entries (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+                     key TEXT NOT NULL, value BLOB NOT NULL, is_secret INTEGER DEFAULT 1,
+                     created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+                     updated_at DATETIME DEFAULT CURRENT_TIMESTAMP, UNIQUE(vault_id, key));
+                 CREATE INDEX idx_vaults_name ON vaults(name);"
+            }
+            Backend::Postgres => {
+                "CREATE TABLE vaults (id SERIAL PRIMARY KEY, name TEXT UNIQUE NOT NULL,
+                     description TEXT DEFAULT '',
+                     created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+                     updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW());
+                 CREATE TABLE vault_entries (id SERIAL PRIMARY KEY,
+                     vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+                     key TEXT NOT NULL, value BYTEA NOT NULL, is_secret BOOLEAN DEFAULT TRUE,
+                     created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+                     updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(), UNIQUE(vault_id, key));
+                 CREATE INDEX idx_vaults_name ON vaults(name);"
+            }
+        });
+    }
+}
+
+/// A store opened with key 1 on a fresh database.
+struct Fixture {
+    // Declared first so it is dropped (its connections closed) before the database.
     store: Store,
+    db: Db,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("v.db"), Some(&key_text(1))).unwrap();
-        Fixture { dir, store }
-    }
-
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("v.db")
+    fn new(backend: Backend) -> Fixture {
+        let db = Db::new(backend);
+        let store = db.open(1).unwrap();
+        Fixture { store, db }
     }
 
     fn reopen(&self, key_byte: u8) -> runqy_vault::Result<Store> {
-        Store::open(self.db(), Some(&key_text(key_byte)))
+        self.db.open(key_byte)
     }
 
     fn raw(&self) -> Connection {
-        Connection::open(self.db()).unwrap()
+        self.db.raw()
     }
 
-    /// Closes the store, keeping the directory (and so the database).
-    fn close(self) -> Closed {
+    /// Closes the store, keeping the database.
+    fn close(self) -> Db {
         drop(self.store);
-        Closed { dir: self.dir }
-    }
-}
-
-struct Closed {
-    dir: TempDir,
-}
-
-impl Closed {
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("v.db")
-    }
-
-    fn raw(&self) -> Connection {
-        Connection::open(self.db()).unwrap()
+        self.db
     }
 }
 
@@ -68,8 +284,8 @@ fn kind<T: std::fmt::Debug>(r: runqy_vault::Result<T>) -> ErrorKind {
 }
 
 #[test]
-fn new_store_has_upstream_tables_and_meta_v2() {
-    let f = Fixture::new();
+fn sqlite_new_store_has_upstream_tables_and_meta_v2() {
+    let f = Fixture::new(Backend::Sqlite);
     let conn = f.raw();
     let objects: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -106,9 +322,8 @@ fn new_store_has_upstream_tables_and_meta_v2() {
     assert_eq!(f.store.format(), Some(Format::V2));
 }
 
-#[test]
-fn set_get_round_trip_with_awkward_values() {
-    let f = Fixture::new();
+fn set_get_round_trip_with_awkward_values(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     for (k, v) in [
         ("EMPTY", ""),
@@ -124,9 +339,8 @@ fn set_get_round_trip_with_awkward_values() {
     assert_eq!(f.store.get("v", "BIG").unwrap().expose(), big);
 }
 
-#[test]
-fn set_updates_value_and_flips_is_secret() {
-    let f = Fixture::new();
+fn set_updates_value_and_flips_is_secret(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.set("v", "K", "first-value", true).unwrap();
     f.store.set("v", "K", "second-value", false).unwrap();
@@ -141,9 +355,8 @@ fn set_updates_value_and_flips_is_secret() {
     assert_eq!(entries[0].value, "th****ue");
 }
 
-#[test]
-fn list_is_sorted_with_entry_counts() {
-    let f = Fixture::new();
+fn list_is_sorted_with_entry_counts(b: Backend) {
+    let f = Fixture::new(b);
     assert!(f.store.list_vaults().unwrap().is_empty());
     f.store.create_vault("zeta", "last").unwrap();
     f.store.create_vault("alpha", "first").unwrap();
@@ -167,9 +380,8 @@ fn list_is_sorted_with_entry_counts() {
     );
 }
 
-#[test]
-fn show_sorts_entries_masks_secrets_and_formats_timestamps() {
-    let f = Fixture::new();
+fn show_sorts_entries_masks_secrets_and_formats_timestamps(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("api-keys", "model keys").unwrap();
     f.store
         .set("api-keys", "ZED", "sk-proj-abc123xx", true)
@@ -206,13 +418,10 @@ fn show_sorts_entries_masks_secrets_and_formats_timestamps() {
     }
 }
 
-#[test]
-fn set_bumps_vault_updated_at() {
-    let f = Fixture::new();
+fn set_bumps_vault_updated_at(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
-    f.raw()
-        .execute("UPDATE vaults SET updated_at = '2020-01-01 00:00:00'", [])
-        .unwrap();
+    f.db.exec("UPDATE vaults SET updated_at = '2020-01-01 00:00:00+00:00'");
     assert_eq!(
         f.store.show("v").unwrap().updated_at,
         "2020-01-01T00:00:00Z"
@@ -224,25 +433,18 @@ fn set_bumps_vault_updated_at() {
     );
 }
 
-#[test]
-fn timestamps_written_by_the_go_driver_are_shown_in_utc() {
-    let f = Fixture::new();
+fn timestamps_written_by_the_go_driver_are_shown_in_utc(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
-    f.raw()
-        .execute(
-            "UPDATE vaults SET created_at = '2024-01-15 12:30:00.123456789+02:00'",
-            [],
-        )
-        .unwrap();
+    f.db.exec("UPDATE vaults SET created_at = '2024-01-15 12:30:00.123456789+02:00'");
     assert_eq!(
         f.store.show("v").unwrap().created_at,
         "2024-01-15T10:30:00Z"
     );
 }
 
-#[test]
-fn create_existing_vault_is_vault_exists() {
-    let f = Fixture::new();
+fn create_existing_vault_is_vault_exists(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     let err = f.store.create_vault("v", "again").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::VaultExists);
@@ -250,18 +452,14 @@ fn create_existing_vault_is_vault_exists() {
     assert_eq!(err.to_string(), "vault 'v' already exists");
 }
 
-#[test]
-fn delete_vault_deletes_its_entries() {
-    let f = Fixture::new();
+fn delete_vault_deletes_its_entries(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.create_vault("keep", "").unwrap();
     f.store.set("v", "A", "1", true).unwrap();
     f.store.set("keep", "A", "1", true).unwrap();
     f.store.delete_vault("v").unwrap();
-    let rows: i64 = f
-        .raw()
-        .query_row("SELECT COUNT(*) FROM vault_entries", [], |r| r.get(0))
-        .unwrap();
+    let rows = f.db.count("SELECT COUNT(*) FROM vault_entries");
     assert_eq!(rows, 1);
     assert!(!f.store.vault_exists("v").unwrap());
     assert_eq!(kind(f.store.delete_vault("v")), ErrorKind::VaultNotFound);
@@ -270,9 +468,8 @@ fn delete_vault_deletes_its_entries() {
     assert!(f.store.entries("v").unwrap().is_empty());
 }
 
-#[test]
-fn missing_vault_and_entry_errors_name_them_with_404() {
-    let f = Fixture::new();
+fn missing_vault_and_entry_errors_name_them_with_404(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     let err = f.store.get("nope", "K").unwrap_err();
     assert_eq!(
@@ -296,9 +493,8 @@ fn missing_vault_and_entry_errors_name_them_with_404() {
     assert_eq!(kind(f.store.entries("nope")), ErrorKind::VaultNotFound);
 }
 
-#[test]
-fn unset_removes_only_that_entry() {
-    let f = Fixture::new();
+fn unset_removes_only_that_entry(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.set("v", "A", "1", true).unwrap();
     f.store.set("v", "B", "2", true).unwrap();
@@ -307,9 +503,8 @@ fn unset_removes_only_that_entry() {
     assert_eq!(f.store.get("v", "B").unwrap().expose(), "2");
 }
 
-#[test]
-fn bad_names_and_values_are_refused_before_anything_is_written() {
-    let f = Fixture::new();
+fn bad_names_and_values_are_refused_before_anything_is_written(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     for (name, want) in [
         ("", ErrorKind::InvalidName),
@@ -338,17 +533,13 @@ fn bad_names_and_values_are_refused_before_anything_is_written() {
         kind(f.store.set("v", "K", &"x".repeat(65_537), true)),
         ErrorKind::InvalidValue
     );
-    let rows: i64 = f
-        .raw()
-        .query_row("SELECT COUNT(*) FROM vault_entries", [], |r| r.get(0))
-        .unwrap();
+    let rows = f.db.count("SELECT COUNT(*) FROM vault_entries");
     assert_eq!(rows, 0);
     assert_eq!(f.store.list_vaults().unwrap().len(), 1);
 }
 
-#[test]
-fn resolve_later_vaults_win_with_provenance() {
-    let f = Fixture::new();
+fn resolve_later_vaults_win_with_provenance(b: Backend) {
+    let f = Fixture::new(b);
     for v in ["base", "team", "queue"] {
         f.store.create_vault(v, "").unwrap();
     }
@@ -380,18 +571,16 @@ fn resolve_later_vaults_win_with_provenance() {
     assert_eq!(r.values["SHARED"].expose(), "from-base");
 }
 
-#[test]
-fn resolve_names_every_missing_vault_at_once() {
-    let f = Fixture::new();
+fn resolve_names_every_missing_vault_at_once(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("here", "").unwrap();
     let err = f.store.resolve(&["gone1", "here", "gone2"]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::VaultNotFound);
     assert_eq!(err.to_string(), "vaults 'gone1', 'gone2' not found");
 }
 
-#[test]
-fn registration_payload_json_and_git_token() {
-    let f = Fixture::new();
+fn registration_payload_json_and_git_token(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("api-keys", "").unwrap();
     f.store.create_vault("model-credentials", "").unwrap();
     f.store.create_vault("ci", "").unwrap();
@@ -419,9 +608,8 @@ fn registration_payload_json_and_git_token() {
     assert!(p.warnings.is_empty());
 }
 
-#[test]
-fn registration_payload_bad_git_token_reference_warns_instead_of_failing() {
-    let f = Fixture::new();
+fn registration_payload_bad_git_token_reference_warns_instead_of_failing(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.set("v", "A", "1", true).unwrap();
     for (reference, says) in [
@@ -452,9 +640,8 @@ fn registration_payload_bad_git_token_reference_warns_instead_of_failing() {
     }
 }
 
-#[test]
-fn registration_payload_of_nothing_is_empty_object() {
-    let f = Fixture::new();
+fn registration_payload_of_nothing_is_empty_object(b: Backend) {
+    let f = Fixture::new(b);
     let p = f.store.registration_payload::<&str>(&[], None).unwrap();
     assert_eq!(p.to_json().expose(), "{}");
     f.store.create_vault("empty", "").unwrap();
@@ -462,10 +649,9 @@ fn registration_payload_of_nothing_is_empty_object() {
     assert_eq!(p.to_json().expose(), "{}");
 }
 
-#[test]
-fn disabled_store_refuses_every_operation_with_503() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_with(dir.path().join("v.db"), KeySource::None).unwrap();
+fn disabled_store_refuses_every_operation_with_503(b: Backend) {
+    let db = Db::new(b);
+    let store = db.open_with(KeySource::None).unwrap();
     assert!(!store.is_enabled());
     let err = store.list_vaults().unwrap_err();
     assert_eq!((err.kind(), err.http_status()), (ErrorKind::Disabled, 503));
@@ -478,13 +664,12 @@ fn disabled_store_refuses_every_operation_with_503() {
         ErrorKind::Disabled
     );
     assert_eq!(kind(store.export()), ErrorKind::Disabled);
-    // Nothing was created on disk.
-    assert!(!dir.path().join("v.db").exists());
+    // Nothing was created.
+    assert!(!db.has_tables());
 }
 
-#[test]
-fn wrong_key_is_key_mismatch_at_open_naming_both_ids() {
-    let f = Fixture::new();
+fn wrong_key_is_key_mismatch_at_open_naming_both_ids(b: Backend) {
+    let f = Fixture::new(b);
     let err = f.reopen(2).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KeyMismatch);
     let msg = err.to_string();
@@ -493,9 +678,8 @@ fn wrong_key_is_key_mismatch_at_open_naming_both_ids() {
     assert!(!msg.contains(&key_text(2)), "{msg}");
 }
 
-#[test]
-fn previous_key_opens_store_and_new_values_use_current_key() {
-    let f = Fixture::new();
+fn previous_key_opens_store_and_new_values_use_current_key(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.set("v", "OLD", "under-key-1", true).unwrap();
     let f = f.close();
@@ -503,43 +687,28 @@ fn previous_key_opens_store_and_new_values_use_current_key() {
         current: key(2),
         previous: vec![key(1)],
     };
-    let store = Store::open_with(f.dir.path().join("v.db"), KeySource::Explicit(keys)).unwrap();
+    let store = f.open_with(KeySource::Explicit(keys)).unwrap();
     assert_eq!(store.get("v", "OLD").unwrap().expose(), "under-key-1");
     store.set("v", "NEW", "under-key-2", true).unwrap();
-    let blob: Vec<u8> = Connection::open(f.dir.path().join("v.db"))
-        .unwrap()
-        .query_row(
-            "SELECT value FROM vault_entries WHERE key = 'NEW'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let blob = f.value_of("NEW");
     assert_eq!(&blob[4..12], &key(2).key_id().0);
 }
 
-#[test]
-fn invalid_master_key_is_refused_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let err = Store::open(dir.path().join("v.db"), Some("dG9vIHNob3J0")).unwrap_err();
+fn invalid_master_key_is_refused_at_open(b: Backend) {
+    let db = Db::new(b);
+    let err = Store::open(db.location(), Some("dG9vIHNob3J0")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidMasterKey);
     assert!(err.to_string().contains("9 bytes"), "{err}");
-    assert!(!dir.path().join("v.db").exists());
+    assert!(!db.has_tables());
 }
 
-#[test]
-fn blob_copied_to_another_entry_fails_decryption_naming_vault_and_key() {
-    let f = Fixture::new();
+fn blob_copied_to_another_entry_fails_decryption_naming_vault_and_key(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("a", "").unwrap();
     f.store.create_vault("b", "").unwrap();
     f.store.set("a", "SRC", "secret-a", true).unwrap();
     f.store.set("b", "DST", "secret-b", true).unwrap();
-    f.raw()
-        .execute(
-            "UPDATE vault_entries SET value = (SELECT value FROM vault_entries WHERE key = 'SRC')
-             WHERE key = 'DST'",
-            [],
-        )
-        .unwrap();
+    f.db.set_value_of("DST", &f.db.value_of("SRC"));
     let err = f.store.get("b", "DST").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
     assert_eq!(
@@ -549,34 +718,27 @@ fn blob_copied_to_another_entry_fails_decryption_naming_vault_and_key() {
     assert!(!err.to_string().contains("secret"));
 }
 
-#[test]
-fn flipping_is_secret_in_the_database_fails_decryption() {
-    let f = Fixture::new();
+fn flipping_is_secret_in_the_database_fails_decryption(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.set("v", "K", "value", true).unwrap();
-    f.raw()
-        .execute("UPDATE vault_entries SET is_secret = 0", [])
-        .unwrap();
+    f.db.exec("UPDATE vault_entries SET is_secret = false");
     assert_eq!(kind(f.store.get("v", "K")), ErrorKind::DecryptionFailed);
 }
 
-#[test]
-fn corrupted_blob_fails_decryption() {
-    let f = Fixture::new();
+fn corrupted_blob_fails_decryption(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.set("v", "K", "value", true).unwrap();
-    f.raw()
-        .execute(
-            "UPDATE vault_entries SET value = substr(value, 1, length(value) - 1) || x'00'",
-            [],
-        )
-        .unwrap();
+    let mut blob = f.db.value_of("K");
+    *blob.last_mut().unwrap() ^= 1;
+    f.db.set_value_of("K", &blob);
     assert_eq!(kind(f.store.get("v", "K")), ErrorKind::DecryptionFailed);
     assert_eq!(kind(f.store.show("v")), ErrorKind::DecryptionFailed);
 }
 
 #[test]
-fn file_that_is_not_sqlite_is_a_clear_storage_error() {
+fn sqlite_file_that_is_not_sqlite_is_a_clear_storage_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.txt");
     std::fs::write(
@@ -594,8 +756,8 @@ fn file_that_is_not_sqlite_is_a_clear_storage_error() {
 }
 
 #[test]
-fn read_only_database_is_a_clear_storage_error_and_unchanged() {
-    let f = Fixture::new();
+fn sqlite_read_only_database_is_a_clear_storage_error_and_unchanged() {
+    let f = Fixture::new(Backend::Sqlite);
     f.store.create_vault("v", "").unwrap();
     let f = f.close();
     // A database without our meta table needs a write at open, which a read-only file refuses.
@@ -619,41 +781,24 @@ fn read_only_database_is_a_clear_storage_error_and_unchanged() {
     }
 }
 
-#[test]
-fn upstream_database_opens_as_legacy_and_stays_readable_by_upstream() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("runqy.db");
+fn upstream_database_opens_as_legacy_and_stays_readable_by_upstream(b: Backend) {
+    let db = Db::new(b);
     let upstream = Cipher::new(&KeySet {
         current: key(1),
         previous: vec![],
     });
-    {
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE vaults (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,
-                 description TEXT DEFAULT '', created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-                 updated_at DATETIME DEFAULT CURRENT_TIMESTAMP);
-             CREATE TABLE vault_entries (id INTEGER PRIMARY KEY AUTOINCREMENT,
-                 vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
-                 key TEXT NOT NULL, value BLOB NOT NULL, is_secret INTEGER DEFAULT 1,
-                 created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-                 updated_at DATETIME DEFAULT CURRENT_TIMESTAMP, UNIQUE(vault_id, key));
-             INSERT INTO vaults (name, description) VALUES ('prod', 'from the Go server');",
-        )
-        .unwrap();
-        let e = EntryRef {
-            vault: "prod",
-            key: "DB_PASSWORD",
-            is_secret: true,
-        };
-        let blob = upstream.encrypt(Format::Legacy, e, b"hunter2-long");
-        conn.execute(
-            "INSERT INTO vault_entries (vault_id, key, value, is_secret) VALUES (1, 'DB_PASSWORD', ?1, 1)",
-            [blob],
-        )
-        .unwrap();
-    }
-    let store = Store::open(&path, Some(&key_text(1))).unwrap();
+    db.create_upstream_tables();
+    db.exec("INSERT INTO vaults (name, description) VALUES ('prod', 'from the Go server')");
+    let e = EntryRef {
+        vault: "prod",
+        key: "DB_PASSWORD",
+        is_secret: true,
+    };
+    db.insert_upstream_entry(
+        "DB_PASSWORD",
+        &upstream.encrypt(Format::Legacy, e, b"hunter2-long"),
+    );
+    let store = db.open(1).unwrap();
     assert_eq!(store.format(), Some(Format::Legacy));
     assert_eq!(
         store.get("prod", "DB_PASSWORD").unwrap().expose(),
@@ -661,14 +806,7 @@ fn upstream_database_opens_as_legacy_and_stays_readable_by_upstream() {
     );
     store.set("prod", "NEW", "written-by-us", true).unwrap();
     // The new blob is legacy: no magic, decryptable without associated data.
-    let blob: Vec<u8> = Connection::open(&path)
-        .unwrap()
-        .query_row(
-            "SELECT value FROM vault_entries WHERE key = 'NEW'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let blob = db.value_of("NEW");
     assert_eq!(blob.len(), 12 + "written-by-us".len() + 16);
     let as_upstream = EntryRef {
         vault: "x",
@@ -681,13 +819,10 @@ fn upstream_database_opens_as_legacy_and_stays_readable_by_upstream() {
     );
     drop(store);
     // The key id was recorded from the entry that decrypted; another key is refused.
-    assert_eq!(
-        kind(Store::open(&path, Some(&key_text(2)))),
-        ErrorKind::KeyMismatch
-    );
+    assert_eq!(kind(db.open(2)), ErrorKind::KeyMismatch);
 
     // migrate rewrites to v2 in one go; afterwards the store says v2 and values still read.
-    let store = Store::open(&path, Some(&key_text(1))).unwrap();
+    let store = db.open(1).unwrap();
     assert_eq!(store.migrate().unwrap(), 2);
     assert_eq!(store.format(), Some(Format::V2));
     assert_eq!(
@@ -695,37 +830,16 @@ fn upstream_database_opens_as_legacy_and_stays_readable_by_upstream() {
         "hunter2-long"
     );
     drop(store);
-    let store = Store::open(&path, Some(&key_text(1))).unwrap();
+    let store = db.open(1).unwrap();
     assert_eq!(store.format(), Some(Format::V2));
     assert_eq!(store.migrate().unwrap(), 0);
-    let blob: Vec<u8> = Connection::open(&path)
-        .unwrap()
-        .query_row(
-            "SELECT value FROM vault_entries WHERE key = 'DB_PASSWORD'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(&blob[..4], b"RQV\x02");
+    assert_eq!(&db.value_of("DB_PASSWORD")[..4], b"RQV\x02");
 }
 
-#[test]
-fn legacy_store_with_undecryptable_entries_is_key_mismatch() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("runqy.db");
-    let conn = Connection::open(&path).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE vaults (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,
-             description TEXT DEFAULT '', created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-             updated_at DATETIME DEFAULT CURRENT_TIMESTAMP);
-         CREATE TABLE vault_entries (id INTEGER PRIMARY KEY AUTOINCREMENT,
-             vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
-             key TEXT NOT NULL, value BLOB NOT NULL, is_secret INTEGER DEFAULT 1,
-             created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-             updated_at DATETIME DEFAULT CURRENT_TIMESTAMP, UNIQUE(vault_id, key));
-         INSERT INTO vaults (name) VALUES ('prod');",
-    )
-    .unwrap();
+fn legacy_store_with_undecryptable_entries_is_key_mismatch(b: Backend) {
+    let db = Db::new(b);
+    db.create_upstream_tables();
+    db.exec("INSERT INTO vaults (name) VALUES ('prod')");
     let other = Cipher::new(&KeySet {
         current: key(9),
         previous: vec![],
@@ -739,19 +853,13 @@ fn legacy_store_with_undecryptable_entries_is_key_mismatch() {
         },
         b"x",
     );
-    conn.execute(
-        "INSERT INTO vault_entries (vault_id, key, value) VALUES (1, 'K', ?1)",
-        [blob],
-    )
-    .unwrap();
-    drop(conn);
-    let err = Store::open(&path, Some(&key_text(1))).unwrap_err();
+    db.insert_upstream_entry("K", &blob);
+    let err = db.open(1).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KeyMismatch);
 }
 
-#[test]
-fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
-    let f = Fixture::new();
+fn rotate_key_reencrypts_everything_and_retires_the_old_key(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     for i in 0..50 {
         f.store
@@ -762,11 +870,8 @@ fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
     assert_eq!(f.store.get("v", "K7").unwrap().expose(), "value-7");
     assert_eq!(f.store.key_id(), Some(key(2).key_id()));
     let f = f.close();
-    assert_eq!(
-        kind(Store::open(f.dir.path().join("v.db"), Some(&key_text(1)))),
-        ErrorKind::KeyMismatch
-    );
-    let store = Store::open(f.dir.path().join("v.db"), Some(&key_text(2))).unwrap();
+    assert_eq!(kind(f.open(1)), ErrorKind::KeyMismatch);
+    let store = f.open(2).unwrap();
     for i in 0..50 {
         assert_eq!(
             store.get("v", &format!("K{i}")).unwrap().expose(),
@@ -775,38 +880,30 @@ fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
     }
 }
 
-#[test]
-fn rotate_key_to_the_current_key_is_refused() {
-    let f = Fixture::new();
+fn rotate_key_to_the_current_key_is_refused(b: Backend) {
+    let f = Fixture::new(b);
     let err = f.store.rotate_key(&key(1)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(err.to_string().contains("current key"));
 }
 
-#[test]
-fn rotate_key_with_an_undecryptable_entry_changes_nothing() {
-    let f = Fixture::new();
+fn rotate_key_with_an_undecryptable_entry_changes_nothing(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.set("v", "GOOD", "good-value", true).unwrap();
     f.store.set("v", "BAD", "bad-value", true).unwrap();
-    f.raw()
-        .execute(
-            "UPDATE vault_entries SET value = x'00112233' WHERE key = 'BAD'",
-            [],
-        )
-        .unwrap();
+    f.db.set_value_of("BAD", &[0x00, 0x11, 0x22, 0x33]);
     let err = f.store.rotate_key(&key(2)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
     assert!(err.to_string().contains("'BAD'"));
     // Still wholly under key 1.
     assert_eq!(f.store.get("v", "GOOD").unwrap().expose(), "good-value");
     let f = f.close();
-    assert!(Store::open(f.dir.path().join("v.db"), Some(&key_text(1))).is_ok());
+    assert!(f.open(1).is_ok());
 }
 
-#[test]
-fn export_import_round_trip_merges_and_replaces() {
-    let f = Fixture::new();
+fn export_import_round_trip_merges_and_replaces(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("a", "desc a").unwrap();
     f.store.set("a", "X", "x-value", true).unwrap();
     f.store.set("a", "Y", "y-value", false).unwrap();
@@ -825,7 +922,7 @@ fn export_import_round_trip_merges_and_replaces() {
             {"name": "empty", "description": "", "entries": []}]})
     );
 
-    let other = Fixture::new();
+    let other = Fixture::new(b);
     other.store.create_vault("a", "old desc").unwrap();
     other.store.set("a", "X", "old-x", true).unwrap();
     other.store.set("a", "KEEP", "kept", true).unwrap();
@@ -836,9 +933,8 @@ fn export_import_round_trip_merges_and_replaces() {
     assert!(other.store.vault_exists("empty").unwrap());
 }
 
-#[test]
-fn import_with_one_bad_entry_writes_nothing() {
-    let f = Fixture::new();
+fn import_with_one_bad_entry_writes_nothing(b: Backend) {
+    let f = Fixture::new(b);
     let doc = r#"{"format": 1, "vaults": [
         {"name": "good", "description": "", "entries": [{"key": "A", "value": "1", "is_secret": true}]},
         {"name": "also", "description": "", "entries": [
@@ -866,9 +962,8 @@ fn import_with_one_bad_entry_writes_nothing() {
     assert!(f.store.list_vaults().unwrap().is_empty());
 }
 
-#[test]
-fn store_is_usable_from_many_threads_at_once() {
-    let f = Fixture::new();
+fn store_is_usable_from_many_threads_at_once(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     let store = Arc::new(f.store);
     let handles: Vec<_> = (0..8)
@@ -890,9 +985,8 @@ fn store_is_usable_from_many_threads_at_once() {
     assert_eq!(store.list_vaults().unwrap()[0].entry_count, 160);
 }
 
-#[test]
-fn two_connections_setting_the_same_new_key_both_succeed() {
-    let f = Fixture::new();
+fn two_connections_setting_the_same_new_key_both_succeed(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     let second = f.reopen(1).unwrap();
     let barrier = Arc::new(std::sync::Barrier::new(2));
@@ -910,9 +1004,8 @@ fn two_connections_setting_the_same_new_key_both_succeed() {
     assert_eq!(f.store.list_vaults().unwrap()[0].entry_count, 50);
 }
 
-#[test]
-fn debug_output_of_store_and_secrets_hides_values() {
-    let f = Fixture::new();
+fn debug_output_of_store_and_secrets_hides_values(b: Backend) {
+    let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
     f.store.set("v", "K", "super-secret-value", true).unwrap();
     let value = f.store.get("v", "K").unwrap();
@@ -921,4 +1014,371 @@ fn debug_output_of_store_and_secrets_hides_values() {
     let dbg = format!("{:?} {:?} {:?} {:?}", f.store, value, payload, doc);
     assert!(!dbg.contains("super-secret-value"), "{dbg}");
     assert!(dbg.contains("[REDACTED]"));
+}
+
+fn two_servers_rotating_at_once_one_succeeds_one_gets_a_clear_key_mismatch(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("v", "").unwrap();
+    for i in 0..20 {
+        f.store
+            .set("v", &format!("K{i}"), &format!("value-{i}"), true)
+            .unwrap();
+    }
+    let second = f.reopen(1).unwrap();
+    let barrier = std::sync::Barrier::new(2);
+    let results: Vec<runqy_vault::Result<u64>> = std::thread::scope(|s| {
+        let handles = [(&f.store, 2u8), (&second, 3u8)].map(|(store, new)| {
+            let barrier = &barrier;
+            s.spawn(move || {
+                barrier.wait();
+                store.rotate_key(&key(new))
+            })
+        });
+        handles.map(|h| h.join().unwrap()).into()
+    });
+    let winner = match (&results[0], &results[1]) {
+        (Ok(20), Err(e)) | (Err(e), Ok(20)) => {
+            assert_eq!(e.kind(), ErrorKind::KeyMismatch, "{e}");
+            assert!(e.to_string().contains("rotated by another process"), "{e}");
+            if results[0].is_ok() {
+                2
+            } else {
+                3
+            }
+        }
+        other => panic!("want one success and one KeyMismatch, got {other:?}"),
+    };
+    drop(second);
+    let f = f.close();
+    // The whole store is under the winner's key, and only it opens the store.
+    let store = f.open(winner).unwrap();
+    for i in 0..20 {
+        assert_eq!(
+            store.get("v", &format!("K{i}")).unwrap().expose(),
+            format!("value-{i}")
+        );
+    }
+    assert_eq!(kind(f.open(5 - winner)), ErrorKind::KeyMismatch);
+    assert_eq!(kind(f.open(1)), ErrorKind::KeyMismatch);
+}
+
+fn set_from_a_store_still_on_a_rotated_away_key_is_refused_and_writes_nothing(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("v", "").unwrap();
+    let stale = f.reopen(1).unwrap();
+    f.store.rotate_key(&key(2)).unwrap();
+    let err = stale.set("v", "K", "under-the-old-key", true).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeyMismatch);
+    assert!(
+        err.to_string().contains("rotated by another process"),
+        "{err}"
+    );
+    let doc = ExportDocument::from_json(
+        r#"{"format": 1, "vaults": [{"name": "v", "entries": [{"key": "A", "value": "1"}]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(kind(stale.import(&doc)), ErrorKind::KeyMismatch);
+    assert_eq!(f.db.count("SELECT COUNT(*) FROM vault_entries"), 0);
+}
+
+fn two_servers_creating_one_vault_at_once_one_gets_vault_exists(b: Backend) {
+    let f = Fixture::new(b);
+    let second = f.reopen(1).unwrap();
+    let barrier = std::sync::Barrier::new(2);
+    for round in 0..10 {
+        let name = format!("v{round}");
+        let results: Vec<runqy_vault::Result<()>> = std::thread::scope(|s| {
+            let handles = [&f.store, &second].map(|store| {
+                let (barrier, name) = (&barrier, &name);
+                s.spawn(move || {
+                    barrier.wait();
+                    store.create_vault(name, "")
+                })
+            });
+            handles.map(|h| h.join().unwrap()).into()
+        });
+        let kinds: Vec<Option<ErrorKind>> = results
+            .iter()
+            .map(|r| r.as_ref().err().map(|e| e.kind()))
+            .collect();
+        assert!(
+            kinds == [None, Some(ErrorKind::VaultExists)]
+                || kinds == [Some(ErrorKind::VaultExists), None],
+            "{results:?}"
+        );
+    }
+    assert_eq!(f.store.list_vaults().unwrap().len(), 10);
+}
+
+fn first_opens_of_a_new_store_from_several_threads_all_succeed(b: Backend) {
+    let db = Db::new(b);
+    let barrier = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                barrier.wait();
+                let store = db.open(1).unwrap();
+                assert_eq!(store.format(), Some(Format::V2));
+            });
+        }
+    });
+    let store = db.open(1).unwrap();
+    store.create_vault("v", "").unwrap();
+}
+
+on_both_backends!(
+    set_get_round_trip_with_awkward_values,
+    set_updates_value_and_flips_is_secret,
+    list_is_sorted_with_entry_counts,
+    show_sorts_entries_masks_secrets_and_formats_timestamps,
+    set_bumps_vault_updated_at,
+    timestamps_written_by_the_go_driver_are_shown_in_utc,
+    create_existing_vault_is_vault_exists,
+    delete_vault_deletes_its_entries,
+    missing_vault_and_entry_errors_name_them_with_404,
+    unset_removes_only_that_entry,
+    bad_names_and_values_are_refused_before_anything_is_written,
+    resolve_later_vaults_win_with_provenance,
+    resolve_names_every_missing_vault_at_once,
+    registration_payload_json_and_git_token,
+    registration_payload_bad_git_token_reference_warns_instead_of_failing,
+    registration_payload_of_nothing_is_empty_object,
+    disabled_store_refuses_every_operation_with_503,
+    wrong_key_is_key_mismatch_at_open_naming_both_ids,
+    previous_key_opens_store_and_new_values_use_current_key,
+    invalid_master_key_is_refused_at_open,
+    blob_copied_to_another_entry_fails_decryption_naming_vault_and_key,
+    flipping_is_secret_in_the_database_fails_decryption,
+    corrupted_blob_fails_decryption,
+    upstream_database_opens_as_legacy_and_stays_readable_by_upstream,
+    legacy_store_with_undecryptable_entries_is_key_mismatch,
+    rotate_key_reencrypts_everything_and_retires_the_old_key,
+    rotate_key_to_the_current_key_is_refused,
+    rotate_key_with_an_undecryptable_entry_changes_nothing,
+    export_import_round_trip_merges_and_replaces,
+    import_with_one_bad_entry_writes_nothing,
+    store_is_usable_from_many_threads_at_once,
+    two_connections_setting_the_same_new_key_both_succeed,
+    debug_output_of_store_and_secrets_hides_values,
+    two_servers_rotating_at_once_one_succeeds_one_gets_a_clear_key_mismatch,
+    set_from_a_store_still_on_a_rotated_away_key_is_refused_and_writes_nothing,
+    two_servers_creating_one_vault_at_once_one_gets_vault_exists,
+    first_opens_of_a_new_store_from_several_threads_all_succeed,
+);
+
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn postgres_url_without_the_feature_is_a_clear_storage_error() {
+    let err = Store::open(
+        "postgres://u:s3cr3t@127.0.0.1:5432/vault",
+        Some(&key_text(1)),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    let msg = err.to_string();
+    assert!(msg.contains("`postgres` cargo feature"), "{msg}");
+    assert!(!msg.contains("s3cr3t"), "{msg}");
+}
+
+/// PostgreSQL's own behaviour: its types, connection failures, passwords.
+#[cfg(feature = "postgres")]
+mod postgres_only {
+    use super::*;
+    use support::{admin, host_port, postgres_url, with_database, with_user, TempDatabase};
+
+    /// Asserts `err` is a Storage error naming `host` and `db` and not `password`.
+    fn assert_storage_error(err: &runqy_vault::Error, host: &str, db: &str, password: &str) {
+        assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(host) && msg.contains(&format!("'{db}'")),
+            "{msg}"
+        );
+        assert!(!msg.contains(password), "{msg}");
+        assert!(!format!("{err:?}").contains(password), "{err:?}");
+    }
+
+    #[test]
+    fn postgres_new_store_has_the_upstream_tables_with_postgres_types_and_meta_v2() {
+        let Some(_) = postgres_url() else { return };
+        let f = Fixture::new(Backend::Postgres);
+        let mut c = f.db.pg();
+        let columns: Vec<(String, String, String, Option<String>)> = c
+            .query(
+                "SELECT table_name::text, column_name::text, data_type::text, column_default::text
+                 FROM information_schema.columns WHERE table_schema = 'public'
+                 ORDER BY table_name, ordinal_position",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        let has = |t: &str, col: &str, ty: &str, default: Option<&str>| {
+            assert!(
+                columns.iter().any(|(tt, cc, yy, dd)| tt == t
+                    && cc == col
+                    && yy == ty
+                    && match default {
+                        Some(d) => dd.as_deref().is_some_and(|x| x.contains(d)),
+                        None => true,
+                    }),
+                "{t}.{col} {ty} {default:?} not in {columns:?}"
+            )
+        };
+        has("vaults", "id", "integer", Some("nextval")); // SERIAL
+        has("vaults", "name", "text", None);
+        has(
+            "vaults",
+            "created_at",
+            "timestamp with time zone",
+            Some("now()"),
+        );
+        has("vault_entries", "value", "bytea", None);
+        has("vault_entries", "is_secret", "boolean", Some("true"));
+        has(
+            "vault_entries",
+            "updated_at",
+            "timestamp with time zone",
+            Some("now()"),
+        );
+        has("runqy_vault_meta", "value", "text", None);
+        let indexes: Vec<String> = c
+            .query(
+                "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'
+                 AND indexname LIKE 'idx_%' ORDER BY indexname",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            indexes,
+            [
+                "idx_vault_entries_key",
+                "idx_vault_entries_vault_id",
+                "idx_vaults_name"
+            ]
+        );
+        let mut meta = |name: &str| -> String {
+            c.query_one(
+                "SELECT value FROM runqy_vault_meta WHERE name = $1",
+                &[&name],
+            )
+            .unwrap()
+            .get(0)
+        };
+        assert_eq!(meta("format"), "v2");
+        assert_eq!(meta("key_id"), key(1).key_id().to_string());
+    }
+
+    #[test]
+    fn postgres_unreachable_server_bad_port_and_missing_database_are_storage_errors_naming_host_and_database(
+    ) {
+        let Some(url) = postgres_url() else { return };
+        let password = "pw-s3cr3t-never-shown";
+        for (location, host) in [
+            (
+                format!("postgres://runqy:{password}@127.0.0.1:1/vaultdb"),
+                "127.0.0.1:1",
+            ),
+            (
+                format!("postgresql://runqy:{password}@127.0.0.1:99999/vaultdb"),
+                "127.0.0.1:99999",
+            ),
+        ] {
+            let err = Store::open(&location, Some(&key_text(1))).unwrap_err();
+            assert_storage_error(&err, host, "vaultdb", password);
+        }
+        let missing = with_user(
+            &with_database(&url, "runqy_no_such_db"),
+            "postgres",
+            password,
+        );
+        let err = Store::open(&missing, Some(&key_text(1))).unwrap_err();
+        assert_storage_error(&err, &host_port(&url), "runqy_no_such_db", password);
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn postgres_wrong_password_is_a_storage_error_without_the_password() {
+        let Some(url) = postgres_url() else { return };
+        let db = TempDatabase::new(&url);
+        // scripts/with-postgres.sh makes this role and asks it, and only it, for a password.
+        let Ok(role) = std::env::var("RUNQY_VAULT_TEST_POSTGRES_SCRAM_ROLE") else {
+            eprintln!("skipped: RUNQY_VAULT_TEST_POSTGRES_SCRAM_ROLE not set");
+            return;
+        };
+        let wrong = "wrong-pw-never-shown";
+        let err = Store::open(with_user(&db.url, &role, wrong), Some(&key_text(1))).unwrap_err();
+        assert_storage_error(&err, &host_port(&url), &db.name, wrong);
+        assert!(
+            err.to_string().contains("password authentication failed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn postgres_missing_permissions_are_storage_errors_and_write_nothing() {
+        let Some(url) = postgres_url() else { return };
+        let db = TempDatabase::new(&url);
+        let role = format!("rqv_noperm_{}", db.name.trim_start_matches("rqv_test_"));
+        let mut a = admin(&url);
+        a.batch_execute(&format!("CREATE ROLE {role} LOGIN"))
+            .unwrap();
+        // Connecting is allowed, creating tables is not: the schema cannot be made.
+        let mut owner = db.client();
+        owner
+            .batch_execute(&format!(
+                "REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO {role}"
+            ))
+            .unwrap();
+        let as_role = with_user(&db.url, &role, "pw-never-shown");
+        let err = Store::open(&as_role, Some(&key_text(1))).unwrap_err();
+        assert_storage_error(&err, &host_port(&url), &db.name, "pw-never-shown");
+        assert!(err.to_string().contains("permission denied"), "{err}");
+        let tables: i64 = owner
+            .query_one(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 0, "nothing half-written");
+        // No right to connect at all.
+        owner
+            .batch_execute(&format!(
+                "REVOKE CONNECT ON DATABASE {} FROM PUBLIC",
+                db.name
+            ))
+            .unwrap();
+        let err = Store::open(&as_role, Some(&key_text(1))).unwrap_err();
+        assert_storage_error(&err, &host_port(&url), &db.name, "pw-never-shown");
+        assert!(err.to_string().contains("permission denied"), "{err}");
+        drop(owner);
+        drop(db);
+        let _ = a.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
+    }
+
+    #[test]
+    fn postgres_debug_and_path_of_a_store_hide_the_url_password() {
+        let Some(url) = postgres_url() else { return };
+        let db = TempDatabase::new(&url);
+        // The test server trusts loopback, so any password opens it.
+        let password = "hunter2-in-the-url";
+        let location = with_user(&db.url, "postgres", password);
+        let store = match Store::open(&location, Some(&key_text(1))) {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("skipped: this server does not trust the postgres role: {e}");
+                return;
+            }
+        };
+        let shown = format!("{store:?} {}", store.path().display());
+        assert!(!shown.contains(password), "{shown}");
+        assert!(shown.contains("postgres:***@"), "{shown}");
+        let disabled = Store::open_with(&location, KeySource::None).unwrap();
+        assert!(!format!("{disabled:?}").contains(password));
+    }
 }

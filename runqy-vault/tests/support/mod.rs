@@ -1,0 +1,112 @@
+//! Shared by the integration tests that need a PostgreSQL server: a fresh
+//! database per test on the server `RUNQY_VAULT_TEST_POSTGRES_URL` names
+//! (scripts/with-postgres.sh starts one), dropped when the test ends.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
+
+/// The variable naming the admin URL of the test server.
+pub const ENV_URL: &str = "RUNQY_VAULT_TEST_POSTGRES_URL";
+
+/// The admin URL, or `None` after saying once, past the test harness's
+/// output capture, that the PostgreSQL half is skipped.
+pub fn postgres_url() -> Option<String> {
+    static NOTE: Once = Once::new();
+    match std::env::var(ENV_URL) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            NOTE.call_once(|| {
+                // Straight to the process's stderr: `eprintln!` is captured for passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipped: {ENV_URL} not set: the PostgreSQL tests of {} pass without running \
+                     (run them with: bash scripts/with-postgres.sh cargo test)",
+                    env!("CARGO_CRATE_NAME")
+                );
+            });
+            None
+        }
+    }
+}
+
+/// `url` with its database replaced by `db` (query parameters kept).
+pub fn with_database(url: &str, db: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let query = tail.find('?').map_or("", |i| &tail[i..]);
+    format!("{scheme}://{authority}/{db}{query}")
+}
+
+/// `url` with `user:password` as its user info.
+pub fn with_user(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{user}:{password}@{host}{tail}")
+}
+
+/// The `host:port` of a URL.
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").expect("a postgres:// URL").1;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_owned()
+}
+
+pub fn admin(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).expect("connect to the test server")
+}
+
+/// A database made for one test and dropped (with its connections) after it.
+pub struct TempDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl TempDatabase {
+    pub fn new(admin_url: &str) -> TempDatabase {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "rqv_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        admin(admin_url)
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        TempDatabase {
+            admin_url: admin_url.to_owned(),
+            url: with_database(admin_url, &name),
+            name,
+        }
+    }
+
+    /// A client on this database.
+    pub fn client(&self) -> postgres::Client {
+        admin(&self.url)
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
