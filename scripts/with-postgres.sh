@@ -55,7 +55,11 @@ fi
 
 DATA=$(mktemp -d /tmp/runqy-vault-pg.XXXXXX)
 if [ "${#RUN[@]}" -gt 0 ]; then chown postgres "$DATA"; fi
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+if command -v python3 >/dev/null 2>&1; then
+  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+else
+  PORT=$((20000 + RANDOM % 40000))
+fi
 
 stop_cluster() {
   "${RUN[@]}" "$BIN/pg_ctl" -D "$DATA/data" -m immediate stop >/dev/null 2>&1 || true
