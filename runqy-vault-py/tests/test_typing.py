@@ -54,6 +54,6 @@ def test_typed_usage_checks_under_mypy_strict(tmp_path: Path) -> None:
         "    status: int = e.http_status\n"
     )
     out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", str(usage), str(PACKAGE)], capture_output=True, text=True
+        [sys.executable, "-m", "mypy", "--strict", str(usage)], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
