@@ -6,8 +6,8 @@
 // pleasure. Errors are *Error values that match the sentinels (ErrVaultNotFound,
 // ErrDisabled, ...) with errors.Is and carry an HTTP status.
 //
-// Secrets pass through Go strings, which cannot be wiped; the C copies the
-// package makes of them are wiped before they are freed.
+// Secrets pass through Go strings, which cannot be wiped; the buffers the
+// package hands C for secrets are zeroed after each call.
 package runqyvault
 
 /*
@@ -15,24 +15,48 @@ package runqyvault
 #include <stdlib.h>
 #include <string.h>
 #include "runqy_vault.h"
-
-// Wipes then frees a C copy of a Go string that may hold a secret.
-static void wipe_free(char *p) {
-	if (p != NULL) {
-		volatile char *v = p;
-		while (*v) *v++ = 0;
-		free(p);
-	}
-}
 */
 import "C"
 
 import (
 	"encoding/json"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 )
+
+// cArgs holds a call's text arguments as NUL-terminated strings in one Go
+// buffer, passed to C for the duration of the call: no C allocation and no
+// extra cgo call per argument. wipe zeroes it (it may hold a secret).
+type cArgs struct {
+	buf  []byte
+	offs []int
+}
+
+// args packs parts; a part holding a NUL byte cannot be a C string and is
+// refused, since C would silently see it cut short.
+func args(parts ...string) (*cArgs, error) {
+	a := &cArgs{offs: make([]int, len(parts))}
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	a.buf = make([]byte, 0, n)
+	for i, p := range parts {
+		if strings.IndexByte(p, 0) >= 0 {
+			return nil, &Error{Code: CodeInvalidArgument, Message: "an argument holds a NUL byte, which a C string cannot carry"}
+		}
+		a.offs[i] = len(a.buf)
+		a.buf = append(a.buf, p...)
+		a.buf = append(a.buf, 0)
+	}
+	return a, nil
+}
+
+func (a *cArgs) at(i int) *C.char { return (*C.char)(unsafe.Pointer(&a.buf[a.offs[i]])) }
+
+func (a *cArgs) wipe() { clear(a.buf) }
 
 // Store is an open vault store.
 type Store struct {
@@ -50,16 +74,22 @@ func Open(path string) (*Store, error) { return open(path, nil) }
 func OpenWithKey(path, masterKey string) (*Store, error) { return open(path, &masterKey) }
 
 func open(path string, key *string) (*Store, error) {
-	cpath := C.CString(path)
-	defer C.free(unsafe.Pointer(cpath))
+	parts := []string{path}
+	if key != nil {
+		parts = append(parts, *key)
+	}
+	a, err := args(parts...)
+	if err != nil {
+		return nil, err
+	}
+	defer a.wipe()
 	var ckey *C.char
 	if key != nil {
-		ckey = C.CString(*key)
-		defer C.wipe_free(ckey)
+		ckey = a.at(1)
 	}
 	var handle *C.RunqyVaultStore
 	var cerr *C.char
-	if err := check(C.runqy_vault_store_open(cpath, ckey, &handle, &cerr), cerr); err != nil {
+	if err := check(C.runqy_vault_store_open(a.at(0), ckey, &handle, &cerr), cerr); err != nil {
 		return nil, err
 	}
 	s := &Store{handle: handle}
@@ -122,42 +152,51 @@ func (s *Store) Enabled() (bool, error) {
 
 // CreateVault creates a vault.
 func (s *Store) CreateVault(name, description string) error {
-	cname, cdesc := C.CString(name), C.CString(description)
-	defer C.free(unsafe.Pointer(cname))
-	defer C.free(unsafe.Pointer(cdesc))
+	a, err := args(name, description)
+	if err != nil {
+		return err
+	}
 	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_create(h, cname, cdesc, cerr)
+		return C.runqy_vault_create(h, a.at(0), a.at(1), cerr)
 	})
 }
 
 // DeleteVault deletes a vault and its entries.
 func (s *Store) DeleteVault(name string) error {
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
+	a, err := args(name)
+	if err != nil {
+		return err
+	}
 	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_delete(h, cname, cerr)
+		return C.runqy_vault_delete(h, a.at(0), cerr)
 	})
 }
 
 // Set sets key to value in vault; secret values are masked in listings.
 func (s *Store) Set(vault, key, value string, secret bool) error {
-	cvault, ckey, cvalue := C.CString(vault), C.CString(key), C.CString(value)
-	defer C.free(unsafe.Pointer(cvault))
-	defer C.free(unsafe.Pointer(ckey))
-	defer C.wipe_free(cvalue)
+	a, err := args(vault, key, value)
+	if err != nil {
+		if strings.IndexByte(value, 0) >= 0 {
+			// SPEC §4: a value never holds a NUL byte (it cannot become an environment variable).
+			return &Error{Code: CodeInvalidValue, Message: "invalid value for key '" + key + "' in vault '" + vault + "': it holds a NUL byte"}
+		}
+		return err
+	}
+	defer a.wipe()
 	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_set(h, cvault, ckey, cvalue, C.bool(secret), cerr)
+		return C.runqy_vault_set(h, a.at(0), a.at(1), a.at(2), C.bool(secret), cerr)
 	})
 }
 
 // Get returns the decrypted value of key in vault.
 func (s *Store) Get(vault, key string) (string, error) {
-	cvault, ckey := C.CString(vault), C.CString(key)
-	defer C.free(unsafe.Pointer(cvault))
-	defer C.free(unsafe.Pointer(ckey))
+	a, err := args(vault, key)
+	if err != nil {
+		return "", err
+	}
 	var out *C.char
-	err := s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_get(h, cvault, ckey, &out, cerr)
+	err = s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
+		return C.runqy_vault_get(h, a.at(0), a.at(1), &out, cerr)
 	})
 	if err != nil {
 		return "", err
@@ -167,11 +206,12 @@ func (s *Store) Get(vault, key string) (string, error) {
 
 // Unset removes key from vault.
 func (s *Store) Unset(vault, key string) error {
-	cvault, ckey := C.CString(vault), C.CString(key)
-	defer C.free(unsafe.Pointer(cvault))
-	defer C.free(unsafe.Pointer(ckey))
+	a, err := args(vault, key)
+	if err != nil {
+		return err
+	}
 	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_unset(h, cvault, ckey, cerr)
+		return C.runqy_vault_unset(h, a.at(0), a.at(1), cerr)
 	})
 }
 
@@ -243,11 +283,13 @@ func (s *Store) ListVaults() ([]VaultSummary, error) {
 
 // Show shows a vault, secret values masked.
 func (s *Store) Show(name string) (*VaultDetail, error) {
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
+	a, err := args(name)
+	if err != nil {
+		return nil, err
+	}
 	var out VaultDetail
-	err := s.jsonCall(&out, func(h *C.RunqyVaultStore, o **C.char, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_show_json(h, cname, o, cerr)
+	err = s.jsonCall(&out, func(h *C.RunqyVaultStore, o **C.char, cerr **C.char) C.RunqyVaultResult {
+		return C.runqy_vault_show_json(h, a.at(0), o, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -261,17 +303,22 @@ type cList struct {
 	items []*C.char
 }
 
-func newCList(names []string) *cList {
+func newCList(names []string) (*cList, error) {
 	l := &cList{}
 	if len(names) == 0 {
-		return l
+		return l, nil
+	}
+	for _, n := range names {
+		if strings.IndexByte(n, 0) >= 0 {
+			return nil, &Error{Code: CodeInvalidArgument, Message: "a vault name holds a NUL byte, which a C string cannot carry"}
+		}
 	}
 	l.ptr = (**C.char)(C.malloc(C.size_t(len(names)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
 	l.items = unsafe.Slice(l.ptr, len(names))
 	for i, n := range names {
 		l.items[i] = C.CString(n)
 	}
-	return l
+	return l, nil
 }
 
 func (l *cList) free() {
@@ -285,10 +332,13 @@ func (l *cList) free() {
 
 // Resolve merges vaults in order (later ones override earlier ones).
 func (s *Store) Resolve(vaults []string) (*Resolved, error) {
-	list := newCList(vaults)
+	list, err := newCList(vaults)
+	if err != nil {
+		return nil, err
+	}
 	defer list.free()
 	var out Resolved
-	err := s.jsonCall(&out, func(h *C.RunqyVaultStore, o **C.char, cerr **C.char) C.RunqyVaultResult {
+	err = s.jsonCall(&out, func(h *C.RunqyVaultStore, o **C.char, cerr **C.char) C.RunqyVaultResult {
 		return C.runqy_vault_resolve_json(h, list.ptr, C.size_t(len(vaults)), o, cerr)
 	})
 	if err != nil {
@@ -316,15 +366,21 @@ func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Paylo
 // (SPEC §7, plus a "warnings" array member when there are warnings), for a
 // server that forwards it without decoding.
 func (s *Store) RegistrationPayloadJSON(vaults []string, gitTokenRef string) ([]byte, error) {
-	list := newCList(vaults)
+	list, err := newCList(vaults)
+	if err != nil {
+		return nil, err
+	}
 	defer list.free()
+	a, err := args(gitTokenRef)
+	if err != nil {
+		return nil, err
+	}
 	var cref *C.char
 	if gitTokenRef != "" {
-		cref = C.CString(gitTokenRef)
-		defer C.free(unsafe.Pointer(cref))
+		cref = a.at(0)
 	}
 	var out *C.char
-	err := s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
+	err = s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
 		return C.runqy_vault_registration_payload(h, list.ptr, C.size_t(len(vaults)), cref, &out, cerr)
 	})
 	if err != nil {
@@ -353,10 +409,13 @@ func (p *Payload) UnmarshalJSON(data []byte) error {
 // RotateKey re-encrypts every entry under newKey (base64); afterwards the
 // old key alone no longer opens the store.
 func (s *Store) RotateKey(newKey string) error {
-	ckey := C.CString(newKey)
-	defer C.wipe_free(ckey)
+	a, err := args(newKey)
+	if err != nil {
+		return err
+	}
+	defer a.wipe()
 	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_rotate_key(h, ckey, cerr)
+		return C.runqy_vault_rotate_key(h, a.at(0), cerr)
 	})
 }
 
@@ -371,10 +430,13 @@ func GenerateKey() (string, error) {
 
 // Mask masks a value as listings show it ("sk-proj-abc123xx" -> "sk****xx").
 func Mask(value string) string {
-	cvalue := C.CString(value)
-	defer C.wipe_free(cvalue)
+	a, err := args(value)
+	if err != nil {
+		return "****" // a NUL byte: mask it whole rather than show any of it
+	}
+	defer a.wipe()
 	var out, cerr *C.char
-	if err := check(C.runqy_vault_mask(cvalue, &out, &cerr), cerr); err != nil {
+	if err := check(C.runqy_vault_mask(a.at(0), &out, &cerr), cerr); err != nil {
 		// Only non-UTF-8 input fails; mask it whole rather than show it.
 		return "****"
 	}

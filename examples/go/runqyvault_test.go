@@ -302,3 +302,23 @@ func TestRegistrationPayloadJSONIsTheLibrarysJSONWithWarnings(t *testing.T) {
 		t.Fatalf("raw payload = %s", raw)
 	}
 }
+
+func TestNulBytesAreRefusedNotCutShort(t *testing.T) {
+	s := openA(t, "nul.db")
+	must(t, s.CreateVault("app", ""))
+	if err := s.Set("app", "K", "before\x00after", true); !errors.Is(err, ErrInvalidValue) || !strings.Contains(err.Error(), "'K'") {
+		t.Fatalf("value with NUL: %v", err)
+	}
+	if _, err := s.Get("app", "K"); !errors.Is(err, ErrEntryNotFound) {
+		t.Fatalf("a cut-short value was stored: %v", err)
+	}
+	if err := s.CreateVault("a\x00b", ""); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("name with NUL: %v", err)
+	}
+	if _, err := s.Resolve([]string{"app\x00x"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("vault list with NUL: %v", err)
+	}
+	if Mask("ab\x00cdefgh") != "****" {
+		t.Fatal("Mask of a NUL-bearing value shows part of it")
+	}
+}
