@@ -3,9 +3,7 @@
 //! Every call extracts its arguments, then runs the SQLite and crypto work in
 //! `py.detach` (the GIL released), then builds Python objects.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use pyo3::prelude::*;
@@ -100,30 +98,6 @@ fn payload_dict<'py>(py: Python<'py>, p: &RegistrationPayload) -> PyResult<Bound
         d.set_item("warnings", &p.warnings)?;
     }
     Ok(d)
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-/// Writes the export document to a new file, mode 0600 (as the CLI does):
-/// an existing file is never overwritten.
-fn write_new_private_file(path: &Path, text: &str) -> Result<(), Error> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| io_error(path, e))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io_error(path, e))
 }
 
 #[pymethods]
@@ -357,7 +331,7 @@ impl PyStore {
         let path = args::path(path, "path")?;
         self.run(py, move |s| {
             let doc = s.export()?;
-            write_new_private_file(&path, doc.to_json().expose())
+            doc.write_new_file(&path)
         })
     }
 
@@ -365,9 +339,7 @@ impl PyStore {
     fn import_(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<u64> {
         let path = args::path(path, "path")?;
         self.run(py, move |s| {
-            let text =
-                SecretString::from(fs::read_to_string(&path).map_err(|e| io_error(&path, e))?);
-            let doc = ExportDocument::from_json(text.expose())?;
+            let doc = ExportDocument::read_file(&path)?;
             s.import(&doc)
         })
     }

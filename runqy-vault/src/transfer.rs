@@ -45,6 +45,53 @@ impl ExportDocument {
             .into()
     }
 
+    /// Writes the document to a new file created with mode 0600. An existing
+    /// file (or a symlink planted at the path) is refused, never replaced; a
+    /// file left half-written by a failure is removed.
+    pub fn write_new_file(&self, path: &std::path::Path) -> Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |e: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true) // O_EXCL
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::Io {
+                    path: path.display().to_string(),
+                    message: "already exists; export writes only to a new file".to_owned(),
+                },
+                _ => io(e),
+            })?;
+        let json = self.to_json();
+        let written = file
+            .write_all(json.expose().as_bytes())
+            .and_then(|()| file.write_all(b"\n"))
+            .and_then(|()| file.sync_all());
+        if let Err(e) = written {
+            // A partial plaintext document is of no use to anyone: remove it.
+            let _ = std::fs::remove_file(path);
+            return Err(io(e));
+        }
+        Ok(())
+    }
+
+    /// Reads and parses a document file (see [`ExportDocument::from_json`]).
+    pub fn read_file(path: &std::path::Path) -> Result<ExportDocument> {
+        let at = |message: String| Error::Io {
+            path: path.display().to_string(),
+            message,
+        };
+        let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| at(e.to_string()))?);
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| at("the file is not UTF-8 text".to_owned()))?;
+        ExportDocument::from_json(text)
+    }
+
     /// Parses a document, checking its shape, every name and every value.
     /// Errors point at the vault and key, never quote a value.
     ///

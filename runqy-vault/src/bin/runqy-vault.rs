@@ -5,9 +5,7 @@
 //! usage errors exit 2 (clap's own). No command prints a secret value except
 //! `get` and `payload`, which exist to print them.
 
-use std::fs::OpenOptions;
 use std::io::{self, BufRead, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -187,12 +185,7 @@ fn run(cli: Cli) -> Outcome {
         Command::RotateKey { new_key_file } => rotate_key(&store, new_key_file.as_deref()),
         Command::Export { file } => export(&store, &file),
         Command::Import { file } => {
-            let bytes = Zeroizing::new(
-                std::fs::read(&file).map_err(|e| Failure(format!("{}: {e}", file.display())))?,
-            );
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|_| Failure(format!("{}: the file is not UTF-8 text", file.display())))?;
-            let doc = ExportDocument::from_json(text)?;
+            let doc = ExportDocument::read_file(&file)?;
             let count = store.import(&doc)?;
             emit(&format!("Imported {count} entries.\n"))
         }
@@ -328,30 +321,7 @@ fn rotate_key(store: &Store, new_key_file: Option<&Path>) -> Outcome {
 
 fn export(store: &Store, file: &Path) -> Outcome {
     let doc = store.export()?;
-    let json = doc.to_json();
-    let at = |e: io::Error| Failure(format!("{}: {e}", file.display()));
-    // O_EXCL: never replaces a file, nor follows a symlink planted at the path.
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(file)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => Failure(format!(
-                "{}: already exists; export writes only to a new file",
-                file.display()
-            )),
-            _ => at(e),
-        })?;
-    let written = out
-        .write_all(json.expose().as_bytes())
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.sync_all());
-    if let Err(e) = written {
-        // A partial plaintext document is of no use to anyone: remove it.
-        let _ = std::fs::remove_file(file);
-        return Err(at(e));
-    }
+    doc.write_new_file(file)?;
     let entries: usize = doc.vaults.iter().map(|v| v.entries.len()).sum();
     // Standard error: export never writes to standard output.
     eprintln!(
