@@ -194,5 +194,61 @@ fn big_store(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, cipher, store, bulk, big_store);
+/// The registration payload (3 vaults × 20 entries) on PostgreSQL over
+/// loopback: one query for all listed vaults. Needs
+/// `RUNQY_VAULT_TEST_POSTGRES_URL` (an admin URL: a database is made for the
+/// run and dropped after), e.g. `bash scripts/with-postgres.sh cargo bench -p
+/// runqy-vault --bench core -- payload_3x20`; skipped without it.
+#[cfg(feature = "postgres")]
+fn postgres(c: &mut Criterion) {
+    let Some(admin_url) = std::env::var("RUNQY_VAULT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("store/payload_3x20_postgres skipped: RUNQY_VAULT_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let name = format!("rqv_bench_{}", std::process::id());
+    let admin = || postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
+    admin()
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (scheme, rest) = admin_url.split_once("://").unwrap();
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let url = format!("{scheme}://{authority}/{name}");
+    {
+        let s = Store::open(&url, Some(&key_text(1))).unwrap();
+        s.import(&document(3, 20)).unwrap();
+        let vaults = ["v0", "v1", "v2"];
+        let mut g = c.benchmark_group("store");
+        g.measurement_time(Duration::from_secs(3))
+            .warm_up_time(Duration::from_secs(1));
+        g.bench_function("payload_3x20_postgres", |b| {
+            b.iter(|| s.registration_payload(&vaults, None).unwrap())
+        });
+        g.bench_function("get_postgres", |b| b.iter(|| s.get("v1", "KEY_7").unwrap()));
+        g.bench_function("set_postgres", |b| {
+            let mut i = 0u64;
+            b.iter(|| {
+                i += 1;
+                s.set(
+                    "v0",
+                    &format!("SET_{}", i % 100),
+                    "a-64-byte-secret-value",
+                    true,
+                )
+                .unwrap()
+            })
+        });
+        g.finish();
+    }
+    admin()
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .unwrap();
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(_: &mut Criterion) {}
+
+criterion_group!(benches, cipher, store, bulk, big_store, postgres);
 criterion_main!(benches);
