@@ -4,7 +4,8 @@
  * 7 rounds, in wall-clock time and in process CPU time (steadier on a busy
  * machine: time spent descheduled is not counted). The same data set and method as runqy-vault-ffi/examples/bench_rust.rs
  * (the core called from Rust) and examples/go's BenchmarkGet and
- * BenchmarkRegistrationPayload (cgo). Build and run: see docs/c-abi.md.
+ * BenchmarkRegistrationPayload (cgo). StoreEnabled does no work in the core:
+ * it is the fixed cost the ABI adds to every call. Build and run: see docs/c-abi.md.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -51,6 +52,13 @@ static void one_payload(void) {
   runqy_vault_string_free(json);
 }
 
+/* The fixed cost of any call: handle lookup, panic boundary, out pointers. */
+static void one_enabled(void) {
+  bool enabled = false;
+  char *err = NULL;
+  ok(runqy_vault_store_enabled(store, &enabled, &err), err, "enabled");
+}
+
 static void measure(const char *name, void (*op)(void), int iterations) {
   double wall[ROUNDS], cpu[ROUNDS];
   for (int i = 0; i < iterations / 10; i++) op(); /* warm up */
@@ -84,6 +92,7 @@ int main(int argc, char **argv) {
   }
   measure("Get", one_get, iterations);
   measure("RegistrationPayload", one_payload, iterations / 4);
+  measure("StoreEnabled", one_enabled, iterations * 10);
   runqy_vault_store_free(store);
   char cmd[160];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -79,3 +79,13 @@ func BenchmarkRegistrationPayloadJSON(b *testing.B) {
 		return err
 	})
 }
+
+// A call that does no work in the core: the fixed cost of a call from Go
+// (cgo transition, handle lookup, panic boundary).
+func BenchmarkStoreEnabled(b *testing.B) {
+	s := benchStore(b)
+	measure(b, func() error {
+		_, err := s.Enabled()
+		return err
+	})
+}
