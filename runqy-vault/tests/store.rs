@@ -1126,6 +1126,38 @@ fn first_opens_of_a_new_store_from_several_threads_all_succeed(b: Backend) {
     store.create_vault("v", "").unwrap();
 }
 
+fn deleting_a_vault_while_another_server_sets_in_it_gives_only_vault_not_found(b: Backend) {
+    let f = Fixture::new(b);
+    let second = f.reopen(1).unwrap();
+    f.store.create_vault("v", "").unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                match second.set("v", &format!("K{}", i % 5), "value", true) {
+                    Ok(()) => {}
+                    Err(e) => assert_eq!(e.kind(), ErrorKind::VaultNotFound, "{e}"),
+                }
+            }
+        });
+        for _ in 0..150 {
+            match f.store.delete_vault("v") {
+                Ok(()) => {}
+                Err(e) => assert_eq!(e.kind(), ErrorKind::VaultNotFound, "{e}"),
+            }
+            f.store.create_vault("v", "").unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    // No entry outlived its vault.
+    assert_eq!(
+        f.db.count("SELECT COUNT(*) FROM vault_entries e WHERE NOT EXISTS (SELECT 1 FROM vaults v WHERE v.id = e.vault_id)"),
+        0
+    );
+}
+
 on_both_backends!(
     set_get_round_trip_with_awkward_values,
     set_updates_value_and_flips_is_secret,
@@ -1164,6 +1196,7 @@ on_both_backends!(
     set_from_a_store_still_on_a_rotated_away_key_is_refused_and_writes_nothing,
     two_servers_creating_one_vault_at_once_one_gets_vault_exists,
     first_opens_of_a_new_store_from_several_threads_all_succeed,
+    deleting_a_vault_while_another_server_sets_in_it_gives_only_vault_not_found,
 );
 
 #[cfg(not(feature = "postgres"))]

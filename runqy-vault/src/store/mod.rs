@@ -110,6 +110,9 @@ pub(crate) trait Tx {
     /// rotation, migration and import, shared for single writes.
     fn lock_key_id(&mut self, exclusive: bool) -> Result<Option<String>>;
     fn vault_id(&mut self, name: &str) -> Result<Option<i64>>;
+    /// A vault's id, its row locked until the transaction ends, so a
+    /// concurrent delete cannot pull the vault from under a write.
+    fn lock_vault(&mut self, name: &str) -> Result<Option<i64>>;
     /// Inserts a vault unless one of that name exists; whether it inserted.
     fn insert_vault(&mut self, name: &str, description: &str) -> Result<bool>;
     /// Inserts a vault or merges into it (an empty description keeps the old one); its id.
@@ -338,7 +341,7 @@ impl Store {
     pub fn delete_vault(&self, name: &str) -> Result<()> {
         let inner = self.inner()?;
         inner.backend.write(|tx| {
-            let id = vault_id(tx, name)?;
+            let id = locked_vault_id(tx, name)?;
             tx.delete_vault(id)
         })
     }
@@ -405,7 +408,7 @@ impl Store {
         inner.backend.write(|tx| {
             // Never a value under a key the store has rotated away from.
             check_key_id(tx, &crypto.cipher, false)?;
-            let id = vault_id(tx, vault)?;
+            let id = locked_vault_id(tx, vault)?;
             // An upsert, so two first `set`s of one key never hit the UNIQUE constraint.
             tx.upsert_entry(id, key, &blob, is_secret)?;
             tx.touch_vault(id)
@@ -429,7 +432,7 @@ impl Store {
     pub fn unset(&self, vault: &str, key: &str) -> Result<()> {
         let inner = self.inner()?;
         inner.backend.write(|tx| {
-            let id = vault_id(tx, vault)?;
+            let id = locked_vault_id(tx, vault)?;
             if !tx.delete_entry(id, key)? {
                 return Err(entry_not_found(vault, key));
             }
@@ -760,6 +763,11 @@ fn check_key_id(tx: &mut dyn Tx, cipher: &Cipher, exclusive: bool) -> Result<()>
 
 fn vault_id(tx: &mut dyn Tx, name: &str) -> Result<i64> {
     tx.vault_id(name)?
+        .ok_or_else(|| Error::vault_not_found(name))
+}
+
+fn locked_vault_id(tx: &mut dyn Tx, name: &str) -> Result<i64> {
+    tx.lock_vault(name)?
         .ok_or_else(|| Error::vault_not_found(name))
 }
 

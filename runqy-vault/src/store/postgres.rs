@@ -319,6 +319,18 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         }
     }
 
+    fn lock_vault(&mut self, name: &str) -> Result<Option<i64>> {
+        // Without the lock, a vault deleted between this read and the write
+        // would fail the write on the foreign key instead of `VaultNotFound`.
+        match self.query_opt(
+            "SELECT id::bigint FROM vaults WHERE name = $1 FOR UPDATE",
+            &[&name],
+        )? {
+            Some(row) => Ok(Some(self.col(&row, 0)?)),
+            None => Ok(None),
+        }
+    }
+
     fn insert_vault(&mut self, name: &str, description: &str) -> Result<bool> {
         let n = self.execute(
             "INSERT INTO vaults (name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",

@@ -221,6 +221,10 @@ impl Tx for Sqlite<'_> {
             .optional()?)
     }
 
+    fn lock_vault(&mut self, name: &str) -> Result<Option<i64>> {
+        self.vault_id(name) // writes run under BEGIN IMMEDIATE: nobody else writes
+    }
+
     fn insert_vault(&mut self, name: &str, description: &str) -> Result<bool> {
         let n = self
             .0
