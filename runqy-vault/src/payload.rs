@@ -76,9 +76,7 @@ impl RegistrationPayload {
             vaults: &self.vaults,
             warnings: if with_warnings { &self.warnings } else { &[] },
         };
-        serde_json::to_string(&wire)
-            .expect("a map of strings always serializes")
-            .into()
+        crate::secret::secret_json(&wire, false)
     }
 
     /// Parses a payload as a worker receives it (`{"vaults": {...}, "git_token": ...}`);

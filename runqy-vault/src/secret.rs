@@ -58,3 +58,51 @@ impl<'de> serde::Deserialize<'de> for SecretString {
         String::deserialize(d).map(SecretString::from)
     }
 }
+
+/// Serializes `value` as JSON into a buffer sized exactly beforehand, so no
+/// reallocation leaves an unwiped copy of the plaintext in freed memory.
+pub(crate) fn secret_json<T: serde::Serialize>(value: &T, pretty: bool) -> SecretString {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    fn write<T: serde::Serialize, W: std::io::Write>(w: W, value: &T, pretty: bool) {
+        let written = if pretty {
+            serde_json::to_writer_pretty(w, value)
+        } else {
+            serde_json::to_writer(w, value)
+        };
+        written.expect("maps and lists of strings always serialize");
+    }
+    let mut count = Count(0);
+    write(&mut count, value, pretty);
+    let mut buf = Zeroizing::new(Vec::with_capacity(count.0));
+    write(&mut *buf, value, pretty);
+    debug_assert_eq!(buf.len(), count.0);
+    let bytes = std::mem::take(&mut *buf);
+    SecretString(Zeroizing::new(
+        String::from_utf8(bytes).expect("serde_json writes UTF-8"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_json_fills_its_buffer_exactly() {
+        let map =
+            std::collections::BTreeMap::from([("A", "x".repeat(1000)), ("B", "é\"\n".to_owned())]);
+        let json = secret_json(&map, false);
+        assert_eq!(json.expose(), serde_json::to_string(&map).unwrap());
+        assert_eq!(json.0.capacity(), json.0.len());
+        let pretty = secret_json(&map, true);
+        assert_eq!(pretty.expose(), serde_json::to_string_pretty(&map).unwrap());
+    }
+}
