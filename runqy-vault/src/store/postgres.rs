@@ -96,6 +96,13 @@ impl Pool {
             .test_on_check_out(false)
             .connection_timeout(CHECKOUT_TIMEOUT)
             .error_handler(Box::new(r2d2::NopErrorHandler))
+            // r2d2's default is 3 housekeeping threads per pool; one is plenty.
+            .thread_pool(std::sync::Arc::new(
+                scheduled_thread_pool::ScheduledThreadPool::builder()
+                    .num_threads(1)
+                    .thread_name_pattern("runqy-vault-pg-{}")
+                    .build(),
+            ))
             .build_unchecked(manager);
         Ok(Pool { pool, label })
     }
