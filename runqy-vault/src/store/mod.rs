@@ -110,9 +110,10 @@ pub(crate) trait Tx {
     /// rotation, migration and import, shared for single writes.
     fn lock_key_id(&mut self, exclusive: bool) -> Result<Option<String>>;
     fn vault_id(&mut self, name: &str) -> Result<Option<i64>>;
-    /// A vault's id, its row locked until the transaction ends, so a
-    /// concurrent delete cannot pull the vault from under a write.
-    fn lock_vault(&mut self, name: &str) -> Result<Option<i64>>;
+    /// Bumps a vault's `updated_at` and returns its id, the row locked until
+    /// the transaction ends, so a concurrent delete cannot pull the vault from
+    /// under a write (one statement: the lock, the bump and the lookup).
+    fn touch_vault(&mut self, name: &str) -> Result<Option<i64>>;
     /// Inserts a vault unless one of that name exists; whether it inserted.
     fn insert_vault(&mut self, name: &str, description: &str) -> Result<bool>;
     /// Inserts a vault or merges into it (an empty description keeps the old one); its id.
@@ -130,8 +131,6 @@ pub(crate) trait Tx {
         value: &[u8],
         is_secret: bool,
     ) -> Result<()>;
-    /// Bumps a vault's `updated_at`.
-    fn touch_vault(&mut self, id: i64) -> Result<()>;
     /// `None`: no such vault; `Some(None)`: the vault has no such entry.
     fn get_entry(&mut self, vault: &str, key: &str) -> Result<Option<Option<StoredEntry>>>;
     /// Whether an entry was deleted.
@@ -341,7 +340,7 @@ impl Store {
     pub fn delete_vault(&self, name: &str) -> Result<()> {
         let inner = self.inner()?;
         inner.backend.write(|tx| {
-            let id = locked_vault_id(tx, name)?;
+            let id = touched_vault_id(tx, name)?;
             tx.delete_vault(id)
         })
     }
@@ -408,10 +407,9 @@ impl Store {
         inner.backend.write(|tx| {
             // Never a value under a key the store has rotated away from.
             check_key_id(tx, &crypto.cipher, false)?;
-            let id = locked_vault_id(tx, vault)?;
+            let id = touched_vault_id(tx, vault)?;
             // An upsert, so two first `set`s of one key never hit the UNIQUE constraint.
-            tx.upsert_entry(id, key, &blob, is_secret)?;
-            tx.touch_vault(id)
+            tx.upsert_entry(id, key, &blob, is_secret)
         })
     }
 
@@ -432,11 +430,11 @@ impl Store {
     pub fn unset(&self, vault: &str, key: &str) -> Result<()> {
         let inner = self.inner()?;
         inner.backend.write(|tx| {
-            let id = locked_vault_id(tx, vault)?;
+            let id = touched_vault_id(tx, vault)?;
             if !tx.delete_entry(id, key)? {
-                return Err(entry_not_found(vault, key));
+                return Err(entry_not_found(vault, key)); // rolls the bump back
             }
-            tx.touch_vault(id)
+            Ok(())
         })
     }
 
@@ -766,8 +764,8 @@ fn vault_id(tx: &mut dyn Tx, name: &str) -> Result<i64> {
         .ok_or_else(|| Error::vault_not_found(name))
 }
 
-fn locked_vault_id(tx: &mut dyn Tx, name: &str) -> Result<i64> {
-    tx.lock_vault(name)?
+fn touched_vault_id(tx: &mut dyn Tx, name: &str) -> Result<i64> {
+    tx.touch_vault(name)?
         .ok_or_else(|| Error::vault_not_found(name))
 }
 

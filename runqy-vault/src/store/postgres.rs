@@ -326,18 +326,6 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         }
     }
 
-    fn lock_vault(&mut self, name: &str) -> Result<Option<i64>> {
-        // Without the lock, a vault deleted between this read and the write
-        // would fail the write on the foreign key instead of `VaultNotFound`.
-        match self.query_opt(
-            "SELECT id::bigint FROM vaults WHERE name = $1 FOR UPDATE",
-            &[&name],
-        )? {
-            Some(row) => Ok(Some(self.col(&row, 0)?)),
-            None => Ok(None),
-        }
-    }
-
     fn insert_vault(&mut self, name: &str, description: &str) -> Result<bool> {
         let n = self.execute(
             "INSERT INTO vaults (name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
@@ -453,12 +441,16 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         Ok(())
     }
 
-    fn touch_vault(&mut self, id: i64) -> Result<()> {
-        self.execute(
-            "UPDATE vaults SET updated_at = NOW() WHERE id = $1::bigint",
-            &[&id],
-        )?;
-        Ok(())
+    fn touch_vault(&mut self, name: &str) -> Result<Option<i64>> {
+        // The UPDATE locks the row: a vault deleted meanwhile gives no row
+        // (`VaultNotFound`), never a foreign-key error on the entry's insert.
+        match self.query_opt(
+            "UPDATE vaults SET updated_at = NOW() WHERE name = $1 RETURNING id::bigint",
+            &[&name],
+        )? {
+            Some(row) => Ok(Some(self.col(&row, 0)?)),
+            None => Ok(None),
+        }
     }
 
     fn get_entry(&mut self, vault: &str, key: &str) -> Result<Option<Option<StoredEntry>>> {

@@ -221,10 +221,6 @@ impl Tx for Sqlite<'_> {
             .optional()?)
     }
 
-    fn lock_vault(&mut self, name: &str) -> Result<Option<i64>> {
-        self.vault_id(name) // writes run under BEGIN IMMEDIATE: nobody else writes
-    }
-
     fn insert_vault(&mut self, name: &str, description: &str) -> Result<bool> {
         let n = self
             .0
@@ -330,11 +326,14 @@ impl Tx for Sqlite<'_> {
         Ok(())
     }
 
-    fn touch_vault(&mut self, id: i64) -> Result<()> {
-        self.0
-            .prepare_cached("UPDATE vaults SET updated_at = CURRENT_TIMESTAMP WHERE id = ?1")?
-            .execute([id])?;
-        Ok(())
+    fn touch_vault(&mut self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "UPDATE vaults SET updated_at = CURRENT_TIMESTAMP WHERE name = ?1 RETURNING id",
+            )?
+            .query_row([name], |r| r.get(0))
+            .optional()?)
     }
 
     fn get_entry(&mut self, vault: &str, key: &str) -> Result<Option<Option<StoredEntry>>> {
