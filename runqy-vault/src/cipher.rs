@@ -11,11 +11,11 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::key::{KeyId, KeySet, MasterKey};
+use crate::nonce::{fresh_nonce, NONCE_LEN};
 use crate::secret::SecretString;
 
 /// The first four bytes of a v2 blob.
 pub const V2_MAGIC: &[u8; 4] = b"RQV\x02";
-const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const V2_HEADER_LEN: usize = V2_MAGIC.len() + 8;
 
@@ -180,16 +180,21 @@ impl Cipher {
     }
 }
 
-fn utf8(bytes: Zeroizing<Vec<u8>>, entry: &EntryRef<'_>) -> Result<SecretString> {
-    // A value that authenticates but is not UTF-8 was not written by a runqy vault.
-    match std::str::from_utf8(&bytes) {
+fn utf8(mut bytes: Zeroizing<Vec<u8>>, entry: &EntryRef<'_>) -> Result<SecretString> {
+    // The buffer becomes the string without a copy; a value that authenticates
+    // but is not UTF-8 was not written by a runqy vault.
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
         Ok(s) => Ok(SecretString::from(s)),
-        Err(_) => Err(entry.decryption_failed()),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(entry.decryption_failed())
+        }
     }
 }
 
 /// `"RQV" 0x02 ‖ key_id ‖ u32be(len vault) ‖ vault ‖ u32be(len key) ‖ key ‖ is_secret`.
 fn v2_aad(key_id: KeyId, entry: EntryRef<'_>) -> Vec<u8> {
+    // Names are short (64 and 256 characters at most): one small allocation.
     let mut aad = Vec::with_capacity(V2_HEADER_LEN + 9 + entry.vault.len() + entry.key.len());
     aad.extend_from_slice(V2_MAGIC);
     aad.extend_from_slice(&key_id.0);
@@ -245,14 +250,6 @@ fn open(cipher: &Aes256Gcm, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u
 #[doc(hidden)]
 pub fn aead_open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     open(&Aes256Gcm::new(key.into()), sealed, aad)
-}
-
-/// 12 fresh bytes from the operating system's generator. Being the kernel's,
-/// it cannot hand a forked child the same bytes as its parent.
-fn fresh_nonce() -> [u8; NONCE_LEN] {
-    let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).expect("the operating system's random generator failed");
-    nonce
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod error;
 pub mod key;
 pub mod mask;
 pub mod names;
+mod nonce;
 pub mod payload;
 mod schema;
 pub mod secret;
