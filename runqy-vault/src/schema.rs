@@ -30,6 +30,9 @@ pub(crate) const META_TABLE: &str =
 
 pub(crate) const META_FORMAT: &str = "format";
 pub(crate) const META_KEY_ID: &str = "key_id";
+/// Every key that may still have values in the store, comma-separated (the
+/// current one and, during a rolling rotation, older ones). Absent: `key_id` alone.
+pub(crate) const META_KEY_IDS: &str = "key_ids";
 
 /// SQL turning a stored timestamp (SQLite's `CURRENT_TIMESTAMP` text, or the
 /// Go driver's `2006-01-02 15:04:05.999999999-07:00`) into RFC 3339 UTC.

@@ -694,6 +694,41 @@ fn previous_key_opens_store_and_new_values_use_current_key(b: Backend) {
     assert_eq!(&blob[4..12], &key(2).key_id().0);
 }
 
+fn rolling_rotation_refuses_the_old_key_alone_once_a_value_is_under_the_new_one(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("v", "").unwrap();
+    f.store.set("v", "OLD", "under-key-1", true).unwrap();
+    let f = f.close();
+    let both = || {
+        KeySource::Explicit(KeySet {
+            current: key(2),
+            previous: vec![key(1)],
+        })
+    };
+    // Opening with the new key and the old as previous writes nothing yet:
+    // the old key alone still opens the store.
+    drop(f.open_with(both()).unwrap());
+    drop(f.open(1).unwrap());
+    // The first value under key 2 puts it among the store's keys.
+    f.open_with(both())
+        .unwrap()
+        .set("v", "NEW", "under-key-2", true)
+        .unwrap();
+    let err = f.open(1).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeyMismatch);
+    assert!(
+        err.to_string().contains(&key(2).key_id().to_string()),
+        "{err}"
+    );
+    // Key 2 alone cannot read the values still under key 1: refused at open too.
+    assert_eq!(kind(f.open(2)), ErrorKind::KeyMismatch);
+    // Rotating to key 2 re-encrypts everything; then key 2 alone is enough.
+    f.open_with(both()).unwrap().rotate_key(&key(3)).unwrap();
+    let store = f.open(3).unwrap();
+    assert_eq!(store.get("v", "OLD").unwrap().expose(), "under-key-1");
+    assert_eq!(store.get("v", "NEW").unwrap().expose(), "under-key-2");
+}
+
 fn invalid_master_key_is_refused_at_open(b: Backend) {
     let db = Db::new(b);
     let err = Store::open(db.location(), Some("dG9vIHNob3J0")).unwrap_err();
@@ -1178,6 +1213,7 @@ on_both_backends!(
     disabled_store_refuses_every_operation_with_503,
     wrong_key_is_key_mismatch_at_open_naming_both_ids,
     previous_key_opens_store_and_new_values_use_current_key,
+    rolling_rotation_refuses_the_old_key_alone_once_a_value_is_under_the_new_one,
     invalid_master_key_is_refused_at_open,
     blob_copied_to_another_entry_fails_decryption_naming_vault_and_key,
     flipping_is_secret_in_the_database_fails_decryption,

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::cipher::{Cipher, EntryRef, Format};
@@ -15,7 +16,7 @@ use crate::key::{KeyId, KeySet, KeySource, MasterKey};
 use crate::mask::mask;
 use crate::names;
 use crate::payload::{self, EntryReference, RegistrationPayload, Resolved};
-use crate::schema::{META_FORMAT, META_KEY_ID};
+use crate::schema::{META_FORMAT, META_KEY_ID, META_KEY_IDS};
 use crate::secret::SecretString;
 use crate::transfer::{ExportDocument, ExportEntry, ExportVault, EXPORT_FORMAT};
 
@@ -203,6 +204,9 @@ struct Crypto {
 struct Enabled {
     backend: Backend,
     crypto: RwLock<Arc<Crypto>>,
+    /// Whether the store already lists the current key among its key ids, so
+    /// a write need not record it (and needs only a shared lock on the row).
+    key_recorded: AtomicBool,
 }
 
 /// A vault store. Cheap to share: `Send + Sync`, each call takes a pooled
@@ -277,11 +281,11 @@ impl Store {
             Some(url) => open_postgres(url)?,
             None => Backend::Sqlite(sqlite::Pool::new(path)),
         };
-        let format = backend.write(|tx| prepare_schema(tx, &keys));
-        let format = match &backend {
-            Backend::Sqlite(_) => format.map_err(|e| sqlite::with_path(e, path))?,
+        let prepared = backend.write(|tx| prepare_schema(tx, &keys));
+        let (format, key_recorded) = match &backend {
+            Backend::Sqlite(_) => prepared.map_err(|e| sqlite::with_path(e, path))?,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => format?,
+            Backend::Postgres(_) => prepared?,
         };
         let crypto = Crypto {
             cipher: Cipher::new(&keys),
@@ -292,6 +296,7 @@ impl Store {
             enabled: Some(Enabled {
                 backend,
                 crypto: RwLock::new(Arc::new(crypto)),
+                key_recorded: AtomicBool::new(key_recorded),
             }),
         })
     }
@@ -406,7 +411,7 @@ impl Store {
         );
         inner.backend.write(|tx| {
             // Never a value under a key the store has rotated away from.
-            check_key_id(tx, &crypto.cipher, false)?;
+            inner.check_key_id(tx, &crypto.cipher, false)?;
             let id = touched_vault_id(tx, vault)?;
             // An upsert, so two first `set`s of one key never hit the UNIQUE constraint.
             tx.upsert_entry(id, key, &blob, is_secret)
@@ -522,9 +527,9 @@ impl Store {
             format: old.format,
         };
         let count = inner.backend.write(|tx| {
-            check_key_id(tx, &old.cipher, true)?;
+            inner.check_key_id(tx, &old.cipher, true)?;
             let n = reencrypt_all(tx, &old.cipher, &new)?;
-            tx.meta_set(META_KEY_ID, &new.cipher.key_id().to_string())?;
+            record_only_key(tx, new.cipher.key_id())?;
             Ok(n)
         })?;
         inner.swap(new);
@@ -545,13 +550,13 @@ impl Store {
             format: Format::V2,
         };
         let count = inner.backend.write(|tx| {
-            check_key_id(tx, &old.cipher, true)?;
+            inner.check_key_id(tx, &old.cipher, true)?;
             if tx.meta_get(META_FORMAT)?.as_deref() == Some(Format::V2.as_str()) {
                 return Ok(0); // another process migrated it meanwhile
             }
             let n = reencrypt_all(tx, &old.cipher, &new_crypto)?;
             tx.meta_set(META_FORMAT, Format::V2.as_str())?;
-            tx.meta_set(META_KEY_ID, &keys_id.to_string())?;
+            record_only_key(tx, keys_id)?;
             Ok(n)
         })?;
         inner.swap(new_crypto);
@@ -599,7 +604,7 @@ impl Store {
         doc.validate()?;
         let crypto = inner.crypto();
         inner.backend.write(|tx| {
-            check_key_id(tx, &crypto.cipher, true)?;
+            inner.check_key_id(tx, &crypto.cipher, true)?;
             let mut count = 0;
             for vault in &doc.vaults {
                 let id = tx.merge_vault(&vault.name, &vault.description)?;
@@ -623,6 +628,43 @@ impl Store {
 }
 
 impl Enabled {
+    /// Inside a write: locks the stored key id and checks this store's keys
+    /// still open every value in the store. Another process may have rotated
+    /// the key since this store was opened; writing on would leave the store
+    /// under a key nobody holds. The first write under a new current key (a
+    /// rolling rotation with `_PREVIOUS`) adds it to the store's key ids, so a
+    /// server with only the old key is refused at open instead of failing later
+    /// on values it cannot decrypt.
+    fn check_key_id(&self, tx: &mut dyn Tx, cipher: &Cipher, exclusive: bool) -> Result<()> {
+        let recorded = self.key_recorded.load(Ordering::Acquire);
+        let Some(stored) = tx.lock_key_id(exclusive || !recorded)? else {
+            return record_only_key(tx, cipher.key_id());
+        };
+        let mut ids = stored_key_ids(tx, &stored)?;
+        if let Some(unknown) = ids
+            .iter()
+            .find(|id| !KeyId::from_hex(id).is_some_and(|id| cipher.knows(id)))
+        {
+            return Err(Error::KeyMismatch {
+                store_key_id: format!(
+                    "{unknown} (the key was rotated by another process since this store was \
+                     opened: reopen it with the new key)"
+                ),
+                key_id: cipher.key_id().to_string(),
+            });
+        }
+        let current = cipher.key_id().to_string();
+        if !ids.contains(&current) {
+            ids.push(current.clone());
+            tx.meta_set(META_KEY_ID, &current)?;
+            tx.meta_set(META_KEY_IDS, &ids.join(","))?;
+        }
+        // Set after commit would be exact; setting it early only costs a
+        // shared lock where an exclusive one was due, and the check still runs.
+        self.key_recorded.store(true, Ordering::Release);
+        Ok(())
+    }
+
     fn crypto(&self) -> Arc<Crypto> {
         Arc::clone(&self.crypto.read().unwrap_or_else(PoisonError::into_inner))
     }
@@ -676,7 +718,9 @@ pub(crate) fn redacted_url(url: &str) -> String {
 }
 
 /// Creates or checks the schema and the key check; returns the store's format.
-fn prepare_schema(tx: &mut dyn Tx, keys: &KeySet) -> Result<Format> {
+/// Creates or checks the schema and the key check; returns the store's format
+/// and whether the current key is already among the store's key ids.
+fn prepare_schema(tx: &mut dyn Tx, keys: &KeySet) -> Result<(Format, bool)> {
     tx.lock_schema()?;
     let had_meta = tx.table_exists("runqy_vault_meta")?;
     let had_vaults = tx.table_exists("vaults")?;
@@ -699,23 +743,48 @@ fn prepare_schema(tx: &mut dyn Tx, keys: &KeySet) -> Result<Format> {
         }
     };
     let cipher = Cipher::new(keys);
-    match tx.meta_get(META_KEY_ID)? {
+    let key_recorded = match tx.meta_get(META_KEY_ID)? {
         Some(stored) => {
-            let known = KeyId::from_hex(&stored).is_some_and(|id| cipher.knows(id));
-            if !known {
+            let ids = stored_key_ids(tx, &stored)?;
+            let unknown: Vec<&str> = ids
+                .iter()
+                .map(String::as_str)
+                .filter(|id| !KeyId::from_hex(id).is_some_and(|id| cipher.knows(id)))
+                .collect();
+            if !unknown.is_empty() {
                 return Err(Error::KeyMismatch {
-                    store_key_id: stored,
+                    store_key_id: unknown.join(", "),
                     key_id: cipher.key_id().to_string(),
                 });
             }
+            ids.contains(&cipher.key_id().to_string())
         }
         None => {
             // A new store, or a runqy server's: record the id of the key its values are under.
             let id = probe_key_id(tx, &cipher)?.unwrap_or_else(|| cipher.key_id());
-            tx.meta_set(META_KEY_ID, &id.to_string())?;
+            record_only_key(tx, id)?;
+            id == cipher.key_id()
         }
-    }
-    Ok(format)
+    };
+    Ok((format, key_recorded))
+}
+
+/// The ids of every key that may have values in the store.
+fn stored_key_ids(tx: &mut dyn Tx, key_id: &str) -> Result<Vec<String>> {
+    Ok(match tx.meta_get(META_KEY_IDS)? {
+        Some(list) => list
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => vec![key_id.to_owned()],
+    })
+}
+
+/// After a rewrite of every value (rotation, migration, a new store): one key.
+fn record_only_key(tx: &mut dyn Tx, id: KeyId) -> Result<()> {
+    tx.meta_set(META_KEY_ID, &id.to_string())?;
+    tx.meta_set(META_KEY_IDS, &id.to_string())
 }
 
 /// For a store without a recorded key id: the id of the key that opens its
@@ -739,24 +808,6 @@ fn probe_key_id(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Option<KeyId>> {
         store_key_id: "unknown (a legacy store whose entries this key does not open)".to_owned(),
         key_id: cipher.key_id().to_string(),
     })
-}
-
-/// Inside a write: locks the stored key id and checks this store's keys still
-/// open it. Another process (or thread) may have rotated the key since this
-/// store was opened; writing on would leave the store under two keys. Records
-/// the id when a legacy store has none yet.
-fn check_key_id(tx: &mut dyn Tx, cipher: &Cipher, exclusive: bool) -> Result<()> {
-    match tx.lock_key_id(exclusive)? {
-        None => tx.meta_set(META_KEY_ID, &cipher.key_id().to_string()),
-        Some(stored) if KeyId::from_hex(&stored).is_some_and(|id| cipher.knows(id)) => Ok(()),
-        Some(stored) => Err(Error::KeyMismatch {
-            store_key_id: format!(
-                "{stored} (the key was rotated by another process since this store was opened: \
-                 reopen it with the new key)"
-            ),
-            key_id: cipher.key_id().to_string(),
-        }),
-    }
 }
 
 fn vault_id(tx: &mut dyn Tx, name: &str) -> Result<i64> {
