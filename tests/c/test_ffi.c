@@ -231,17 +231,55 @@ static void test_each_core_error_has_its_code_message_and_http_status(void) {
   CHECK(runqy_vault_http_status((RunqyVaultResult)9999) == 500);
 }
 
+/* Flips the first ciphertext byte of the one v2 blob ("RQV" 0x02 ‖ key id ‖
+ * nonce ‖ ciphertext ‖ tag) in a closed store's file: closing the last
+ * connection checkpoints the WAL, so the blob is in the main file. */
+static void corrupt_only_blob(const char *path) {
+  FILE *f = fopen(path, "r+b");
+  CHECK(f != NULL);
+  if (f == NULL) return;
+  static unsigned char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  const unsigned char magic[4] = {'R', 'Q', 'V', 0x02};
+  size_t found = 0, at = 0;
+  for (size_t i = 0; i + 4 + 8 + 12 < n; i++) {
+    if (memcmp(buf + i, magic, 4) == 0) {
+      found++;
+      at = i;
+    }
+  }
+  CHECK(found == 1);
+  if (found == 1) {
+    buf[at + 4 + 8 + 12] ^= 0x01;
+    CHECK(fseek(f, 0, SEEK_SET) == 0);
+    CHECK(fwrite(buf, 1, n, f) == n);
+  }
+  fclose(f);
+}
+
 static void test_decryption_failed_names_vault_and_key(void) {
-  /* A value written under key B while the store's key id is still A (B
-   * current, A previous: the check passes on A) does not open under A alone. */
   RunqyVaultStore *store = open_store("decrypt.db", KEY_A);
+  OK(runqy_vault_create(store, "app", "", &err));
+  OK(runqy_vault_set(store, "app", "TOKEN", "a-secret-value", true, &err));
+  runqy_vault_store_free(store);
+  corrupt_only_blob(db_path("decrypt.db"));
+
+  store = open_store("decrypt.db", KEY_A);
+  char *value = NULL;
+  EXPECT(runqy_vault_get(store, "app", "TOKEN", &value, &err), RUNQY_VAULT_DECRYPTION_FAILED, "'TOKEN' in vault 'app'");
+  CHECK(value == NULL);
+  runqy_vault_store_free(store);
+}
+
+static void test_rolling_rotation_refuses_the_old_key_alone_after_a_write_under_the_new(void) {
+  RunqyVaultStore *store = open_store("rolling.db", KEY_A);
   OK(runqy_vault_create(store, "app", "", &err));
   OK(runqy_vault_set(store, "app", "OLD", "under-a", true, &err));
   runqy_vault_store_free(store);
 
   setenv("RUNQY_VAULT_MASTER_KEY", KEY_B, 1);
   setenv("RUNQY_VAULT_MASTER_KEY_PREVIOUS", KEY_A, 1);
-  store = open_store("decrypt.db", NULL);
+  store = open_store("rolling.db", NULL);
   char *value = NULL;
   OK(runqy_vault_get(store, "app", "OLD", &value, &err));
   CHECK(strcmp(value, "under-a") == 0);
@@ -250,10 +288,9 @@ static void test_decryption_failed_names_vault_and_key(void) {
   runqy_vault_store_free(store);
   clear_key_env();
 
-  store = open_store("decrypt.db", KEY_A);
-  EXPECT(runqy_vault_get(store, "app", "NEW", &value, &err), RUNQY_VAULT_DECRYPTION_FAILED, "'NEW' in vault 'app'");
-  CHECK(value == NULL);
-  runqy_vault_store_free(store);
+  RunqyVaultStore *old = NULL;
+  EXPECT(runqy_vault_store_open(db_path("rolling.db"), KEY_A, &old, &err), RUNQY_VAULT_KEY_MISMATCH, "key id");
+  CHECK(old == NULL);
 }
 
 static void test_store_without_key_opens_disabled_and_refuses_every_vault_call(void) {
@@ -547,6 +584,7 @@ int main(void) {
   test_full_flow_create_set_get_show_list_resolve_payload_unset_delete();
   test_each_core_error_has_its_code_message_and_http_status();
   test_decryption_failed_names_vault_and_key();
+  test_rolling_rotation_refuses_the_old_key_alone_after_a_write_under_the_new();
   test_store_without_key_opens_disabled_and_refuses_every_vault_call();
   test_rotate_key_moves_the_store_to_the_new_key();
   test_generate_key_mask_version_and_string_free_null();
