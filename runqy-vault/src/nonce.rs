@@ -25,20 +25,33 @@ extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
+/// What a fork does to this process's generation, for tests of fork handling.
+#[cfg(test)]
+pub(crate) fn simulate_fork() {
+    fork_generation();
+    after_fork_in_child();
+}
+
 thread_local! {
     static GENERATOR: RefCell<Option<(u64, ChaCha20Rng)>> = const { RefCell::new(None) };
 }
 
-/// 12 fresh random bytes.
-pub fn fresh_nonce() -> [u8; NONCE_LEN] {
-    // The handler is in place before any generator is seeded, so no fork can
-    // copy a seeded generator without the child seeing a new generation.
+/// How many `fork()`s lie between the first call in this process's lineage
+/// and now: state made in an older generation was inherited from a parent.
+pub(crate) fn fork_generation() -> u64 {
+    // The handler is in place before anyone reads a generation, so no fork can
+    // copy state without the child seeing a new generation.
     REGISTER_FORK_HANDLER.call_once(|| {
         // SAFETY: registers a plain function that only touches an atomic.
         let rc = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
         assert_eq!(rc, 0, "pthread_atfork failed");
     });
-    let generation = FORK_GENERATION.load(Ordering::SeqCst);
+    FORK_GENERATION.load(Ordering::SeqCst)
+}
+
+/// 12 fresh random bytes.
+pub fn fresh_nonce() -> [u8; NONCE_LEN] {
+    let generation = fork_generation();
     let mut nonce = [0u8; NONCE_LEN];
     GENERATOR.with(|cell| {
         let mut slot = cell.borrow_mut();
@@ -75,7 +88,7 @@ mod tests {
     fn a_new_fork_generation_reseeds() {
         let before = fresh_nonce();
         // What the fork handler does in a child: the next nonce comes from a new seed.
-        after_fork_in_child();
+        simulate_fork();
         let after = fresh_nonce();
         assert_ne!(before, after);
         GENERATOR.with(|cell| {

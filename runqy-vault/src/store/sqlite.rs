@@ -18,7 +18,13 @@ const MAX_IDLE_CONNECTIONS: usize = 8;
 /// A small pool of SQLite connections, each set up the same way.
 pub(crate) struct Pool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Pooled>>,
+}
+
+/// A connection and the fork generation of the process that opened it.
+struct Pooled {
+    generation: u64,
+    conn: Connection,
 }
 
 impl Pool {
@@ -29,22 +35,29 @@ impl Pool {
         }
     }
 
-    fn get(&self) -> Result<Connection> {
-        if let Some(conn) = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-        {
-            return Ok(conn);
+    fn get(&self) -> Result<Pooled> {
+        let generation = crate::nonce::fork_generation();
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(pooled) = idle.pop() {
+            if pooled.generation == generation {
+                return Ok(pooled);
+            }
+            abandon(pooled);
         }
-        open_connection(&self.path)
+        drop(idle);
+        Ok(Pooled {
+            generation,
+            conn: open_connection(&self.path)?,
+        })
     }
 
-    fn put(&self, conn: Connection) {
+    fn put(&self, pooled: Pooled) {
+        if pooled.generation != crate::nonce::fork_generation() {
+            return abandon(pooled);
+        }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < MAX_IDLE_CONNECTIONS {
-            idle.push(conn);
+            idle.push(pooled);
         }
     }
 
@@ -52,7 +65,9 @@ impl Pool {
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
         let out = {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let tx = conn
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)?;
             let mut tx = Sqlite(&tx);
             f(&mut tx)
             // read-only: dropping the transaction rolls back, the same as committing
@@ -66,7 +81,9 @@ impl Pool {
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
         let out = {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             match f(&mut Sqlite(&tx)) {
                 Ok(v) => tx.commit().map(|()| v).map_err(Error::from),
                 Err(e) => Err(e), // dropping `tx` rolls back
@@ -75,6 +92,13 @@ impl Pool {
         self.put(conn);
         out
     }
+}
+
+/// A connection a forked child inherited from its parent: SQLite must not use
+/// it across `fork()`, and closing it could disturb the parent's locks and WAL
+/// files, so the child leaves it alone (a small leak, once per fork).
+fn abandon(pooled: Pooled) {
+    std::mem::forget(pooled);
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
@@ -402,5 +426,30 @@ impl Tx for Sqlite<'_> {
             .prepare_cached("UPDATE vault_entries SET value = ?2 WHERE id = ?1")?
             .execute(params![entry_id, value])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_never_hands_a_forked_child_its_parents_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Pool::new(&dir.path().join("p.db"));
+        let first = pool.get().unwrap();
+        let parent_handle = unsafe { first.conn.handle() } as usize;
+        pool.put(first);
+        let again = pool.get().unwrap();
+        assert_eq!(
+            unsafe { again.conn.handle() } as usize,
+            parent_handle,
+            "reused before a fork"
+        );
+        pool.put(again);
+        crate::nonce::simulate_fork();
+        let child = pool.get().unwrap();
+        assert_ne!(unsafe { child.conn.handle() } as usize, parent_handle);
+        assert!(pool.idle.lock().unwrap().is_empty());
     }
 }
