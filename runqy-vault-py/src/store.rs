@@ -20,6 +20,8 @@ use crate::errors::{vault_error, IntoPyResult};
 /// block) releases its SQLite connections.
 #[pyclass(module = "runqy_vault", name = "Store", frozen)]
 pub struct PyStore {
+    /// The core's `Store::path()`: a PostgreSQL URL's password is `***`, so
+    /// `path`, `repr` and the "closed" error never show it.
     path: PathBuf,
     // `None` once closed. Calls clone the Arc, so a close during another
     // thread's call lets that call finish.
@@ -117,7 +119,7 @@ impl PyStore {
             .detach(|| Store::open(&path, key.as_ref().map(SecretString::expose)))
             .into_py_result(py)?;
         Ok(PyStore {
-            path,
+            path: store.path().to_path_buf(),
             store: RwLock::new(Some(Arc::new(store))),
         })
     }
@@ -139,7 +141,7 @@ impl PyStore {
             .into_py_result(py)
     }
 
-    /// The database path.
+    /// The database path; for PostgreSQL the URL with its password as `***`.
     #[getter]
     fn path(&self) -> PathBuf {
         self.path.clone()
