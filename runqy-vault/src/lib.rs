@@ -29,6 +29,7 @@ pub mod payload;
 mod schema;
 pub mod secret;
 pub mod store;
+pub mod timestamp;
 pub mod transfer;
 
 pub use cipher::Format;

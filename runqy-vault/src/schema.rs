@@ -34,13 +34,6 @@ pub(crate) const META_KEY_ID: &str = "key_id";
 /// current one and, during a rolling rotation, older ones). Absent: `key_id` alone.
 pub(crate) const META_KEY_IDS: &str = "key_ids";
 
-/// SQL turning a stored timestamp (SQLite's `CURRENT_TIMESTAMP` text, or the
-/// Go driver's `2006-01-02 15:04:05.999999999-07:00`) into RFC 3339 UTC.
-/// Text SQLite cannot parse is shown as it is.
-pub(crate) fn rfc3339(column: &str) -> String {
-    format!("COALESCE(strftime('%Y-%m-%dT%H:%M:%SZ', {column}), {column}, '')")
-}
-
 /// The runqy server's PostgreSQL tables and indexes, exactly (SPEC §2).
 #[cfg(feature = "postgres")]
 pub(crate) const PG_UPSTREAM_TABLES: &str = "

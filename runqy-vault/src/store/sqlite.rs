@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use super::{EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary};
 use crate::error::{Error, Result};
 use crate::schema;
+use crate::timestamp;
 
 /// How long a writer waits for another process's transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -180,6 +181,18 @@ fn stored_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredEntr
     })
 }
 
+/// A timestamp column as RFC 3339 UTC: text as SQLite or the Go driver
+/// writes it, or an integer of Unix seconds; NULL is empty.
+fn timestamp_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<String> {
+    use rusqlite::types::ValueRef;
+    Ok(match r.get_ref(at)? {
+        ValueRef::Text(t) => timestamp::to_rfc3339(&String::from_utf8_lossy(t)),
+        ValueRef::Integer(i) => timestamp::from_unix(i),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Null | ValueRef::Blob(_) => String::new(),
+    })
+}
+
 /// A LEFT JOIN row: vault name, description, then an entry or NULLs.
 fn vault_entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VaultEntryRow> {
     let entry = match r.get_ref(2)? {
@@ -296,37 +309,32 @@ impl Tx for Sqlite<'_> {
     }
 
     fn vault_row(&mut self, name: &str) -> Result<Option<VaultRow>> {
-        let sql = format!(
-            "SELECT id, COALESCE(description, ''), {}, {} FROM vaults WHERE name = ?1",
-            schema::rfc3339("created_at"),
-            schema::rfc3339("updated_at")
-        );
         Ok(self
             .0
-            .prepare_cached(&sql)?
+            .prepare_cached(
+                "SELECT id, COALESCE(description, ''), created_at, updated_at FROM vaults WHERE name = ?1",
+            )?
             .query_row([name], |r| {
                 Ok(VaultRow {
                     id: r.get(0)?,
                     description: r.get(1)?,
-                    created_at: r.get(2)?,
-                    updated_at: r.get(3)?,
+                    created_at: timestamp_at(r, 2)?,
+                    updated_at: timestamp_at(r, 3)?,
                 })
             })
             .optional()?)
     }
 
     fn entry_rows(&mut self, vault_id: i64) -> Result<Vec<EntryRow>> {
-        let sql = format!(
-            "SELECT key, value, is_secret, {}, {} FROM vault_entries WHERE vault_id = ?1 ORDER BY key",
-            schema::rfc3339("created_at"),
-            schema::rfc3339("updated_at")
-        );
-        let mut stmt = self.0.prepare_cached(&sql)?;
+        let mut stmt = self.0.prepare_cached(
+            "SELECT key, value, is_secret, created_at, updated_at FROM vault_entries
+             WHERE vault_id = ?1 ORDER BY key",
+        )?;
         let rows = stmt.query_map([vault_id], |r| {
             Ok(EntryRow {
                 entry: stored_entry(r, 0)?,
-                created_at: r.get(3)?,
-                updated_at: r.get(4)?,
+                created_at: timestamp_at(r, 3)?,
+                updated_at: timestamp_at(r, 4)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
