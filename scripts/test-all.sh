@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
-# The one test command: installs what is missing (scripts/setup.sh), then runs
-# every suite, Rust, C, Go, Python, and the bench harness in quick mode.
+# The one test command: installs what is missing (scripts/setup.sh), starts a
+# throwaway PostgreSQL cluster (scripts/with-postgres.sh; an already set
+# RUNQY_VAULT_TEST_POSTGRES_URL is used instead), then runs every suite, Rust,
+# C, Go, Python, on SQLite and PostgreSQL, and the bench harness in quick mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-for suite in scripts/test-rust.sh scripts/test-c.sh scripts/test-go.sh scripts/test-python.sh scripts/bench-quick.sh; do
-  if [ -x "$suite" ]; then
-    echo "==> $suite"
-    "$suite"
-  fi
-done
-echo "==> all suites passed"
+exec bash scripts/with-postgres.sh bash scripts/run-suites.sh
