@@ -137,16 +137,9 @@ fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// A SQLite error (with its hint, see `Error::from`) behind the database path.
 fn storage_at(path: &Path, e: rusqlite::Error) -> Error {
-    let hint = match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase) => " (the file is not a SQLite database)",
-        Some(rusqlite::ErrorCode::ReadOnly) => " (the database is read-only)",
-        Some(rusqlite::ErrorCode::CannotOpen) => {
-            " (cannot open the file: check the path and permissions)"
-        }
-        _ => "",
-    };
-    Error::Storage(format!("{}: {e}{hint}", path.display()))
+    with_path(Error::from(e), path)
 }
 
 /// Prefixes a storage error met while opening with the database path.
