@@ -142,8 +142,9 @@ impl Cipher {
                     Vec::with_capacity(V2_HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
                 out.extend_from_slice(V2_MAGIC);
                 out.extend_from_slice(&self.current.key_id.0);
-                let aad = v2_aad(self.current.key_id, entry);
-                seal(&self.current.v2, &nonce, &aad, plaintext, out)
+                with_v2_aad(self.current.key_id, entry, |aad| {
+                    seal(&self.current.v2, &nonce, aad, plaintext, out)
+                })
             }
         }
     }
@@ -155,8 +156,9 @@ impl Cipher {
         if blob.len() >= V2_HEADER_LEN + NONCE_LEN + TAG_LEN && blob.starts_with(V2_MAGIC) {
             let id = KeyId(blob[4..12].try_into().expect("8 bytes"));
             if let Some(k) = self.keys().find(|k| k.key_id == id) {
-                let aad = v2_aad(id, entry);
-                if let Some(text) = open(&k.v2, &blob[V2_HEADER_LEN..], &aad) {
+                if let Some(text) =
+                    with_v2_aad(id, entry, |aad| open(&k.v2, &blob[V2_HEADER_LEN..], aad))
+                {
                     let info = BlobInfo {
                         format: Format::V2,
                         key_id: id,
@@ -192,18 +194,32 @@ fn utf8(mut bytes: Zeroizing<Vec<u8>>, entry: &EntryRef<'_>) -> Result<SecretStr
     }
 }
 
-/// `"RQV" 0x02 ‖ key_id ‖ u32be(len vault) ‖ vault ‖ u32be(len key) ‖ key ‖ is_secret`.
-fn v2_aad(key_id: KeyId, entry: EntryRef<'_>) -> Vec<u8> {
-    // Names are short (64 and 256 characters at most): one small allocation.
-    let mut aad = Vec::with_capacity(V2_HEADER_LEN + 9 + entry.vault.len() + entry.key.len());
-    aad.extend_from_slice(V2_MAGIC);
-    aad.extend_from_slice(&key_id.0);
-    aad.extend_from_slice(&(entry.vault.len() as u32).to_be_bytes());
-    aad.extend_from_slice(entry.vault.as_bytes());
-    aad.extend_from_slice(&(entry.key.len() as u32).to_be_bytes());
-    aad.extend_from_slice(entry.key.as_bytes());
-    aad.push(u8::from(entry.is_secret));
-    aad
+/// Calls `f` with `"RQV" 0x02 ‖ key_id ‖ u32be(len vault) ‖ vault ‖ u32be(len key) ‖ key ‖ is_secret`.
+/// Names within SPEC §4's limits fit a stack buffer: no allocation per value.
+fn with_v2_aad<T>(key_id: KeyId, entry: EntryRef<'_>, f: impl FnOnce(&[u8]) -> T) -> T {
+    let len = V2_HEADER_LEN + 4 + entry.vault.len() + 4 + entry.key.len() + 1;
+    let mut stack = [0u8; V2_HEADER_LEN + 4 + 64 + 4 + 256 + 1];
+    let mut heap = Vec::new(); // names from a foreign database may be longer
+    let buf: &mut [u8] = if len <= stack.len() {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let mut at = 0;
+    for part in [
+        V2_MAGIC.as_slice(),
+        &key_id.0,
+        &(entry.vault.len() as u32).to_be_bytes(),
+        entry.vault.as_bytes(),
+        &(entry.key.len() as u32).to_be_bytes(),
+        entry.key.as_bytes(),
+        &[u8::from(entry.is_secret)],
+    ] {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    f(buf)
 }
 
 /// Appends `nonce ‖ ciphertext ‖ tag` to `out`.

@@ -179,6 +179,26 @@ pub fn injection(vaults: &BTreeMap<String, SecretString>) -> Result<Injection> {
     Ok(Injection { variables, names })
 }
 
+/// The values [`merge`] gives, without provenance and without copies:
+/// walking `vaults` from the end, the first vault seen with a key is the one
+/// listed last, so it wins; `take` is asked once per distinct vault.
+pub(crate) fn merge_values(
+    vaults: &[&str],
+    mut take: impl FnMut(&str) -> Vec<(String, SecretString)>,
+) -> BTreeMap<String, SecretString> {
+    let mut out = BTreeMap::new();
+    let mut seen = std::collections::HashSet::with_capacity(vaults.len());
+    for &vault in vaults.iter().rev() {
+        if !seen.insert(vault) {
+            continue;
+        }
+        for (key, value) in take(vault) {
+            out.entry(key).or_insert(value);
+        }
+    }
+    out
+}
+
 /// Merges `entries` (vault, key, value) given in list order of `vaults`.
 pub(crate) fn merge<'a>(
     vaults: &[&'a str],
@@ -208,4 +228,55 @@ pub(crate) fn merge<'a>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(vault: &str) -> Vec<(String, SecretString)> {
+        let pairs: &[(&str, &str)] = match vault {
+            "a" => &[("SHARED", "from-a"), ("ONLY_A", "a")],
+            "b" => &[("SHARED", "from-b"), ("ONLY_B", "b")],
+            "c" => &[("SHARED", "from-c")],
+            _ => &[],
+        };
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), SecretString::from(*v)))
+            .collect()
+    }
+
+    fn plain(map: &BTreeMap<String, SecretString>) -> Vec<(String, String)> {
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn merge_values_picks_the_same_winners_as_merge_also_with_repeated_vaults() {
+        for order in [
+            &["a", "b", "c"][..],
+            &["c", "b", "a"],
+            &["a", "b", "a"],
+            &["b", "a", "b", "empty"],
+            &["a"],
+        ] {
+            let all: BTreeMap<&str, Vec<(String, SecretString)>> =
+                ["a", "b", "c", "empty"].map(|v| (v, entries(v))).into();
+            let merged = merge(order, |v| all[v].as_slice());
+            let mut asked = Vec::new();
+            let moved = merge_values(order, |v| {
+                asked.push(v.to_owned());
+                entries(v)
+            });
+            assert_eq!(plain(&moved), plain(&merged.values), "{order:?}");
+            asked.sort();
+            let before = asked.len();
+            asked.dedup();
+            assert_eq!(before, asked.len(), "each vault taken once: {order:?}");
+        }
+        let moved = merge_values(&["a", "b", "a"], entries);
+        assert_eq!(moved["SHARED"].expose(), "from-a");
+    }
 }

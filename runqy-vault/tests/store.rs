@@ -380,6 +380,19 @@ fn list_is_sorted_with_entry_counts(b: Backend) {
     );
 }
 
+fn show_of_an_empty_vault_has_its_row_and_no_entries(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("empty", "nothing yet").unwrap();
+    let d = f.store.show("empty").unwrap();
+    assert_eq!(
+        (d.name.as_str(), d.description.as_str()),
+        ("empty", "nothing yet")
+    );
+    assert!(d.entries.is_empty());
+    assert_eq!(d.created_at.len(), 20, "{}", d.created_at);
+    assert_eq!(kind(f.store.show("nope")), ErrorKind::VaultNotFound);
+}
+
 fn show_sorts_entries_masks_secrets_and_formats_timestamps(b: Backend) {
     let f = Fixture::new(b);
     f.store.create_vault("api-keys", "model keys").unwrap();
@@ -1198,6 +1211,7 @@ on_both_backends!(
     set_updates_value_and_flips_is_secret,
     list_is_sorted_with_entry_counts,
     show_sorts_entries_masks_secrets_and_formats_timestamps,
+    show_of_an_empty_vault_has_its_row_and_no_entries,
     set_bumps_vault_updated_at,
     timestamps_written_by_the_go_driver_are_shown_in_utc,
     create_existing_vault_is_vault_exists,

@@ -5,7 +5,6 @@
 //! The backend is chosen at open: a location starting with `postgres://` or
 //! `postgresql://` is a PostgreSQL URL, anything else a SQLite path.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -66,7 +65,6 @@ pub(crate) struct StoredEntry {
 
 /// A vault's own row, timestamps already RFC 3339.
 pub(crate) struct VaultRow {
-    pub id: i64,
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
@@ -93,6 +91,17 @@ pub(crate) struct VaultEntryRow {
     pub description: String,
     pub entry: Option<StoredEntry>,
 }
+
+/// An entry borrowed from a result row, so it can be decrypted without copying it out.
+pub(crate) struct EntryAt<'r> {
+    pub key: &'r str,
+    pub value: &'r [u8],
+    pub is_secret: bool,
+}
+
+/// What [`Tx::listed_entries`] calls for each row: a vault and one of its
+/// entries, or `None` for a listed vault without entries.
+pub(crate) type EachEntry<'f> = dyn FnMut(&str, Option<EntryAt<'_>>) -> Result<()> + 'f;
 
 /// The primitive queries a backend answers, each inside the transaction (or
 /// single statement) the backend opened for the operation. The store's logic
@@ -122,9 +131,8 @@ pub(crate) trait Tx {
     /// Deletes a vault and its entries.
     fn delete_vault(&mut self, id: i64) -> Result<()>;
     fn list_vaults(&mut self) -> Result<Vec<VaultSummary>>;
-    fn vault_row(&mut self, name: &str) -> Result<Option<VaultRow>>;
-    /// A vault's entries sorted by key.
-    fn entry_rows(&mut self, vault_id: i64) -> Result<Vec<EntryRow>>;
+    /// A vault's row and its entries sorted by key, in one statement.
+    fn vault_detail(&mut self, name: &str) -> Result<Option<(VaultRow, Vec<EntryRow>)>>;
     fn upsert_entry(
         &mut self,
         vault_id: i64,
@@ -137,7 +145,7 @@ pub(crate) trait Tx {
     /// Whether an entry was deleted.
     fn delete_entry(&mut self, vault_id: i64, key: &str) -> Result<bool>;
     /// The entries of every listed vault (that exists), in ONE query.
-    fn listed_entries(&mut self, names: &[&str]) -> Result<Vec<VaultEntryRow>>;
+    fn listed_entries(&mut self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()>;
     /// Every vault with its entries, sorted by vault name then key.
     fn export_rows(&mut self) -> Result<Vec<VaultEntryRow>>;
     /// Entries in id order, all of them or the first `limit`.
@@ -153,19 +161,10 @@ enum Backend {
 }
 
 impl Backend {
-    /// Several statements seeing one snapshot.
-    fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        match self {
-            Backend::Sqlite(p) => p.read(f),
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(p) => p.read(f),
-        }
-    }
-
-    /// One statement: PostgreSQL skips BEGIN/COMMIT, a round trip each.
+    /// One statement: no BEGIN/COMMIT (on PostgreSQL a round trip each).
     fn read_one<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         match self {
-            Backend::Sqlite(p) => p.read(f),
+            Backend::Sqlite(p) => p.read_one(f),
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.read_one(f),
         }
@@ -368,13 +367,10 @@ impl Store {
     pub fn show(&self, name: &str) -> Result<VaultDetail> {
         let inner = self.inner()?;
         let crypto = inner.crypto();
-        let (row, entries) = inner.backend.read(|tx| {
-            let row = tx
-                .vault_row(name)?
-                .ok_or_else(|| Error::vault_not_found(name))?;
-            let entries = tx.entry_rows(row.id)?;
-            Ok((row, entries))
-        })?;
+        let (row, entries) = inner
+            .backend
+            .read_one(|tx| tx.vault_detail(name))?
+            .ok_or_else(|| Error::vault_not_found(name))?;
         Ok(VaultDetail {
             name: name.to_owned(),
             description: row.description,
@@ -388,10 +384,10 @@ impl Store {
     pub fn entries(&self, name: &str) -> Result<Vec<EntryView>> {
         let inner = self.inner()?;
         let crypto = inner.crypto();
-        let rows = inner.backend.read(|tx| {
-            let id = vault_id(tx, name)?;
-            tx.entry_rows(id)
-        })?;
+        let (_, rows) = inner
+            .backend
+            .read_one(|tx| tx.vault_detail(name))?
+            .ok_or_else(|| Error::vault_not_found(name))?;
         entry_views(&crypto.cipher, name, rows)
     }
 
@@ -446,43 +442,50 @@ impl Store {
     /// Merges the listed vaults, later ones overriding earlier ones, and says
     /// where each key came from. Every missing vault is named in one error.
     pub fn resolve<S: AsRef<str>>(&self, vaults: &[S]) -> Result<Resolved> {
-        let inner = self.inner()?;
         let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
+        let listed = self.listed(&names)?;
+        Ok(payload::merge(&names, |v| listed.entries_of(v)))
+    }
+
+    /// The listed vaults' entries, decrypted straight from the rows.
+    fn listed<'n>(&self, names: &[&'n str]) -> Result<Listed<'n>> {
+        let inner = self.inner()?;
         let crypto = inner.crypto();
-        let mut unique: Vec<&str> = Vec::with_capacity(names.len());
-        for n in &names {
-            if !unique.contains(n) {
-                unique.push(n);
-            }
-        }
+        let mut listed = Listed::new(names);
         // One query for all listed vaults: its cost follows the listed vaults,
         // not the store's size, and on PostgreSQL it is one round trip.
-        let rows = inner.backend.read_one(|tx| tx.listed_entries(&unique))?;
-        let mut by_vault: HashMap<String, Vec<(String, SecretString)>> =
-            HashMap::with_capacity(unique.len());
-        for row in rows {
-            let Some(entry) = row.entry else {
-                by_vault.entry(row.vault).or_default(); // a listed vault with no entries
-                continue;
-            };
-            let value = decrypt(&crypto.cipher, &row.vault, &entry)?;
-            by_vault
-                .entry(row.vault)
-                .or_default()
-                .push((entry.key, value));
-        }
-        let missing: Vec<String> = unique
-            .iter()
-            .filter(|n| !by_vault.contains_key(**n))
-            .map(|n| n.to_string())
+        let Listed {
+            vaults: asked,
+            entries: found,
+            index,
+        } = &mut listed;
+        inner.backend.read_one(|tx| {
+            tx.listed_entries(asked, &mut |vault, entry| {
+                let Some(slot) = slot(index, vault) else {
+                    return Ok(()); // a row for a name not asked for: cannot happen
+                };
+                let vault = asked[slot];
+                let entries = found[slot].get_or_insert_with(Vec::new);
+                if let Some(e) = entry {
+                    let at = EntryRef {
+                        vault,
+                        key: e.key,
+                        is_secret: e.is_secret,
+                    };
+                    let (value, _) = crypto.cipher.decrypt(at, e.value)?;
+                    entries.push((e.key.to_owned(), value));
+                }
+                Ok(())
+            })
+        })?;
+        let missing: Vec<String> = (listed.vaults.iter().zip(&listed.entries))
+            .filter(|(_, found)| found.is_none())
+            .map(|(name, _)| name.to_string())
             .collect();
         if !missing.is_empty() {
             return Err(Error::VaultNotFound { vaults: missing });
         }
-        let empty: &[(String, SecretString)] = &[];
-        Ok(payload::merge(&names, |v| {
-            by_vault.get(v).map_or(empty, Vec::as_slice)
-        }))
+        Ok(listed)
     }
 
     /// The registration payload for a queue listing `vaults` (SPEC §7). A bad
@@ -494,7 +497,10 @@ impl Store {
     ) -> Result<RegistrationPayload> {
         let mut out = RegistrationPayload::default();
         if !vaults.is_empty() {
-            out.vaults = self.resolve(vaults)?.values;
+            let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
+            let mut listed = self.listed(&names)?;
+            // The values alone, moved rather than copied (no provenance).
+            out.vaults = payload::merge_values(&names, |v| listed.take(v));
         }
         if let Some(reference) = git_token_ref.filter(|r| !r.is_empty()) {
             match EntryReference::parse(reference).and_then(|r| self.get(&r.vault, &r.key)) {
@@ -810,11 +816,6 @@ fn probe_key_id(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Option<KeyId>> {
     })
 }
 
-fn vault_id(tx: &mut dyn Tx, name: &str) -> Result<i64> {
-    tx.vault_id(name)?
-        .ok_or_else(|| Error::vault_not_found(name))
-}
-
 fn touched_vault_id(tx: &mut dyn Tx, name: &str) -> Result<i64> {
     tx.touch_vault(name)?
         .ok_or_else(|| Error::vault_not_found(name))
@@ -825,6 +826,52 @@ fn entry_not_found(vault: &str, key: &str) -> Error {
         vault: vault.to_owned(),
         key: key.to_owned(),
     }
+}
+
+/// The decrypted entries of the vaults a queue lists, each vault once.
+struct Listed<'n> {
+    /// The listed names without repeats, in first-listed order.
+    vaults: Vec<&'n str>,
+    /// Per vault: `None` until a row shows it exists, then its entries.
+    entries: Vec<Option<Vec<(String, SecretString)>>>,
+    /// `(name, index in vaults)` sorted by name, to place rows quickly.
+    index: Vec<(&'n str, usize)>,
+}
+
+impl<'n> Listed<'n> {
+    fn new(names: &[&'n str]) -> Listed<'n> {
+        let mut vaults: Vec<&str> = Vec::with_capacity(names.len());
+        let mut index: Vec<(&str, usize)> = Vec::with_capacity(names.len());
+        for &name in names {
+            if let Err(at) = index.binary_search_by(|(n, _)| n.cmp(&name)) {
+                index.insert(at, (name, vaults.len()));
+                vaults.push(name);
+            }
+        }
+        Listed {
+            entries: vec![None; vaults.len()],
+            vaults,
+            index,
+        }
+    }
+
+    fn entries_of(&self, vault: &str) -> &[(String, SecretString)] {
+        slot(&self.index, vault)
+            .and_then(|i| self.entries[i].as_deref())
+            .unwrap_or(&[])
+    }
+
+    fn take(&mut self, vault: &str) -> Vec<(String, SecretString)> {
+        slot(&self.index, vault)
+            .and_then(|i| self.entries[i].take())
+            .unwrap_or_default()
+    }
+}
+
+/// Where `vault` is in [`Listed::vaults`], from its sorted index.
+fn slot(index: &[(&str, usize)], vault: &str) -> Option<usize> {
+    let at = index.binary_search_by(|(n, _)| (*n).cmp(vault)).ok()?;
+    Some(index[at].1)
 }
 
 fn decrypt(cipher: &Cipher, vault: &str, entry: &StoredEntry) -> Result<SecretString> {

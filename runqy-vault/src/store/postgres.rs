@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use postgres::types::{FromSql, ToSql};
-use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Statement};
+use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
-use super::{EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary};
+use super::{
+    EachEntry, EntryAt, EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary,
+};
 use crate::error::{Error, Result};
 use crate::schema;
 
@@ -109,25 +111,6 @@ impl Pool {
 
     fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
         self.pool.get().map_err(|e| storage(&self.label, &e))
-    }
-
-    /// Several statements in one read-only REPEATABLE READ transaction (one snapshot).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        let mut conn = self.get()?;
-        let Conn { client, statements } = &mut *conn;
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(|e| storage(&self.label, &e))?;
-        let out = f(&mut Pg {
-            client: &mut tx,
-            statements,
-            label: &self.label,
-        })?;
-        tx.commit().map_err(|e| storage(&self.label, &e))?;
-        Ok(out)
     }
 
     /// One statement, in autocommit: no BEGIN/COMMIT round trips.
@@ -380,48 +363,42 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
             .collect()
     }
 
-    fn vault_row(&mut self, name: &str) -> Result<Option<VaultRow>> {
-        let row = self.query_opt(
+    fn vault_detail(&mut self, name: &str) -> Result<Option<(VaultRow, Vec<EntryRow>)>> {
+        let rows = self.query(
             concat!(
-                "SELECT id::bigint, COALESCE(description, ''), ",
-                rfc3339!("created_at"),
+                "SELECT COALESCE(v.description, ''), ",
+                rfc3339!("v.created_at"),
                 ", ",
-                rfc3339!("updated_at"),
-                " FROM vaults WHERE name = $1"
+                rfc3339!("v.updated_at"),
+                ", e.key, e.value, e.is_secret, ",
+                rfc3339!("e.created_at"),
+                ", ",
+                rfc3339!("e.updated_at"),
+                " FROM vaults v LEFT JOIN vault_entries e ON e.vault_id = v.id
+                 WHERE v.name = $1 ORDER BY e.key COLLATE \"C\""
             ),
             &[&name],
         )?;
-        match row {
-            Some(r) => Ok(Some(VaultRow {
-                id: self.col(&r, 0)?,
-                description: self.col(&r, 1)?,
-                created_at: self.col(&r, 2)?,
-                updated_at: self.col(&r, 3)?,
-            })),
-            None => Ok(None),
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let vault = VaultRow {
+            description: self.col(first, 0)?,
+            created_at: self.col(first, 1)?,
+            updated_at: self.col(first, 2)?,
+        };
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if self.col::<Option<&str>>(r, 3)?.is_none() {
+                break; // the vault has no entries
+            }
+            entries.push(EntryRow {
+                entry: self.stored_entry(r, 3)?,
+                created_at: self.col(r, 6)?,
+                updated_at: self.col(r, 7)?,
+            });
         }
-    }
-
-    fn entry_rows(&mut self, vault_id: i64) -> Result<Vec<EntryRow>> {
-        let rows = self.query(
-            concat!(
-                "SELECT key, value, is_secret, ",
-                rfc3339!("created_at"),
-                ", ",
-                rfc3339!("updated_at"),
-                " FROM vault_entries WHERE vault_id = $1::bigint ORDER BY key COLLATE \"C\""
-            ),
-            &[&vault_id],
-        )?;
-        rows.iter()
-            .map(|r| {
-                Ok(EntryRow {
-                    entry: self.stored_entry(r, 0)?,
-                    created_at: self.col(r, 3)?,
-                    updated_at: self.col(r, 4)?,
-                })
-            })
-            .collect()
+        Ok(Some((vault, entries)))
     }
 
     fn upsert_entry(
@@ -477,15 +454,26 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         Ok(n > 0)
     }
 
-    fn listed_entries(&mut self, names: &[&str]) -> Result<Vec<VaultEntryRow>> {
+    fn listed_entries(&mut self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
         // One statement with the names as an array: one round trip however many vaults.
         let rows = self.query(
-            "SELECT v.name, '', e.key, e.value, e.is_secret FROM vaults v
+            "SELECT v.name, e.key, e.value, e.is_secret FROM vaults v
              LEFT JOIN vault_entries e ON e.vault_id = v.id
              WHERE v.name = ANY($1)",
             &[&names],
         )?;
-        rows.iter().map(|r| self.vault_entry_row(r)).collect()
+        for r in &rows {
+            let entry = match self.col::<Option<&str>>(r, 1)? {
+                None => None,
+                Some(key) => Some(EntryAt {
+                    key,
+                    value: self.col(r, 2)?,
+                    is_secret: self.col::<Option<bool>>(r, 3)?.unwrap_or(true),
+                }),
+            };
+            each(self.col(r, 0)?, entry)?;
+        }
+        Ok(())
     }
 
     fn export_rows(&mut self) -> Result<Vec<VaultEntryRow>> {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::{EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary};
+use super::{
+    EachEntry, EntryAt, EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary,
+};
 use crate::error::{Error, Result};
 use crate::schema;
 use crate::timestamp;
@@ -62,17 +64,12 @@ impl Pool {
         }
     }
 
-    /// Runs `f` on a pooled connection inside a read transaction (one snapshot).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        let mut conn = self.get()?;
-        let out = {
-            let tx = conn
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let mut tx = Sqlite(&tx);
-            f(&mut tx)
-            // read-only: dropping the transaction rolls back, the same as committing
-        };
+    /// Runs `f`, which issues one statement, on a pooled connection without
+    /// BEGIN/ROLLBACK: a statement in autocommit reads one snapshot anyway,
+    /// and the two extra statements cost more than a small `get`.
+    pub(crate) fn read_one<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let conn = self.get()?;
+        let out = f(&mut Sqlite(&conn.conn));
         self.put(conn);
         out
     }
@@ -154,9 +151,9 @@ pub(crate) fn with_path(e: Error, path: &Path) -> Error {
 
 /// The `value` column as bytes. Upstream declares it BLOB, but SQLite lets any
 /// writer store TEXT there; both are read the same way.
-fn value_bytes(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Vec<u8>> {
+fn value_ref<'r>(row: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r [u8]> {
     match row.get_ref(idx)? {
-        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Ok(b.to_vec()),
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Ok(b),
         other => Err(rusqlite::Error::InvalidColumnType(
             idx,
             "value".into(),
@@ -165,11 +162,19 @@ fn value_bytes(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Vec<u8>>
     }
 }
 
+/// A TEXT column borrowed from the row.
+fn text_ref<'r>(row: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r str> {
+    let value = row.get_ref(idx)?;
+    value
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, value.data_type(), e.into()))
+}
+
 /// `key, value, is_secret` from columns `at`, `at + 1`, `at + 2`.
 fn stored_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredEntry> {
     Ok(StoredEntry {
         key: r.get(at)?,
-        value: value_bytes(r, at + 1)?,
+        value: value_ref(r, at + 1)?.to_vec(),
         is_secret: r.get::<_, Option<bool>>(at + 2)?.unwrap_or(true),
     })
 }
@@ -301,36 +306,36 @@ impl Tx for Sqlite<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn vault_row(&mut self, name: &str) -> Result<Option<VaultRow>> {
-        Ok(self
-            .0
-            .prepare_cached(
-                "SELECT id, COALESCE(description, ''), created_at, updated_at FROM vaults WHERE name = ?1",
-            )?
-            .query_row([name], |r| {
-                Ok(VaultRow {
-                    id: r.get(0)?,
-                    description: r.get(1)?,
-                    created_at: timestamp_at(r, 2)?,
-                    updated_at: timestamp_at(r, 3)?,
-                })
-            })
-            .optional()?)
-    }
-
-    fn entry_rows(&mut self, vault_id: i64) -> Result<Vec<EntryRow>> {
+    fn vault_detail(&mut self, name: &str) -> Result<Option<(VaultRow, Vec<EntryRow>)>> {
         let mut stmt = self.0.prepare_cached(
-            "SELECT key, value, is_secret, created_at, updated_at FROM vault_entries
-             WHERE vault_id = ?1 ORDER BY key",
+            "SELECT COALESCE(v.description, ''), v.created_at, v.updated_at,
+                    e.key, e.value, e.is_secret, e.created_at, e.updated_at
+             FROM vaults v LEFT JOIN vault_entries e ON e.vault_id = v.id
+             WHERE v.name = ?1 ORDER BY e.key",
         )?;
-        let rows = stmt.query_map([vault_id], |r| {
-            Ok(EntryRow {
-                entry: stored_entry(r, 0)?,
-                created_at: timestamp_at(r, 3)?,
-                updated_at: timestamp_at(r, 4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut rows = stmt.query([name])?;
+        let Some(first) = rows.next()? else {
+            return Ok(None);
+        };
+        let vault = VaultRow {
+            description: first.get(0)?,
+            created_at: timestamp_at(first, 1)?,
+            updated_at: timestamp_at(first, 2)?,
+        };
+        let mut entries = Vec::new();
+        let mut row = Some(first);
+        while let Some(r) = row {
+            if r.get_ref(3)? == rusqlite::types::ValueRef::Null {
+                break; // the vault has no entries
+            }
+            entries.push(EntryRow {
+                entry: stored_entry(r, 3)?,
+                created_at: timestamp_at(r, 6)?,
+                updated_at: timestamp_at(r, 7)?,
+            });
+            row = rows.next()?;
+        }
+        Ok(Some((vault, entries)))
     }
 
     fn upsert_entry(
@@ -384,16 +389,28 @@ impl Tx for Sqlite<'_> {
         Ok(n > 0)
     }
 
-    fn listed_entries(&mut self, names: &[&str]) -> Result<Vec<VaultEntryRow>> {
+    fn listed_entries(&mut self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
         let placeholders = vec!["?"; names.len()].join(",");
         let sql = format!(
-            "SELECT v.name, '', e.key, e.value, e.is_secret FROM vaults v
+            "SELECT v.name, e.key, e.value, e.is_secret FROM vaults v
              LEFT JOIN vault_entries e ON e.vault_id = v.id
              WHERE v.name IN ({placeholders})"
         );
         let mut stmt = self.0.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(names.iter()), vault_entry_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut rows = stmt.query(rusqlite::params_from_iter(names.iter()))?;
+        while let Some(r) = rows.next()? {
+            let vault = text_ref(r, 0)?;
+            let entry = match r.get_ref(1)? {
+                rusqlite::types::ValueRef::Null => None,
+                _ => Some(EntryAt {
+                    key: text_ref(r, 1)?,
+                    value: value_ref(r, 2)?,
+                    is_secret: r.get::<_, Option<bool>>(3)?.unwrap_or(true),
+                }),
+            };
+            each(vault, entry)?;
+        }
+        Ok(())
     }
 
     fn export_rows(&mut self) -> Result<Vec<VaultEntryRow>> {
