@@ -45,6 +45,8 @@ COMMAND = "python3 benches/compare.py"
 WORKLOADS = [
     "cipher/encrypt_64B",
     "cipher/decrypt_64B",
+    "cipher/aead_floor_rustcrypto_64B",
+    "cipher/aead_floor_ring_64B",
     "cipher/encrypt_16KiB",
     "cipher/decrypt_16KiB",
     "store/set",

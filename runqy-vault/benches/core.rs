@@ -70,6 +70,36 @@ fn cipher(c: &mut Criterion) {
             b.iter(|| cipher.decrypt(ENTRY, &blob).unwrap())
         });
     }
+    // The floor under any 64-byte value: the AEAD alone, key schedule built,
+    // fixed nonce, no associated data, in place, no allocation. RustCrypto's
+    // aes-gcm (what the store uses) and ring's BoringSSL assembly (which we do
+    // not use: its key schedule cannot be wiped) side by side.
+    let key = [1u8; 32];
+    let nonce = [2u8; 12];
+    let rc = <aes_gcm::Aes256Gcm as aes_gcm::aead::KeyInit>::new(&key.into());
+    let mut buf = [b'x'; 64];
+    g.throughput(Throughput::Bytes(64));
+    g.bench_function("aead_floor_rustcrypto_64B", |b| {
+        use aes_gcm::aead::AeadInPlace;
+        b.iter(|| {
+            rc.encrypt_in_place_detached(&nonce.into(), b"", &mut buf)
+                .unwrap()
+        })
+    });
+    let ring_key = ring::aead::LessSafeKey::new(
+        ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &key).unwrap(),
+    );
+    g.bench_function("aead_floor_ring_64B", |b| {
+        b.iter(|| {
+            ring_key
+                .seal_in_place_separate_tag(
+                    ring::aead::Nonce::assume_unique_for_key(nonce),
+                    ring::aead::Aad::empty(),
+                    &mut buf,
+                )
+                .unwrap()
+        })
+    });
     g.finish();
 }
 
