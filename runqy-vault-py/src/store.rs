@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use runqy_vault::{
     EntryView, Error, ExportDocument, MasterKey, RegistrationPayload, SecretString, Store,
     VaultDetail,
@@ -271,16 +271,17 @@ impl PyStore {
     }
 
     /// The decrypted value.
-    fn get(
+    fn get<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         vault: &Bound<'_, PyAny>,
         key: &Bound<'_, PyAny>,
-    ) -> PyResult<String> {
+    ) -> PyResult<Bound<'py, PyString>> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
         let value = self.run(py, move |s| s.get(&vault, &key))?;
-        Ok(value.expose().to_owned())
+        // Straight from the wiped-on-drop buffer: no unwiped Rust `String` copy.
+        Ok(PyString::new(py, value.expose()))
     }
 
     fn unset(
