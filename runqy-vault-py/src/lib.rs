@@ -4,6 +4,7 @@
 //! masking, the payload's shape, the worker-side checks) is the core's.
 
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 mod args;
 mod errors;
@@ -12,17 +13,18 @@ mod store;
 
 /// A new random master key, as standard base64 (what `openssl rand -base64 32` prints).
 #[pyfunction]
-fn generate_key() -> String {
-    runqy_vault::MasterKey::generate()
-        .to_base64()
-        .expose()
-        .to_owned()
+fn generate_key(py: Python<'_>) -> Bound<'_, PyString> {
+    // The str is made straight from the key's wiped-on-drop text, with no
+    // unwiped Rust copy in between.
+    PyString::new(py, runqy_vault::MasterKey::generate().to_base64().expose())
 }
 
 /// The masked form of a value: `sk-proj-abc…xx` → `sk****xx`.
 #[pyfunction]
 fn mask(value: &Bound<'_, PyAny>) -> PyResult<String> {
-    Ok(runqy_vault::mask(&args::text(value, "value")?))
+    // The value is a secret: its Rust copy is wiped when dropped.
+    let value = runqy_vault::SecretString::from(args::text(value, "value")?);
+    Ok(runqy_vault::mask(value.expose()))
 }
 
 #[pymodule]

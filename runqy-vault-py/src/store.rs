@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use runqy_vault::{
     EntryView, Error, ExportDocument, MasterKey, RegistrationPayload, SecretString, Store,
     VaultDetail,
@@ -75,29 +76,38 @@ fn detail_dict<'py>(py: Python<'py>, v: &VaultDetail) -> PyResult<Bound<'py, PyD
     Ok(d)
 }
 
-fn secret_map<'py>(
-    py: Python<'py>,
-    map: &std::collections::BTreeMap<String, SecretString>,
-) -> PyResult<Bound<'py, PyDict>> {
+/// `{key: value}`, taking the entries so each plaintext is wiped
+/// (`SecretString` zeroizes on drop) right after its one copy into a Python
+/// `str`, in the same pass that builds the dict.
+fn secret_map(
+    py: Python<'_>,
+    entries: impl IntoIterator<Item = (String, SecretString)>,
+) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
-    for (k, v) in map {
+    for (k, v) in entries {
         d.set_item(k, v.expose())?;
     }
     Ok(d)
 }
 
 /// SPEC §7's members, omitted when empty (as `RegistrationPayload::to_json`
-/// does), plus `"warnings"` when there are any.
-fn payload_dict<'py>(py: Python<'py>, p: &RegistrationPayload) -> PyResult<Bound<'py, PyDict>> {
+/// does), plus `"warnings"` when there are any. The member names are
+/// interned (constants, nothing secret); entry names and values are not.
+fn payload_dict(py: Python<'_>, p: RegistrationPayload) -> PyResult<Bound<'_, PyDict>> {
+    let RegistrationPayload {
+        vaults,
+        git_token,
+        warnings,
+    } = p;
     let d = PyDict::new(py);
-    if !p.vaults.is_empty() {
-        d.set_item("vaults", secret_map(py, &p.vaults)?)?;
+    if !vaults.is_empty() {
+        d.set_item(intern!(py, "vaults"), secret_map(py, vaults)?)?;
     }
-    if let Some(token) = p.git_token.as_ref().filter(|t| !t.expose().is_empty()) {
-        d.set_item("git_token", token.expose())?;
+    if let Some(token) = git_token.filter(|t| !t.expose().is_empty()) {
+        d.set_item(intern!(py, "git_token"), token.expose())?;
     }
-    if !p.warnings.is_empty() {
-        d.set_item("warnings", &p.warnings)?;
+    if !warnings.is_empty() {
+        d.set_item(intern!(py, "warnings"), warnings)?;
     }
     Ok(d)
 }
@@ -261,16 +271,17 @@ impl PyStore {
     }
 
     /// The decrypted value.
-    fn get(
+    fn get<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         vault: &Bound<'_, PyAny>,
         key: &Bound<'_, PyAny>,
-    ) -> PyResult<String> {
+    ) -> PyResult<Bound<'py, PyString>> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
         let value = self.run(py, move |s| s.get(&vault, &key))?;
-        Ok(value.expose().to_owned())
+        // Straight from the wiped-on-drop buffer: no unwiped Rust `String` copy.
+        Ok(PyString::new(py, value.expose()))
     }
 
     fn unset(
@@ -292,7 +303,7 @@ impl PyStore {
     ) -> PyResult<Bound<'py, PyDict>> {
         let names = args::vault_names(vaults)?;
         let resolved = self.run(py, move |s| s.resolve(&names))?;
-        secret_map(py, &resolved.values)
+        secret_map(py, resolved.values)
     }
 
     /// The registration payload of SPEC §7 as a dict, plus "warnings" when any.
@@ -308,10 +319,11 @@ impl PyStore {
             .filter(|t| !t.is_none())
             .map(|t| args::text(t, "git_token"))
             .transpose()?;
+        // One GIL release around the whole core call; `names` moves in, no copy.
         let payload = self.run(py, move |s| {
             s.registration_payload(&names, git_token.as_deref())
         })?;
-        payload_dict(py, &payload)
+        payload_dict(py, payload)
     }
 
     /// Re-encrypts every entry under `new_key`; returns how many.
