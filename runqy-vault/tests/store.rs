@@ -906,6 +906,86 @@ fn legacy_store_with_undecryptable_entries_is_key_mismatch(b: Backend) {
     assert_eq!(err.kind(), ErrorKind::KeyMismatch);
 }
 
+/// The payload's vaults as plain pairs.
+fn payload_values(store: &Store, vaults: &[&str]) -> Vec<(String, String)> {
+    let p = store.registration_payload(vaults, None).unwrap();
+    p.vaults
+        .iter()
+        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+// A payload reads its rows from a cache on SQLite (see store/row_cache.rs);
+// these prove every kind of write shows in the next payload.
+fn payload_sees_its_own_stores_writes_between_calls(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("a", "").unwrap();
+    f.store.create_vault("b", "").unwrap();
+    f.store.set("a", "K", "one", true).unwrap();
+    assert_eq!(
+        payload_values(&f.store, &["a", "b"]),
+        pairs(&[("K", "one")])
+    );
+    f.store.set("a", "K", "two", true).unwrap();
+    f.store.set("b", "L", "new", false).unwrap();
+    assert_eq!(
+        payload_values(&f.store, &["a", "b"]),
+        pairs(&[("K", "two"), ("L", "new")])
+    );
+    f.store.unset("a", "K").unwrap();
+    assert_eq!(
+        payload_values(&f.store, &["a", "b"]),
+        pairs(&[("L", "new")])
+    );
+    f.store.delete_vault("b").unwrap();
+    let err = f.store.registration_payload(&["a", "b"], None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::VaultNotFound);
+    f.store.create_vault("b", "").unwrap();
+    assert_eq!(payload_values(&f.store, &["a", "b"]), pairs(&[]));
+}
+
+fn payload_sees_writes_by_another_store_on_the_same_database(b: Backend) {
+    let f = Fixture::new(b);
+    let other = f.reopen(1).unwrap();
+    f.store.create_vault("a", "").unwrap();
+    f.store.set("a", "K", "one", true).unwrap();
+    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "one")]));
+    other.set("a", "K", "two", true).unwrap();
+    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "two")]));
+    other
+        .import(
+            &ExportDocument::from_json(
+                r#"{"format":1,"vaults":[{"name":"a","entries":[{"key":"M","value":"m"}]}]}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        payload_values(&f.store, &["a"]),
+        pairs(&[("K", "two"), ("M", "m")])
+    );
+    other.delete_vault("a").unwrap();
+    let err = f.store.registration_payload(&["a"], None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::VaultNotFound);
+}
+
+fn payload_after_another_store_rotated_the_key_fails_rather_than_serve_old_rows(b: Backend) {
+    let f = Fixture::new(b);
+    let other = f.reopen(1).unwrap();
+    f.store.create_vault("a", "").unwrap();
+    f.store.set("a", "K", "one", true).unwrap();
+    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "one")]));
+    other.rotate_key(&key(2)).unwrap();
+    let err = f.store.registration_payload(&["a"], None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DecryptionFailed, "{err}");
+}
+
 fn rotate_key_reencrypts_everything_and_retires_the_old_key(b: Backend) {
     let f = Fixture::new(b);
     f.store.create_vault("v", "").unwrap();
@@ -1212,6 +1292,9 @@ on_both_backends!(
     list_is_sorted_with_entry_counts,
     show_sorts_entries_masks_secrets_and_formats_timestamps,
     show_of_an_empty_vault_has_its_row_and_no_entries,
+    payload_sees_its_own_stores_writes_between_calls,
+    payload_sees_writes_by_another_store_on_the_same_database,
+    payload_after_another_store_rotated_the_key_fails_rather_than_serve_old_rows,
     set_bumps_vault_updated_at,
     timestamps_written_by_the_go_driver_are_shown_in_utc,
     create_existing_vault_is_vault_exists,

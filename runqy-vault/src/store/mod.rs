@@ -21,6 +21,7 @@ use crate::transfer::{ExportDocument, ExportEntry, ExportVault, EXPORT_FORMAT};
 
 #[cfg(feature = "postgres")]
 mod postgres;
+mod row_cache;
 mod sqlite;
 
 /// The variable naming the database when no path is given.
@@ -176,6 +177,16 @@ impl Backend {
             Backend::Sqlite(p) => p.write(f),
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.read_one(f),
+        }
+    }
+
+    /// The listed vaults' rows (see [`Tx::listed_entries`]); SQLite answers
+    /// from a cache of rows when no one committed since it read them.
+    fn listed_entries(&self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
+        match self {
+            Backend::Sqlite(p) => p.listed_entries(names, each),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => p.read_one(|tx| tx.listed_entries(names, each)),
         }
     }
 
@@ -452,31 +463,30 @@ impl Store {
         let inner = self.inner()?;
         let crypto = inner.crypto();
         let mut listed = Listed::new(names);
-        // One query for all listed vaults: its cost follows the listed vaults,
-        // not the store's size, and on PostgreSQL it is one round trip.
+        // One query for all listed vaults (or none, from SQLite's row cache):
+        // its cost follows the listed vaults, not the store's size, and on
+        // PostgreSQL it is one round trip.
         let Listed {
             vaults: asked,
             entries: found,
             index,
         } = &mut listed;
-        inner.backend.read_one(|tx| {
-            tx.listed_entries(asked, &mut |vault, entry| {
-                let Some(slot) = slot(index, vault) else {
-                    return Ok(()); // a row for a name not asked for: cannot happen
+        inner.backend.listed_entries(asked, &mut |vault, entry| {
+            let Some(slot) = slot(index, vault) else {
+                return Ok(()); // a row for a name not asked for: cannot happen
+            };
+            let vault = asked[slot];
+            let entries = found[slot].get_or_insert_with(Vec::new);
+            if let Some(e) = entry {
+                let at = EntryRef {
+                    vault,
+                    key: e.key,
+                    is_secret: e.is_secret,
                 };
-                let vault = asked[slot];
-                let entries = found[slot].get_or_insert_with(Vec::new);
-                if let Some(e) = entry {
-                    let at = EntryRef {
-                        vault,
-                        key: e.key,
-                        is_secret: e.is_secret,
-                    };
-                    let (value, _) = crypto.cipher.decrypt(at, e.value)?;
-                    entries.push((e.key.to_owned(), value));
-                }
-                Ok(())
-            })
+                let (value, _) = crypto.cipher.decrypt(at, e.value)?;
+                entries.push((e.key.to_owned(), value));
+            }
+            Ok(())
         })?;
         let missing: Vec<String> = (listed.vaults.iter().zip(&listed.entries))
             .filter(|(_, found)| found.is_none())

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::row_cache::RowCache;
 use super::{
     EachEntry, EntryAt, EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary,
 };
@@ -24,10 +25,12 @@ pub(crate) struct Pool {
     idle: Mutex<Vec<Pooled>>,
 }
 
-/// A connection and the fork generation of the process that opened it.
+/// A connection, the fork generation of the process that opened it, and the
+/// rows it read last for a payload.
 struct Pooled {
     generation: u64,
     conn: Connection,
+    rows: RowCache,
 }
 
 impl Pool {
@@ -51,6 +54,7 @@ impl Pool {
         Ok(Pooled {
             generation,
             conn: open_connection(&self.path)?,
+            rows: RowCache::default(),
         })
     }
 
@@ -74,10 +78,22 @@ impl Pool {
         out
     }
 
+    /// The listed vaults' rows, as [`Tx::listed_entries`] gives them: from the
+    /// connection's row cache when nobody committed since they were read
+    /// (one `PRAGMA data_version` instead of a query over every entry).
+    pub(crate) fn listed_entries(&self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
+        let mut pooled = self.get()?;
+        let out = listed_entries_cached(&mut pooled, names, each);
+        self.put(pooled);
+        out
+    }
+
     /// Runs `f` in a write transaction, taken at once (`BEGIN IMMEDIATE`) so
     /// concurrent writers queue on the busy timeout instead of failing later.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
+        // A connection's own commits leave its data version as it was.
+        conn.rows.forget();
         let out = {
             let tx = conn
                 .conn
@@ -90,6 +106,36 @@ impl Pool {
         self.put(conn);
         out
     }
+}
+
+fn listed_entries_cached(p: &mut Pooled, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
+    if !p.rows.holds(data_version(&p.conn)?, names) {
+        // The missing vaults and the version they belong to, in one snapshot,
+        // so a payload never mixes rows from before and after a commit.
+        let tx = p
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        p.rows.at_version(data_version(&tx)?);
+        p.rows.trim();
+        let missing: Vec<&str> = names.iter().copied().filter(|n| !p.rows.has(n)).collect();
+        let rows = &mut p.rows;
+        Sqlite(&tx).listed_entries(&missing, &mut |vault, entry| {
+            rows.add(vault, entry);
+            Ok(())
+        })?;
+        // read-only: dropping the transaction rolls back, the same as committing
+    }
+    for name in names {
+        p.rows.visit(name, each)?;
+    }
+    Ok(())
+}
+
+/// Changes whenever another connection commits to the database.
+fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// A connection a forked child inherited from its parent: SQLite must not use
