@@ -12,16 +12,20 @@
 /// assert_eq!(mask("héllo wörld"), "hé****ld");
 /// ```
 pub fn mask(value: &str) -> String {
-    let count = value.chars().count();
-    match count {
-        0 => String::new(),
-        1..=4 => "****".to_owned(),
-        _ => {
-            let head: String = value.chars().take(2).collect();
-            let tail: String = value.chars().skip(count - 2).collect();
-            format!("{head}****{tail}")
-        }
+    if value.is_empty() {
+        return String::new();
     }
+    // Five characters or more? Looks at five at most, however long the value.
+    if value.chars().nth(4).is_none() {
+        return "****".to_owned();
+    }
+    let head_end = value.char_indices().nth(2).map_or(value.len(), |(i, _)| i);
+    let tail_start = value.char_indices().nth_back(1).map_or(0, |(i, _)| i);
+    let mut out = String::with_capacity(head_end + 4 + (value.len() - tail_start));
+    out.push_str(&value[..head_end]);
+    out.push_str("****");
+    out.push_str(&value[tail_start..]);
+    out
 }
 
 #[cfg(test)]
