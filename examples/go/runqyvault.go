@@ -558,13 +558,16 @@ func (s *Store) Resolve(vaults []string) (*Resolved, error) {
 // gitTokenRef is a vault://<vault>/<key> reference or "" for none; a bad one
 // leaves the token out and adds a warning.
 func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Payload, error) {
-	var out Payload
+	// Decoded as payloadWire directly: through Payload.UnmarshalJSON,
+	// encoding/json would scan the input twice more.
+	var wire payloadWire
 	err := s.payload(vaults, gitTokenRef, func(raw []byte, _ bool) error {
-		return json.Unmarshal(raw, &out)
+		return json.Unmarshal(raw, &wire)
 	})
 	if err != nil {
 		return nil, err
 	}
+	out := Payload(wire)
 	return &out, nil
 }
 
@@ -611,16 +614,19 @@ func (s *Store) payload(vaults []string, gitTokenRef string, use func(raw []byte
 // UnmarshalJSON reads the library's payload JSON, warnings included
 // (Warnings is hidden from Marshal, which gives the worker's JSON).
 func (p *Payload) UnmarshalJSON(data []byte) error {
-	var wire struct {
-		GitToken string            `json:"git_token"`
-		Vaults   map[string]string `json:"vaults"`
-		Warnings []string          `json:"warnings"`
-	}
+	var wire payloadWire
 	if err := json.Unmarshal(data, &wire); err != nil {
 		return err
 	}
-	*p = Payload{GitToken: wire.GitToken, Vaults: wire.Vaults, Warnings: wire.Warnings}
+	*p = Payload(wire)
 	return nil
+}
+
+// payloadWire is Payload as the library's JSON has it.
+type payloadWire struct {
+	GitToken string            `json:"git_token"`
+	Vaults   map[string]string `json:"vaults"`
+	Warnings []string          `json:"warnings"`
 }
 
 // RotateKey re-encrypts every entry under newKey (base64); afterwards the
