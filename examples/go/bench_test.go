@@ -57,7 +57,7 @@ func measure(b *testing.B, perRound int, op func() error) {
 
 // benchStore is the comparison data set shared with benches/c and the Rust
 // loop: 3 vaults x 20 entries, 32-byte values, keys overlapping across vaults.
-func benchStore(b *testing.B) *Store {
+func benchStore(b testing.TB) *Store {
 	b.Helper()
 	s, err := OpenWithKey(filepath.Join(b.TempDir(), "bench.db"), keyA)
 	if err != nil {
