@@ -15,10 +15,156 @@ package runqyvault
 #include <stdlib.h>
 #include <string.h>
 #include "runqy_vault.h"
+
+// The shims below wrap the calls of runqy_vault.h so that each Go method
+// crosses into C once: the outcome comes back by value (no out pointer into
+// Go memory, so nothing escapes to the Go heap), and a string result is
+// copied into the caller's buffer (Go memory, passed for the call) and freed
+// (wiped) here, instead of by a second cgo call.
+
+// A call's outcome.
+typedef struct {
+	RunqyVaultResult rc;
+	char *err;              // the failure's message (Go frees it), or NULL
+	char *out;              // a string result that did not fit dst (Go copies and frees it), or NULL
+	size_t len;             // the string result's length, in dst or at out
+	RunqyVaultStore *store; // rvgo_open's handle
+	bool enabled;           // rvgo_enabled's answer
+} rvgo_ret;
+
+// rvgo_take moves the string result s into dst (cap bytes) when it fits,
+// freeing s, which wipes it; otherwise it leaves s in r->out.
+static void rvgo_take(rvgo_ret *r, char *s, char *dst, size_t cap) {
+	if (s == NULL) return;
+	r->len = strlen(s);
+	if (r->len > cap) {
+		r->out = s;
+		return;
+	}
+	if (r->len > 0) memcpy(dst, s, r->len);
+	runqy_vault_string_free(s);
+}
+
+// Vault lists of up to RVGO_LIST_MAX names are pointed at from the C stack;
+// longer ones from spill, n pointers of C memory the caller provides.
+#define RVGO_LIST_MAX 32
+
+// rvgo_names points list[0..n) at the n NUL-terminated names packed one
+// after another at names.
+static const char **rvgo_names(const char **list, const char *names, size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		list[i] = names;
+		names += strlen(names) + 1;
+	}
+	return list;
+}
+
+static rvgo_ret rvgo_open(const char *path, const char *key) {
+	rvgo_ret r = {0};
+	r.rc = runqy_vault_store_open(path, key, &r.store, &r.err);
+	return r;
+}
+
+static rvgo_ret rvgo_enabled(const RunqyVaultStore *s) {
+	rvgo_ret r = {0};
+	r.rc = runqy_vault_store_enabled(s, &r.enabled, &r.err);
+	return r;
+}
+
+static rvgo_ret rvgo_create(const RunqyVaultStore *s, const char *name, const char *description) {
+	rvgo_ret r = {0};
+	r.rc = runqy_vault_create(s, name, description, &r.err);
+	return r;
+}
+
+static rvgo_ret rvgo_delete(const RunqyVaultStore *s, const char *name) {
+	rvgo_ret r = {0};
+	r.rc = runqy_vault_delete(s, name, &r.err);
+	return r;
+}
+
+static rvgo_ret rvgo_set(const RunqyVaultStore *s, const char *vault, const char *key, const char *value, bool secret) {
+	rvgo_ret r = {0};
+	r.rc = runqy_vault_set(s, vault, key, value, secret, &r.err);
+	return r;
+}
+
+static rvgo_ret rvgo_get(const RunqyVaultStore *s, const char *vault, const char *key, char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	char *value = NULL;
+	r.rc = runqy_vault_get(s, vault, key, &value, &r.err);
+	rvgo_take(&r, value, dst, cap);
+	return r;
+}
+
+static rvgo_ret rvgo_unset(const RunqyVaultStore *s, const char *vault, const char *key) {
+	rvgo_ret r = {0};
+	r.rc = runqy_vault_unset(s, vault, key, &r.err);
+	return r;
+}
+
+static rvgo_ret rvgo_list_json(const RunqyVaultStore *s, char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	char *json = NULL;
+	r.rc = runqy_vault_list_json(s, &json, &r.err);
+	rvgo_take(&r, json, dst, cap);
+	return r;
+}
+
+static rvgo_ret rvgo_show_json(const RunqyVaultStore *s, const char *name, char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	char *json = NULL;
+	r.rc = runqy_vault_show_json(s, name, &json, &r.err);
+	rvgo_take(&r, json, dst, cap);
+	return r;
+}
+
+static rvgo_ret rvgo_resolve_json(const RunqyVaultStore *s, const char *names, size_t n, const char **spill, char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	const char *local[RVGO_LIST_MAX];
+	const char **list = rvgo_names(n <= RVGO_LIST_MAX ? local : spill, names, n);
+	char *json = NULL;
+	r.rc = runqy_vault_resolve_json(s, list, n, &json, &r.err);
+	rvgo_take(&r, json, dst, cap);
+	return r;
+}
+
+static rvgo_ret rvgo_registration_payload(const RunqyVaultStore *s, const char *names, size_t n, const char **spill, const char *ref, char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	const char *local[RVGO_LIST_MAX];
+	const char **list = rvgo_names(n <= RVGO_LIST_MAX ? local : spill, names, n);
+	char *json = NULL;
+	r.rc = runqy_vault_registration_payload(s, list, n, ref, &json, &r.err);
+	rvgo_take(&r, json, dst, cap);
+	return r;
+}
+
+static rvgo_ret rvgo_rotate_key(const RunqyVaultStore *s, const char *key) {
+	rvgo_ret r = {0};
+	r.rc = runqy_vault_rotate_key(s, key, &r.err);
+	return r;
+}
+
+static rvgo_ret rvgo_generate_key(char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	char *key = NULL;
+	r.rc = runqy_vault_generate_key(&key, &r.err);
+	rvgo_take(&r, key, dst, cap);
+	return r;
+}
+
+static rvgo_ret rvgo_mask(const char *value, char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	char *masked = NULL;
+	r.rc = runqy_vault_mask(value, &masked, &r.err);
+	rvgo_take(&r, masked, dst, cap);
+	return r;
+}
 */
 import "C"
 
 import (
+	"bytes"
 	"encoding/json"
 	"runtime"
 	"strings"
@@ -26,37 +172,124 @@ import (
 	"unsafe"
 )
 
-// cArgs holds a call's text arguments as NUL-terminated strings in one Go
-// buffer, passed to C for the duration of the call: no C allocation and no
-// extra cgo call per argument. wipe zeroes it (it may hold a secret).
-type cArgs struct {
-	buf  []byte
-	offs []int
+// scratchSize is the size of a pooled scratch buffer: room for the arguments
+// and result of common calls (a registration payload of a few dozen entries).
+const scratchSize = 8 << 10
+
+// scratch is a call's working memory: its text arguments as NUL-terminated
+// strings, then room for the string the call returns. It is Go memory that
+// holds no Go pointers, which cgo lets C read and write for the duration of
+// a call, so a call needs no C allocation and no cgo call per argument or
+// to free its result. Buffers are reused through a pool; release zeroes what
+// a call used (it may hold a secret) before the buffer goes back.
+type scratch struct {
+	buf   []byte // arguments, then a result copied in by C
+	offs  [3]int // where the first arguments start in buf
+	names int    // where the packed vault names start in buf
 }
 
-// args packs parts; a part holding a NUL byte cannot be a C string and is
-// refused, since C would silently see it cut short.
-func args(parts ...string) (*cArgs, error) {
-	a := &cArgs{offs: make([]int, len(parts))}
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, scratchSize)} }}
+
+// nulError refuses text a C string cannot carry: C would see it cut short.
+func nulError(what string) error {
+	return &Error{Code: CodeInvalidArgument, Message: what + " holds a NUL byte, which a C string cannot carry"}
+}
+
+// pack returns a scratch holding parts (at most 3, at arg(0), arg(1), ...)
+// and then the vault names (packed one after another, at namesArg), each
+// NUL-terminated. Text holding a NUL byte is refused, vault names first.
+func pack(names []string, parts ...string) (*scratch, error) {
 	n := 0
+	for _, v := range names {
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, nulError("a vault name")
+		}
+		n += len(v) + 1
+	}
 	for _, p := range parts {
+		if strings.IndexByte(p, 0) >= 0 {
+			return nil, nulError("an argument")
+		}
 		n += len(p) + 1
 	}
-	a.buf = make([]byte, 0, n)
-	for i, p := range parts {
-		if strings.IndexByte(p, 0) >= 0 {
-			return nil, &Error{Code: CodeInvalidArgument, Message: "an argument holds a NUL byte, which a C string cannot carry"}
-		}
-		a.offs[i] = len(a.buf)
-		a.buf = append(a.buf, p...)
-		a.buf = append(a.buf, 0)
+	sc := scratchPool.Get().(*scratch)
+	if cap(sc.buf) < n {
+		// Too big for a pooled buffer: one of its own, the result still fits.
+		scratchPool.Put(sc)
+		sc = &scratch{buf: make([]byte, 0, n+scratchSize)}
 	}
-	return a, nil
+	for i, p := range parts {
+		sc.offs[i] = len(sc.buf)
+		sc.buf = append(sc.buf, p...)
+		sc.buf = append(sc.buf, 0)
+	}
+	sc.names = len(sc.buf)
+	for _, v := range names {
+		sc.buf = append(sc.buf, v...)
+		sc.buf = append(sc.buf, 0)
+	}
+	return sc, nil
 }
 
-func (a *cArgs) at(i int) *C.char { return (*C.char)(unsafe.Pointer(&a.buf[a.offs[i]])) }
+// release zeroes what the call used and gives the buffer back.
+func (sc *scratch) release() {
+	clear(sc.buf)
+	sc.buf = sc.buf[:0]
+	if cap(sc.buf) == scratchSize {
+		scratchPool.Put(sc)
+	}
+}
 
-func (a *cArgs) wipe() { clear(a.buf) }
+func (sc *scratch) arg(i int) *C.char { return (*C.char)(unsafe.Pointer(&sc.buf[sc.offs[i]])) }
+
+// namesArg is the packed vault names (NULL when there are none, so that an
+// empty list is not a pointer past the end of the buffer).
+func (sc *scratch) namesArg(n int) *C.char {
+	if n == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(&sc.buf[sc.names]))
+}
+
+// dst and room are where C copies a string result, and how much fits.
+func (sc *scratch) dst() *C.char {
+	if len(sc.buf) == cap(sc.buf) {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(&sc.buf[:len(sc.buf)+1][len(sc.buf)]))
+}
+
+func (sc *scratch) room() C.size_t { return C.size_t(cap(sc.buf) - len(sc.buf)) }
+
+// result is the string result of a successful call: a view of sc, valid
+// until release, or, when it did not fit there, a copy of the library's
+// string, which is then freed (wiped); owned says which.
+func (sc *scratch) result(r *C.rvgo_ret) (b []byte, owned bool) {
+	if r.out != nil {
+		b = bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(r.out)), int(r.len)))
+		C.runqy_vault_string_free(r.out)
+		r.out = nil
+		return b, true
+	}
+	start := len(sc.buf)
+	sc.buf = sc.buf[:start+int(r.len)]
+	return sc.buf[start:], false
+}
+
+// spill is C memory for the pointers to n vault names, when there are more
+// than the shims keep on the C stack (nil otherwise); free it with freeSpill.
+func spill(n int) **C.char {
+	if n <= C.RVGO_LIST_MAX {
+		return nil
+	}
+	return (**C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+}
+
+func freeSpill(p **C.char) {
+	if p != nil {
+		C.free(unsafe.Pointer(p))
+	}
+}
 
 // Store is an open vault store.
 type Store struct {
@@ -74,25 +307,26 @@ func Open(path string) (*Store, error) { return open(path, nil) }
 func OpenWithKey(path, masterKey string) (*Store, error) { return open(path, &masterKey) }
 
 func open(path string, key *string) (*Store, error) {
-	parts := []string{path}
-	if key != nil {
-		parts = append(parts, *key)
+	var sc *scratch
+	var err error
+	if key == nil {
+		sc, err = pack(nil, path)
+	} else {
+		sc, err = pack(nil, path, *key)
 	}
-	a, err := args(parts...)
 	if err != nil {
 		return nil, err
 	}
-	defer a.wipe()
+	defer sc.release()
 	var ckey *C.char
 	if key != nil {
-		ckey = a.at(1)
+		ckey = sc.arg(1)
 	}
-	var handle *C.RunqyVaultStore
-	var cerr *C.char
-	if err := check(C.runqy_vault_store_open(a.at(0), ckey, &handle, &cerr), cerr); err != nil {
+	r := C.rvgo_open(sc.arg(0), ckey)
+	if err := check(r.rc, r.err); err != nil {
 		return nil, err
 	}
-	s := &Store{handle: handle}
+	s := &Store{handle: r.store}
 	runtime.SetFinalizer(s, (*Store).Close)
 	return s, nil
 }
@@ -110,15 +344,16 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// call runs f with the live handle, or returns ErrClosed.
-func (s *Store) call(f func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult) error {
+// call runs f (one shim) with the live handle, or returns ErrClosed; its
+// error is the call's failure, if any.
+func (s *Store) call(f func(h *C.RunqyVaultStore) C.rvgo_ret) (C.rvgo_ret, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.handle == nil {
-		return ErrClosed
+		return C.rvgo_ret{}, ErrClosed
 	}
-	var cerr *C.char
-	return check(f(s.handle, &cerr), cerr)
+	r := f(s.handle)
+	return r, check(r.rc, r.err)
 }
 
 // check turns a result and its message into an error, freeing the message.
@@ -134,85 +369,85 @@ func check(rc C.RunqyVaultResult, cerr *C.char) error {
 	return e
 }
 
-// takeString copies a string the library returned and frees (wipes) it.
-func takeString(p *C.char) string {
-	s := C.GoString(p)
-	C.runqy_vault_string_free(p)
-	return s
-}
-
 // Enabled says whether the store has a master key.
 func (s *Store) Enabled() (bool, error) {
-	var enabled C.bool
-	err := s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_store_enabled(h, &enabled, cerr)
+	r, err := s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_enabled(h)
 	})
-	return bool(enabled), err
+	return bool(r.enabled), err
 }
 
 // CreateVault creates a vault.
 func (s *Store) CreateVault(name, description string) error {
-	a, err := args(name, description)
+	sc, err := pack(nil, name, description)
 	if err != nil {
 		return err
 	}
-	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_create(h, a.at(0), a.at(1), cerr)
+	defer sc.release()
+	_, err = s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_create(h, sc.arg(0), sc.arg(1))
 	})
+	return err
 }
 
 // DeleteVault deletes a vault and its entries.
 func (s *Store) DeleteVault(name string) error {
-	a, err := args(name)
+	sc, err := pack(nil, name)
 	if err != nil {
 		return err
 	}
-	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_delete(h, a.at(0), cerr)
+	defer sc.release()
+	_, err = s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_delete(h, sc.arg(0))
 	})
+	return err
 }
 
 // Set sets key to value in vault; secret values are masked in listings.
 func (s *Store) Set(vault, key, value string, secret bool) error {
-	a, err := args(vault, key, value)
+	if strings.IndexByte(value, 0) >= 0 {
+		// SPEC §4: a value never holds a NUL byte (it cannot become an environment variable).
+		return &Error{Code: CodeInvalidValue, Message: "invalid value for key '" + key + "' in vault '" + vault + "': it holds a NUL byte"}
+	}
+	sc, err := pack(nil, vault, key, value)
 	if err != nil {
-		if strings.IndexByte(value, 0) >= 0 {
-			// SPEC §4: a value never holds a NUL byte (it cannot become an environment variable).
-			return &Error{Code: CodeInvalidValue, Message: "invalid value for key '" + key + "' in vault '" + vault + "': it holds a NUL byte"}
-		}
 		return err
 	}
-	defer a.wipe()
-	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_set(h, a.at(0), a.at(1), a.at(2), C.bool(secret), cerr)
+	defer sc.release()
+	_, err = s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_set(h, sc.arg(0), sc.arg(1), sc.arg(2), C.bool(secret))
 	})
+	return err
 }
 
 // Get returns the decrypted value of key in vault.
 func (s *Store) Get(vault, key string) (string, error) {
-	a, err := args(vault, key)
+	sc, err := pack(nil, vault, key)
 	if err != nil {
 		return "", err
 	}
-	var out *C.char
-	err = s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_get(h, a.at(0), a.at(1), &out, cerr)
+	defer sc.release()
+	r, err := s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_get(h, sc.arg(0), sc.arg(1), sc.dst(), sc.room())
 	})
 	if err != nil {
 		return "", err
 	}
-	return takeString(out), nil
+	value, _ := sc.result(&r)
+	return string(value), nil
 }
 
 // Unset removes key from vault.
 func (s *Store) Unset(vault, key string) error {
-	a, err := args(vault, key)
+	sc, err := pack(nil, vault, key)
 	if err != nil {
 		return err
 	}
-	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_unset(h, a.at(0), a.at(1), cerr)
+	defer sc.release()
+	_, err = s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_unset(h, sc.arg(0), sc.arg(1))
 	})
+	return err
 }
 
 // VaultSummary is one line of ListVaults.
@@ -261,35 +496,39 @@ type Payload struct {
 	Warnings []string          `json:"-"`
 }
 
-func (s *Store) jsonCall(v any, f func(h *C.RunqyVaultStore, out **C.char, cerr **C.char) C.RunqyVaultResult) error {
-	var out *C.char
-	err := s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return f(h, &out, cerr)
-	})
+// jsonCall runs f, which leaves JSON in sc, decodes it into v and releases sc.
+func (s *Store) jsonCall(sc *scratch, v any, f func(h *C.RunqyVaultStore) C.rvgo_ret) error {
+	defer sc.release()
+	r, err := s.call(f)
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal([]byte(takeString(out)), v)
+	raw, _ := sc.result(&r)
+	return json.Unmarshal(raw, v)
 }
 
 // ListVaults lists the vaults sorted by name.
 func (s *Store) ListVaults() ([]VaultSummary, error) {
+	sc, err := pack(nil)
+	if err != nil {
+		return nil, err
+	}
 	var out []VaultSummary
-	err := s.jsonCall(&out, func(h *C.RunqyVaultStore, o **C.char, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_list_json(h, o, cerr)
+	err = s.jsonCall(sc, &out, func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_list_json(h, sc.dst(), sc.room())
 	})
 	return out, err
 }
 
 // Show shows a vault, secret values masked.
 func (s *Store) Show(name string) (*VaultDetail, error) {
-	a, err := args(name)
+	sc, err := pack(nil, name)
 	if err != nil {
 		return nil, err
 	}
 	var out VaultDetail
-	err = s.jsonCall(&out, func(h *C.RunqyVaultStore, o **C.char, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_show_json(h, a.at(0), o, cerr)
+	err = s.jsonCall(sc, &out, func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_show_json(h, sc.arg(0), sc.dst(), sc.room())
 	})
 	if err != nil {
 		return nil, err
@@ -297,49 +536,17 @@ func (s *Store) Show(name string) (*VaultDetail, error) {
 	return &out, nil
 }
 
-// cList is a C array of C strings, freed by free.
-type cList struct {
-	ptr   **C.char
-	items []*C.char
-}
-
-func newCList(names []string) (*cList, error) {
-	l := &cList{}
-	if len(names) == 0 {
-		return l, nil
-	}
-	for _, n := range names {
-		if strings.IndexByte(n, 0) >= 0 {
-			return nil, &Error{Code: CodeInvalidArgument, Message: "a vault name holds a NUL byte, which a C string cannot carry"}
-		}
-	}
-	l.ptr = (**C.char)(C.malloc(C.size_t(len(names)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
-	l.items = unsafe.Slice(l.ptr, len(names))
-	for i, n := range names {
-		l.items[i] = C.CString(n)
-	}
-	return l, nil
-}
-
-func (l *cList) free() {
-	for _, p := range l.items {
-		C.free(unsafe.Pointer(p))
-	}
-	if l.ptr != nil {
-		C.free(unsafe.Pointer(l.ptr))
-	}
-}
-
 // Resolve merges vaults in order (later ones override earlier ones).
 func (s *Store) Resolve(vaults []string) (*Resolved, error) {
-	list, err := newCList(vaults)
+	sc, err := pack(vaults)
 	if err != nil {
 		return nil, err
 	}
-	defer list.free()
+	list := spill(len(vaults))
+	defer freeSpill(list)
 	var out Resolved
-	err = s.jsonCall(&out, func(h *C.RunqyVaultStore, o **C.char, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_resolve_json(h, list.ptr, C.size_t(len(vaults)), o, cerr)
+	err = s.jsonCall(sc, &out, func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_resolve_json(h, sc.namesArg(len(vaults)), C.size_t(len(vaults)), list, sc.dst(), sc.room())
 	})
 	if err != nil {
 		return nil, err
@@ -351,14 +558,16 @@ func (s *Store) Resolve(vaults []string) (*Resolved, error) {
 // gitTokenRef is a vault://<vault>/<key> reference or "" for none; a bad one
 // leaves the token out and adds a warning.
 func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Payload, error) {
-	raw, err := s.RegistrationPayloadJSON(vaults, gitTokenRef)
+	// Decoded as payloadWire directly: through Payload.UnmarshalJSON,
+	// encoding/json would scan the input twice more.
+	var wire payloadWire
+	err := s.payload(vaults, gitTokenRef, func(raw []byte, _ bool) error {
+		return json.Unmarshal(raw, &wire)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out Payload
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, err
-	}
+	out := Payload(wire)
 	return &out, nil
 }
 
@@ -366,81 +575,103 @@ func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Paylo
 // (SPEC §7, plus a "warnings" array member when there are warnings), for a
 // server that forwards it without decoding.
 func (s *Store) RegistrationPayloadJSON(vaults []string, gitTokenRef string) ([]byte, error) {
-	list, err := newCList(vaults)
-	if err != nil {
-		return nil, err
-	}
-	defer list.free()
-	a, err := args(gitTokenRef)
-	if err != nil {
-		return nil, err
-	}
-	var cref *C.char
-	if gitTokenRef != "" {
-		cref = a.at(0)
-	}
-	var out *C.char
-	err = s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_registration_payload(h, list.ptr, C.size_t(len(vaults)), cref, &out, cerr)
+	var out []byte
+	err := s.payload(vaults, gitTokenRef, func(raw []byte, owned bool) error {
+		if out = raw; !owned {
+			out = bytes.Clone(raw)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	raw := C.GoBytes(unsafe.Pointer(out), C.int(C.strlen(out)))
-	C.runqy_vault_string_free(out)
-	return raw, nil
+	return out, nil
+}
+
+// payload gets the payload's JSON and hands it to use, with whether use may
+// keep it (otherwise it is a view of memory wiped when use returns).
+func (s *Store) payload(vaults []string, gitTokenRef string, use func(raw []byte, owned bool) error) error {
+	sc, err := pack(vaults, gitTokenRef)
+	if err != nil {
+		return err
+	}
+	defer sc.release()
+	list := spill(len(vaults))
+	defer freeSpill(list)
+	var cref *C.char
+	if gitTokenRef != "" {
+		cref = sc.arg(0)
+	}
+	r, err := s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_registration_payload(h, sc.namesArg(len(vaults)), C.size_t(len(vaults)), list, cref, sc.dst(), sc.room())
+	})
+	if err != nil {
+		return err
+	}
+	return use(sc.result(&r))
 }
 
 // UnmarshalJSON reads the library's payload JSON, warnings included
 // (Warnings is hidden from Marshal, which gives the worker's JSON).
 func (p *Payload) UnmarshalJSON(data []byte) error {
-	var wire struct {
-		GitToken string            `json:"git_token"`
-		Vaults   map[string]string `json:"vaults"`
-		Warnings []string          `json:"warnings"`
-	}
+	var wire payloadWire
 	if err := json.Unmarshal(data, &wire); err != nil {
 		return err
 	}
-	*p = Payload{GitToken: wire.GitToken, Vaults: wire.Vaults, Warnings: wire.Warnings}
+	*p = Payload(wire)
 	return nil
+}
+
+// payloadWire is Payload as the library's JSON has it.
+type payloadWire struct {
+	GitToken string            `json:"git_token"`
+	Vaults   map[string]string `json:"vaults"`
+	Warnings []string          `json:"warnings"`
 }
 
 // RotateKey re-encrypts every entry under newKey (base64); afterwards the
 // old key alone no longer opens the store.
 func (s *Store) RotateKey(newKey string) error {
-	a, err := args(newKey)
+	sc, err := pack(nil, newKey)
 	if err != nil {
 		return err
 	}
-	defer a.wipe()
-	return s.call(func(h *C.RunqyVaultStore, cerr **C.char) C.RunqyVaultResult {
-		return C.runqy_vault_rotate_key(h, a.at(0), cerr)
+	defer sc.release()
+	_, err = s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_rotate_key(h, sc.arg(0))
 	})
+	return err
 }
 
 // GenerateKey returns a new random master key as base64.
 func GenerateKey() (string, error) {
-	var out, cerr *C.char
-	if err := check(C.runqy_vault_generate_key(&out, &cerr), cerr); err != nil {
+	sc, err := pack(nil)
+	if err != nil {
 		return "", err
 	}
-	return takeString(out), nil
+	defer sc.release()
+	r := C.rvgo_generate_key(sc.dst(), sc.room())
+	if err := check(r.rc, r.err); err != nil {
+		return "", err
+	}
+	key, _ := sc.result(&r)
+	return string(key), nil
 }
 
 // Mask masks a value as listings show it ("sk-proj-abc123xx" -> "sk****xx").
 func Mask(value string) string {
-	a, err := args(value)
+	sc, err := pack(nil, value)
 	if err != nil {
 		return "****" // a NUL byte: mask it whole rather than show any of it
 	}
-	defer a.wipe()
-	var out, cerr *C.char
-	if err := check(C.runqy_vault_mask(a.at(0), &out, &cerr), cerr); err != nil {
+	defer sc.release()
+	r := C.rvgo_mask(sc.arg(0), sc.dst(), sc.room())
+	if err := check(r.rc, r.err); err != nil {
 		// Only non-UTF-8 input fails; mask it whole rather than show it.
 		return "****"
 	}
-	return takeString(out)
+	masked, _ := sc.result(&r)
+	return string(masked)
 }
 
 // Version is the library version.

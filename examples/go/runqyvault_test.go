@@ -1,6 +1,7 @@
 package runqyvault
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -320,5 +321,97 @@ func TestNulBytesAreRefusedNotCutShort(t *testing.T) {
 	}
 	if Mask("ab\x00cdefgh") != "****" {
 		t.Fatal("Mask of a NUL-bearing value shows part of it")
+	}
+}
+
+// Results larger than a pooled scratch buffer take the other path (a copy of
+// the library's string, then a second call to free it), and so do arguments
+// larger than the buffer; vault lists longer than the shims keep on the C
+// stack point from C memory.
+func TestBigValuesAndLongVaultLists(t *testing.T) {
+	s := openA(t, "big.db")
+	big := strings.Repeat("0123456789abcdef", 4096) // 64 KiB, the largest value
+	names := make([]string, 40)
+	for i := range names {
+		names[i] = fmt.Sprintf("v%02d", i)
+		must(t, s.CreateVault(names[i], strings.Repeat("d", 100)))
+		must(t, s.Set(names[i], "SMALL", fmt.Sprintf("small-%02d", i), true))
+	}
+	must(t, s.Set("v07", "BIG", big, true))
+	for _, size := range []int{0, 1, scratchSize - 20, scratchSize, scratchSize + 1, len(big)} {
+		value := big[:size]
+		must(t, s.Set("v01", "SIZED", value, true))
+		got, err := s.Get("v01", "SIZED")
+		must(t, err)
+		if got != value {
+			t.Fatalf("Get of a %d-byte value gave %d bytes", size, len(got))
+		}
+	}
+	for _, n := range []int{0, 1, 32, 33, 40} {
+		res, err := s.Resolve(names[:n])
+		must(t, err)
+		want := ""
+		if n > 0 {
+			want = fmt.Sprintf("small-%02d", n-1)
+		}
+		if res.Values["SMALL"] != want || (res.Values["BIG"] == big) != (n > 7) {
+			t.Fatalf("Resolve of %d vaults: SMALL = %q, BIG has %d bytes", n, res.Values["SMALL"], len(res.Values["BIG"]))
+		}
+		p, err := s.RegistrationPayload(names[:n], "vault://v07/BIG")
+		must(t, err)
+		if (p.Vaults["BIG"] == big) != (n > 7) || p.GitToken != big {
+			t.Fatalf("payload of %d vaults: BIG has %d bytes, git token %d", n, len(p.Vaults["BIG"]), len(p.GitToken))
+		}
+		raw, err := s.RegistrationPayloadJSON(names[:n], "")
+		must(t, err)
+		var fromRaw Payload
+		must(t, json.Unmarshal(raw, &fromRaw))
+		if fromRaw.Vaults["SMALL"] != want {
+			t.Fatalf("raw payload of %d vaults: %s", n, raw)
+		}
+	}
+	list, err := s.ListVaults()
+	must(t, err)
+	if len(list) != len(names) {
+		t.Fatalf("ListVaults: %d vaults", len(list))
+	}
+	d, err := s.Show("v07")
+	must(t, err)
+	if len(d.Entries) != 2 {
+		t.Fatalf("Show: %d entries", len(d.Entries))
+	}
+	if _, err := s.Resolve(append(names[:40:40], "missing")); !errors.Is(err, ErrVaultNotFound) {
+		t.Fatalf("Resolve with a missing vault among 41: %v", err)
+	}
+}
+
+// The scratch buffers handed to C, which held arguments and results
+// (secrets among them), are zeroed before they are reused.
+func TestScratchIsWipedOnRelease(t *testing.T) {
+	sc, err := pack([]string{"vault-a", "vault-b"}, "path", "super-secret-key")
+	must(t, err)
+	// A result as C copies it in and result() takes it.
+	n := copy(sc.buf[len(sc.buf):cap(sc.buf)], "a secret result")
+	sc.buf = sc.buf[:len(sc.buf)+n]
+	buf := sc.buf[:cap(sc.buf)]
+	sc.release()
+	for i, b := range buf {
+		if b != 0 {
+			t.Fatalf("byte %d of the released buffer is %q", i, b)
+		}
+	}
+	// Through the calls: whatever buffer the pool hands out next is zeroed.
+	s := openA(t, "wipe.db")
+	must(t, s.CreateVault("app", ""))
+	must(t, s.Set("app", "K", "sk-live-secret", true))
+	for i := 0; i < 20; i++ {
+		if _, err := s.Get("app", "K"); err != nil {
+			t.Fatal(err)
+		}
+		sc := scratchPool.Get().(*scratch)
+		if all := sc.buf[:cap(sc.buf)]; len(sc.buf) != 0 || bytes.Count(all, []byte{0}) != len(all) {
+			t.Fatal("a pooled scratch buffer was not wiped")
+		}
+		scratchPool.Put(sc)
 	}
 }
