@@ -353,6 +353,11 @@ def peer_python(quick: bool, build_dir: Path) -> dict:
     probe = subprocess.run([python_exe(), "-c", "import runqy_vault"], capture_output=True, text=True, cwd=ROOT)
     if probe.returncode != 0:
         return {"skipped": f"runqy_vault is not importable by {python_exe()} (build it with maturin first)"}
+    if not quick:
+        # The module in the venv may predate the tree (the Rust side is built
+        # from the tree): rebuild it so both sides measure the same core.
+        run([python_exe(), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+             "./runqy-vault-py"], ROOT, 900)
     help_text = subprocess.run([python_exe(), str(f), "--help"], capture_output=True, text=True, cwd=ROOT).stdout
     args = []
     if "--quick" in help_text and quick:

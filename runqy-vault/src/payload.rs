@@ -179,24 +179,17 @@ pub fn injection(vaults: &BTreeMap<String, SecretString>) -> Result<Injection> {
     Ok(Injection { variables, names })
 }
 
-/// The values [`merge`] gives, without provenance and without copies:
-/// walking `vaults` from the end, the first vault seen with a key is the one
-/// listed last, so it wins; `take` is asked once per distinct vault.
-pub(crate) fn merge_values(
-    vaults: &[&str],
-    mut take: impl FnMut(&str) -> Vec<(String, SecretString)>,
-) -> BTreeMap<String, SecretString> {
-    let mut out = BTreeMap::new();
+/// The listed vaults, each once, in the order their values win: the vault
+/// listed last first. Taking each key from the first vault here that has it
+/// gives the values of [`merge`], and lets a payload decrypt only those.
+pub(crate) fn winners_first<'a>(vaults: &[&'a str]) -> Vec<&'a str> {
     let mut seen = std::collections::HashSet::with_capacity(vaults.len());
-    for &vault in vaults.iter().rev() {
-        if !seen.insert(vault) {
-            continue;
-        }
-        for (key, value) in take(vault) {
-            out.entry(key).or_insert(value);
-        }
-    }
-    out
+    vaults
+        .iter()
+        .rev()
+        .copied()
+        .filter(|v| seen.insert(*v))
+        .collect()
 }
 
 /// Merges `entries` (vault, key, value) given in list order of `vaults`.
@@ -254,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn merge_values_picks_the_same_winners_as_merge_also_with_repeated_vaults() {
+    fn first_seen_in_winners_first_order_gives_the_values_of_merge() {
         for order in [
             &["a", "b", "c"][..],
             &["c", "b", "a"],
@@ -265,18 +258,19 @@ mod tests {
             let all: BTreeMap<&str, Vec<(String, SecretString)>> =
                 ["a", "b", "c", "empty"].map(|v| (v, entries(v))).into();
             let merged = merge(order, |v| all[v].as_slice());
-            let mut asked = Vec::new();
-            let moved = merge_values(order, |v| {
-                asked.push(v.to_owned());
-                entries(v)
-            });
-            assert_eq!(plain(&moved), plain(&merged.values), "{order:?}");
-            asked.sort();
-            let before = asked.len();
-            asked.dedup();
-            assert_eq!(before, asked.len(), "each vault taken once: {order:?}");
+            let winners = winners_first(order);
+            let mut unique = winners.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), winners.len(), "each vault once: {order:?}");
+            let mut first_seen = BTreeMap::new();
+            for v in &winners {
+                for (k, value) in entries(v) {
+                    first_seen.entry(k).or_insert(value);
+                }
+            }
+            assert_eq!(plain(&first_seen), plain(&merged.values), "{order:?}");
         }
-        let moved = merge_values(&["a", "b", "a"], entries);
-        assert_eq!(moved["SHARED"].expose(), "from-a");
+        assert_eq!(winners_first(&["a", "b", "a"]), ["a", "b"]);
     }
 }

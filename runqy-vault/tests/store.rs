@@ -975,6 +975,38 @@ fn payload_sees_writes_by_another_store_on_the_same_database(b: Backend) {
     assert_eq!(err.kind(), ErrorKind::VaultNotFound);
 }
 
+fn payload_decrypts_only_the_values_it_hands_out(b: Backend) {
+    let f = Fixture::new(b);
+    for v in ["a", "b"] {
+        f.store.create_vault(v, "").unwrap();
+        f.store
+            .set(v, "SHARED", &format!("from-{v}"), true)
+            .unwrap();
+    }
+    f.store.set("a", "ONLY_A", "mine", true).unwrap();
+    // a's SHARED is shadowed by b's: corrupting it does not stop a worker.
+    f.db.exec(
+        "UPDATE vault_entries SET value = 'garbage' WHERE key = 'SHARED'
+         AND vault_id = (SELECT id FROM vaults WHERE name = 'a')",
+    );
+    assert_eq!(
+        payload_values(&f.store, &["a", "b"]),
+        pairs(&[("ONLY_A", "mine"), ("SHARED", "from-b")])
+    );
+    // Listed the other way round, a's SHARED wins and must decrypt.
+    let err = f.store.registration_payload(&["b", "a"], None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
+    assert_eq!(
+        err.to_string(),
+        "decryption failed for key 'SHARED' in vault 'a'"
+    );
+    // resolve reports what every vault holds, so it still reads them all.
+    assert_eq!(
+        kind(f.store.resolve(&["a", "b"])),
+        ErrorKind::DecryptionFailed
+    );
+}
+
 fn payload_after_another_store_rotated_the_key_fails_rather_than_serve_old_rows(b: Backend) {
     let f = Fixture::new(b);
     let other = f.reopen(1).unwrap();
@@ -1294,6 +1326,7 @@ on_both_backends!(
     show_of_an_empty_vault_has_its_row_and_no_entries,
     payload_sees_its_own_stores_writes_between_calls,
     payload_sees_writes_by_another_store_on_the_same_database,
+    payload_decrypts_only_the_values_it_hands_out,
     payload_after_another_store_rotated_the_key_fails_rather_than_serve_old_rows,
     set_bumps_vault_updated_at,
     timestamps_written_by_the_go_driver_are_shown_in_utc,

@@ -5,6 +5,7 @@
 //! The backend is chosen at open: a location starting with `postgres://` or
 //! `postgresql://` is a PostgreSQL URL, anything else a SQLite path.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -180,8 +181,9 @@ impl Backend {
         }
     }
 
-    /// The listed vaults' rows (see [`Tx::listed_entries`]); SQLite answers
-    /// from a cache of rows when no one committed since it read them.
+    /// The listed vaults' rows, grouped by vault in the order of `names` (a
+    /// payload relies on it); SQLite answers from a cache of rows when no one
+    /// committed since it read them.
     fn listed_entries(&self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
         match self {
             Backend::Sqlite(p) => p.listed_entries(names, each),
@@ -508,9 +510,7 @@ impl Store {
         let mut out = RegistrationPayload::default();
         if !vaults.is_empty() {
             let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
-            let mut listed = self.listed(&names)?;
-            // The values alone, moved rather than copied (no provenance).
-            out.vaults = payload::merge_values(&names, |v| listed.take(v));
+            out.vaults = self.payload_values(&names)?;
         }
         if let Some(reference) = git_token_ref.filter(|r| !r.is_empty()) {
             match EntryReference::parse(reference).and_then(|r| self.get(&r.vault, &r.key)) {
@@ -519,6 +519,49 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The merged values of `names` for a payload. Only the values handed out
+    /// are decrypted: rows come winners first (see [`payload::winners_first`]),
+    /// so a key already taken is shadowed and its value is never decrypted,
+    /// never in memory, and cannot fail the payload.
+    fn payload_values(&self, names: &[&str]) -> Result<BTreeMap<String, SecretString>> {
+        let inner = self.inner()?;
+        let crypto = inner.crypto();
+        let order = payload::winners_first(names);
+        let mut found = vec![false; order.len()];
+        let mut values: BTreeMap<String, SecretString> = BTreeMap::new();
+        let mut at = 0; // rows come grouped by vault in `order`
+        inner.backend.listed_entries(&order, &mut |vault, entry| {
+            if order[at] != vault {
+                at = order.iter().position(|v| *v == vault).unwrap_or(at);
+            }
+            found[at] = true;
+            let Some(e) = entry else {
+                return Ok(());
+            };
+            if !values.contains_key(e.key) {
+                let here = EntryRef {
+                    vault,
+                    key: e.key,
+                    is_secret: e.is_secret,
+                };
+                let (value, _) = crypto.cipher.decrypt(here, e.value)?;
+                values.insert(e.key.to_owned(), value);
+            }
+            Ok(())
+        })?;
+        let mut missing: Vec<String> = Vec::new();
+        for name in names {
+            let i = order.iter().position(|v| v == name).expect("listed");
+            if !found[i] && !missing.iter().any(|m| m == name) {
+                missing.push(name.to_string());
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::VaultNotFound { vaults: missing });
+        }
+        Ok(values)
     }
 
     /// Re-encrypts every entry under `new_key` in one transaction, checking
@@ -869,12 +912,6 @@ impl<'n> Listed<'n> {
         slot(&self.index, vault)
             .and_then(|i| self.entries[i].as_deref())
             .unwrap_or(&[])
-    }
-
-    fn take(&mut self, vault: &str) -> Vec<(String, SecretString)> {
-        slot(&self.index, vault)
-            .and_then(|i| self.entries[i].take())
-            .unwrap_or_default()
     }
 }
 

@@ -462,7 +462,14 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
              WHERE v.name = ANY($1)",
             &[&names],
         )?;
+        // Grouped by vault in the order asked, as the store's payload expects.
+        let mut ordered: Vec<(usize, &Row)> = Vec::with_capacity(rows.len());
         for r in &rows {
+            let vault: &str = self.col(r, 0)?;
+            ordered.push((names.iter().position(|n| *n == vault).unwrap_or(0), r));
+        }
+        ordered.sort_by_key(|(at, _)| *at);
+        for (_, r) in ordered {
             let entry = match self.col::<Option<&str>>(r, 1)? {
                 None => None,
                 Some(key) => Some(EntryAt {
