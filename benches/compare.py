@@ -51,6 +51,7 @@ WORKLOADS = [
     "cipher/decrypt_16KiB",
     "store/set",
     "store/get",
+    "store/sqlite_floor_select_64B",
     "store/show_50",
     "store/payload_3x20",
     "store/payload_3x20_big_store",

@@ -120,7 +120,7 @@ fn store(c: &mut Criterion) {
         description: String::new(),
         entries: Vec::new(),
     });
-    let (_dir, s) = store_with(&doc);
+    let (dir, s) = store_with(&doc);
     let vaults = ["v0", "v1", "v2"];
 
     g.bench_function("set", |b| {
@@ -137,6 +137,18 @@ fn store(c: &mut Criterion) {
         })
     });
     g.bench_function("get", |b| b.iter(|| s.get("v1", "KEY_7").unwrap()));
+    // The floor under any read: one trivial statement by primary key on a
+    // WAL database in autocommit (a read transaction takes and drops an
+    // fcntl lock on the -shm file), on a connection of its own.
+    let raw = rusqlite::Connection::open(dir.path().join("bench.db")).unwrap();
+    g.bench_function("sqlite_floor_select_64B", |b| {
+        b.iter(|| {
+            raw.prepare_cached("SELECT value FROM vault_entries WHERE id = 1")
+                .unwrap()
+                .query_row([], |r| r.get::<_, Vec<u8>>(0))
+                .unwrap()
+        })
+    });
     g.bench_function("show_50", |b| b.iter(|| s.show("fifty").unwrap()));
     g.bench_function("payload_3x20", |b| {
         b.iter(|| s.registration_payload(&vaults, None).unwrap())
