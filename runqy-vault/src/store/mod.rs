@@ -65,6 +65,16 @@ pub(crate) struct StoredEntry {
     pub is_secret: bool,
 }
 
+impl StoredEntry {
+    pub(crate) fn at(&self) -> EntryAt<'_> {
+        EntryAt {
+            key: &self.key,
+            value: &self.value,
+            is_secret: self.is_secret,
+        }
+    }
+}
+
 /// A vault's own row, timestamps already RFC 3339.
 pub(crate) struct VaultRow {
     pub description: String,
@@ -437,7 +447,7 @@ impl Store {
             Some(None) => return Err(entry_not_found(vault, key)),
             Some(Some(entry)) => entry,
         };
-        decrypt(&crypto.cipher, vault, &entry)
+        decrypt(&crypto.cipher, vault, &entry.at())
     }
 
     /// Removes `key` from `vault`.
@@ -455,49 +465,22 @@ impl Store {
     /// Merges the listed vaults, later ones overriding earlier ones, and says
     /// where each key came from. Every missing vault is named in one error.
     pub fn resolve<S: AsRef<str>>(&self, vaults: &[S]) -> Result<Resolved> {
+        let crypto = self.inner()?.crypto();
         let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
-        let listed = self.listed(&names)?;
-        Ok(payload::merge(&names, |v| listed.entries_of(v)))
-    }
-
-    /// The listed vaults' entries, decrypted straight from the rows.
-    fn listed<'n>(&self, names: &[&'n str]) -> Result<Listed<'n>> {
-        let inner = self.inner()?;
-        let crypto = inner.crypto();
-        let mut listed = Listed::new(names);
-        // One query for all listed vaults (or none, from SQLite's row cache):
-        // its cost follows the listed vaults, not the store's size, and on
-        // PostgreSQL it is one round trip.
-        let Listed {
-            vaults: asked,
-            entries: found,
-            index,
-        } = &mut listed;
-        inner.backend.listed_entries(asked, &mut |vault, entry| {
-            let Some(slot) = slot(index, vault) else {
-                return Ok(()); // a row for a name not asked for: cannot happen
-            };
-            let vault = asked[slot];
-            let entries = found[slot].get_or_insert_with(Vec::new);
-            if let Some(e) = entry {
-                let at = EntryRef {
-                    vault,
-                    key: e.key,
-                    is_secret: e.is_secret,
-                };
-                let (value, _) = crypto.cipher.decrypt(at, e.value)?;
-                entries.push((e.key.to_owned(), value));
-            }
+        let order = payload::winners_first(&names);
+        let mut entries: Vec<Vec<(String, SecretString)>> =
+            order.iter().map(|_| Vec::new()).collect();
+        self.visit_listed(&order, &names, |i, e| {
+            let value = decrypt(&crypto.cipher, order[i], &e)?;
+            entries[i].push((e.key.to_owned(), value));
             Ok(())
         })?;
-        let missing: Vec<String> = (listed.vaults.iter().zip(&listed.entries))
-            .filter(|(_, found)| found.is_none())
-            .map(|(name, _)| name.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::VaultNotFound { vaults: missing });
-        }
-        Ok(listed)
+        Ok(payload::merge(&names, |v| {
+            order
+                .iter()
+                .position(|o| *o == v)
+                .map_or(&[][..], |i| entries[i].as_slice())
+        }))
     }
 
     /// The registration payload for a queue listing `vaults` (SPEC §7). A bad
@@ -526,42 +509,50 @@ impl Store {
     /// so a key already taken is shadowed and its value is never decrypted,
     /// never in memory, and cannot fail the payload.
     fn payload_values(&self, names: &[&str]) -> Result<BTreeMap<String, SecretString>> {
-        let inner = self.inner()?;
-        let crypto = inner.crypto();
+        let crypto = self.inner()?.crypto();
         let order = payload::winners_first(names);
-        let mut found = vec![false; order.len()];
         let mut values: BTreeMap<String, SecretString> = BTreeMap::new();
-        let mut at = 0; // rows come grouped by vault in `order`
-        inner.backend.listed_entries(&order, &mut |vault, entry| {
-            if order[at] != vault {
-                at = order.iter().position(|v| *v == vault).unwrap_or(at);
-            }
-            found[at] = true;
-            let Some(e) = entry else {
-                return Ok(());
-            };
+        self.visit_listed(&order, names, |i, e| {
             if !values.contains_key(e.key) {
-                let here = EntryRef {
-                    vault,
-                    key: e.key,
-                    is_secret: e.is_secret,
-                };
-                let (value, _) = crypto.cipher.decrypt(here, e.value)?;
+                let value = decrypt(&crypto.cipher, order[i], &e)?;
                 values.insert(e.key.to_owned(), value);
             }
             Ok(())
         })?;
+        Ok(values)
+    }
+
+    /// Calls `each(i, entry)` for every entry of `vaults[i]` (distinct names),
+    /// grouped by vault in that order, in one query (or none, from SQLite's
+    /// row cache): its cost follows the listed vaults, not the store's size.
+    /// Then every vault of `listed` that does not exist is named in one error.
+    fn visit_listed(
+        &self,
+        vaults: &[&str],
+        listed: &[&str],
+        mut each: impl FnMut(usize, EntryAt<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let inner = self.inner()?;
+        let mut found = vec![false; vaults.len()];
+        let mut at = 0;
+        inner.backend.listed_entries(vaults, &mut |vault, entry| {
+            if vaults[at] != vault {
+                at = vaults.iter().position(|v| *v == vault).unwrap_or(at);
+            }
+            found[at] = true;
+            entry.map_or(Ok(()), |e| each(at, e))
+        })?;
         let mut missing: Vec<String> = Vec::new();
-        for name in names {
-            let i = order.iter().position(|v| v == name).expect("listed");
-            if !found[i] && !missing.iter().any(|m| m == name) {
+        for name in listed {
+            let absent = vaults.iter().zip(&found).any(|(v, f)| v == name && !f);
+            if absent && !missing.iter().any(|m| m == name) {
                 missing.push(name.to_string());
             }
         }
         if !missing.is_empty() {
             return Err(Error::VaultNotFound { vaults: missing });
         }
-        Ok(values)
+        Ok(())
     }
 
     /// Re-encrypts every entry under `new_key` in one transaction, checking
@@ -642,7 +633,7 @@ impl Store {
             let Some(entry) = row.entry else {
                 continue;
             };
-            let value = decrypt(&crypto.cipher, &row.vault, &entry)?;
+            let value = decrypt(&crypto.cipher, &row.vault, &entry.at())?;
             doc.vaults
                 .last_mut()
                 .expect("pushed above")
@@ -881,59 +872,19 @@ fn entry_not_found(vault: &str, key: &str) -> Error {
     }
 }
 
-/// The decrypted entries of the vaults a queue lists, each vault once.
-struct Listed<'n> {
-    /// The listed names without repeats, in first-listed order.
-    vaults: Vec<&'n str>,
-    /// Per vault: `None` until a row shows it exists, then its entries.
-    entries: Vec<Option<Vec<(String, SecretString)>>>,
-    /// `(name, index in vaults)` sorted by name, to place rows quickly.
-    index: Vec<(&'n str, usize)>,
-}
-
-impl<'n> Listed<'n> {
-    fn new(names: &[&'n str]) -> Listed<'n> {
-        let mut vaults: Vec<&str> = Vec::with_capacity(names.len());
-        let mut index: Vec<(&str, usize)> = Vec::with_capacity(names.len());
-        for &name in names {
-            if let Err(at) = index.binary_search_by(|(n, _)| n.cmp(&name)) {
-                index.insert(at, (name, vaults.len()));
-                vaults.push(name);
-            }
-        }
-        Listed {
-            entries: vec![None; vaults.len()],
-            vaults,
-            index,
-        }
-    }
-
-    fn entries_of(&self, vault: &str) -> &[(String, SecretString)] {
-        slot(&self.index, vault)
-            .and_then(|i| self.entries[i].as_deref())
-            .unwrap_or(&[])
-    }
-}
-
-/// Where `vault` is in [`Listed::vaults`], from its sorted index.
-fn slot(index: &[(&str, usize)], vault: &str) -> Option<usize> {
-    let at = index.binary_search_by(|(n, _)| (*n).cmp(vault)).ok()?;
-    Some(index[at].1)
-}
-
-fn decrypt(cipher: &Cipher, vault: &str, entry: &StoredEntry) -> Result<SecretString> {
+fn decrypt(cipher: &Cipher, vault: &str, entry: &EntryAt<'_>) -> Result<SecretString> {
     let at = EntryRef {
         vault,
-        key: &entry.key,
+        key: entry.key,
         is_secret: entry.is_secret,
     };
-    Ok(cipher.decrypt(at, &entry.value)?.0)
+    Ok(cipher.decrypt(at, entry.value)?.0)
 }
 
 fn entry_views(cipher: &Cipher, vault: &str, rows: Vec<EntryRow>) -> Result<Vec<EntryView>> {
     rows.into_iter()
         .map(|row| {
-            let plain = decrypt(cipher, vault, &row.entry)?;
+            let plain = decrypt(cipher, vault, &row.entry.at())?;
             let value = if row.entry.is_secret {
                 mask(plain.expose())
             } else {

@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 
-use super::EntryAt;
+use super::{EachEntry, EntryAt};
+use crate::error::Result;
 
 /// Rows kept per connection at most, counted in bytes of names and values:
 /// enough for hundreds of typical vaults; a store of bigger vaults simply
@@ -86,11 +87,7 @@ impl RowCache {
 
     /// Calls `each` for `vault`'s rows, or once with `None` when it has none;
     /// not at all when the vault is not kept.
-    pub(crate) fn visit(
-        &self,
-        vault: &str,
-        each: &mut super::EachEntry<'_>,
-    ) -> crate::error::Result<()> {
+    pub(crate) fn visit(&self, vault: &str, each: &mut EachEntry<'_>) -> Result<()> {
         let Some(rows) = self.vaults.get(vault) else {
             return Ok(());
         };
