@@ -9,9 +9,9 @@ Peers:
               (target/criterion/<group>/<bench>/new/{estimates,sample,benchmark}.json)
   upstream-go the model of the upstream server's vault store, benches/upstream-go (go run)
   upstream-py the same design in Python, benches/upstream-python/upstream_model.py
-  rust-ffi-baseline  the core from Rust on the C/Go benches' data set, runqy-vault-ffi/examples/bench_rust.rs
-  c           the C ABI bench, benches/c/bench_ffi.c, built here against the static library (when present)
-  go-cgo      the cgo package's `go test -bench` in examples/go (when present)
+  rust-ffi-baseline  the core's own calls looped in Rust, timed in the C bench's process (benches/c/run.sh)
+  c           the C ABI from C, paired with that baseline in one process (benches/c/bench_ffi.c)
+  go-cgo      the Go package over cgo, paired with it in one process (examples/go TestPaired)
   python      runqy_vault from Python, benches/python/bench_payload.py (when present)
 
 A peer that is not in the tree yet is skipped with a note. In --quick mode a
@@ -129,7 +129,7 @@ def stats(name: str, per_op: list[float], **extra) -> dict:
 # --- output parsers for peers whose format is not ours ----------------------------
 
 GO_BENCH_LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op")
-# "c   get      1234 ns/op" (benches/c/bench_ffi.c, runqy-vault-ffi/examples/bench_rust.rs)
+# "c   get      1234 ns/op" (benches/c/bench_ffi.c, examples/go TestPaired)
 # optionally followed by "N cpu-ns/op" (process CPU time)
 NAMED_LINE = re.compile(r"^(\w+)\s+(\w+)\s+([\d.]+) ns/op(?:\s+([\d.]+) cpu-ns/op)?")
 
@@ -268,83 +268,52 @@ def peer_upstream_py(quick: bool, build_dir: Path) -> dict:
 
 
 _FFI_RUN: dict = {}
+# "ratio c/rust Get 1.044 (quartiles 0.998-1.099, ...)": the median of the
+# per-pair ratios, timed in one process (benches/c/bench_ffi.c, examples/go TestPaired)
+RATIO_LINE = re.compile(r"^ratio\s+(\w+)/(\w+)\s+(\w+)\s+([\d.]+)\s+\(quartiles ([\d.]+)-([\d.]+)")
 
 
-def ffi_run(quick: bool) -> dict[str, list[dict]] | None:
-    """benches/c/run.sh (the C ABI engineer's): Rust, C and Go (cgo) interleaved
-    round by round, so machine load hits all three alike; lines
-    `<rust|c|go> <get|payload> N ns/op`. Run once, shared by three peers."""
-    script = BENCHES / "c" / "run.sh"
-    if not script.exists():
-        return None
+def ffi_run(quick: bool) -> dict[str, list[dict]]:
+    """benches/c/run.sh: get and the payload through the C ABI from C and from
+    Go, each paired in its own process with the core's same call looped in
+    Rust. Lines `<rust|c|go> <workload> N ns/op` (medians of the batches) and
+    `ratio <c|go>/rust <workload> R (quartiles ...)`. Run once, shared by three
+    peers; each binding result carries its paired ratio."""
     if "out" not in _FFI_RUN:
-        # Rounds: each takes about a minute on a busy 2-core machine.
-        p = run(["bash", str(script), "1" if quick else "2"], ROOT, 1500)
-        samples: dict[str, dict[str, list[float]]] = {}
-        cpu: dict[str, dict[str, list[float]]] = {}
-        for line in p.stdout.splitlines():
-            m = NAMED_LINE.match(line.strip())
-            if m:
-                samples.setdefault(m.group(1), {}).setdefault(m.group(2), []).append(float(m.group(3)))
-                if m.group(4):
-                    cpu.setdefault(m.group(1), {}).setdefault(m.group(2), []).append(float(m.group(4)))
+        p = run(["bash", str(BENCHES / "c" / "run.sh"), "5" if quick else "401"], ROOT, 1500)
         out: dict[str, list[dict]] = {}
-        for peer, by in samples.items():
-            for w, xs in by.items():
-                extra = {}
-                if cpu.get(peer, {}).get(w):
-                    extra["cpu_median_ns"] = statistics.median(cpu[peer][w])
-                out.setdefault(peer, []).append(stats(w, xs, iterations=len(xs), **extra))
+        ratios: dict[tuple[str, str], dict] = {}
+        for line in p.stdout.splitlines():
+            line = line.strip()
+            m = RATIO_LINE.match(line)
+            if m and m.group(2) == "rust":
+                ratios[(m.group(1), m.group(3))] = {"median": float(m.group(4)), "q1": float(m.group(5)),
+                                                    "q3": float(m.group(6))}
+                continue
+            m = NAMED_LINE.match(line)
+            if m:
+                out.setdefault(m.group(1), []).append(stats(m.group(2), [float(m.group(3))]))
+        for peer, results in out.items():
+            for r in results:
+                if (peer, r["workload"]) in ratios:
+                    r["paired_ratio"] = ratios[(peer, r["workload"])]
+        if not out:
+            raise RuntimeError("benches/c/run.sh printed no result line:\n" + p.stdout[-2000:])
         _FFI_RUN["out"] = out
     return _FFI_RUN["out"]
 
 
 def peer_rust_ffi_baseline(quick: bool, build_dir: Path) -> dict:
-    """The core called from Rust on the C/Go benches' own data set and method."""
-    shared = ffi_run(quick)
-    if shared is not None:
-        return {"results": shared.get("rust", []), "via": "benches/c/run.sh"}
-    f = ROOT / "runqy-vault-ffi" / "examples" / "bench_rust.rs"
-    if not f.exists():
-        return {"skipped": "runqy-vault-ffi/examples/bench_rust.rs is not in the tree yet"}
-    p = run(["cargo", "run", "--quiet", "--release", "-p", "runqy-vault-ffi", "--example", "bench_rust", "--",
-             "4" if quick else "20000"], ROOT, 1500)
-    return {"results": parse_any(p.stdout), "raw_tail": p.stdout[-2000:]}
+    """The core's own get and payload, looped in Rust, timed in the C bench's process."""
+    return {"results": ffi_run(quick).get("rust", []), "via": "benches/c/run.sh"}
 
 
 def peer_c(quick: bool, build_dir: Path) -> dict:
-    d = BENCHES / "c"
-    src = d / "bench_ffi.c"
-    shared = ffi_run(quick)
-    if shared is not None:
-        return {"results": shared.get("c", []), "via": "benches/c/run.sh"}
-    if not src.exists():
-        return {"skipped": "benches/c/bench_ffi.c is not in the tree yet"}
-    if not (ROOT / "include" / "runqy_vault.h").exists():
-        return {"skipped": "include/runqy_vault.h is not in the tree yet"}
-    run(["cargo", "build", "--quiet", "--release", "-p", "runqy-vault-ffi"], ROOT, 1500)
-    lib = target_dir() / "release" / "librunqy_vault_ffi.a"
-    exe = build_dir / "bench_ffi"
-    cc = os.environ.get("CC", "cc")
-    run([cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-I", str(ROOT / "include"), str(src), str(lib),
-         "-lpthread", "-ldl", "-lm", "-o", str(exe)], ROOT, 300)
-    p = run([str(exe), "4" if quick else "20000"], ROOT, 900)
-    return {"results": parse_any(p.stdout), "raw_tail": p.stdout[-2000:]}
+    return {"results": ffi_run(quick).get("c", []), "via": "benches/c/run.sh"}
 
 
 def peer_go_cgo(quick: bool, build_dir: Path) -> dict:
-    shared = ffi_run(quick)
-    if shared is not None:
-        return {"results": shared.get("go", []), "via": "benches/c/run.sh"}
-    d = ROOT / "examples" / "go"
-    if not d.is_dir() or not any(d.glob("*_test.go")):
-        return {"skipped": "examples/go has no _test.go yet"}
-    has_bench = any("func Benchmark" in f.read_text(errors="replace") for f in d.rglob("*_test.go"))
-    if not has_bench:
-        return {"skipped": "examples/go has no Benchmark functions yet"}
-    bench_args = ["-benchtime=1x", "-count=1"] if quick else ["-benchtime=1s", "-count=5"]
-    p = run(["go", "test", "-run", "^$", "-bench", ".", *bench_args, "./..."], d, 1200)
-    return {"results": parse_any(p.stdout), "raw_tail": p.stdout[-2000:]}
+    return {"results": ffi_run(quick).get("go", []), "via": "benches/c/run.sh"}
 
 
 def peer_python(quick: bool, build_dir: Path) -> dict:
@@ -458,14 +427,14 @@ def python_table(peers: dict) -> list[str]:
 
 
 def bindings_table(peers: dict) -> list[str]:
-    # Bindings are compared with the core called from Rust on the C/Go benches'
-    # data set and method (runqy-vault-ffi/examples/bench_rust.rs, which also
-    # encodes the payload to JSON as the bindings do) when it ran; else with
-    # criterion. Python's payload is compared with the Rust call that
-    # bench_payload.py times on its own file in the same alternating rounds
-    # ("rust-same-file/reg_3x20": legacy format, 40-byte values, 40 merged
-    # keys), since neither criterion's data (v2, 64-byte values, 20 keys) nor
-    # bench_rust's (v2, 20 keys) is the same work.
+    # C and Go carry the median of their per-pair ratios to the core's same
+    # call looped in Rust in their own process (benches/c/run.sh; the Rust
+    # payload includes the JSON encoding the bindings receive): that ratio is
+    # the figure. The Rust median shown is the C process's. Python's payload
+    # is compared with the Rust call that bench_payload.py times on its own
+    # file in the same alternating rounds ("rust-same-file/reg_3x20": legacy
+    # format, 40-byte values, 40 merged keys), since criterion's data (v2,
+    # 64-byte values, 20 keys) is not the same work.
     criterion = by_workload(peers["rust"])
     baseline = {}
     for r in peers.get("rust-ffi-baseline", {}).get("results", []):
@@ -487,14 +456,19 @@ def bindings_table(peers: dict) -> list[str]:
             if w is None:
                 continue
             seen = True
-            rust, src = (baseline, "bench_rust") if w in baseline else (criterion, "criterion")
+            rust, src = (baseline, "Rust loop, C process") if w in baseline else (criterion, "criterion")
             if name == "python" and w == "store/payload_3x20" and py_same_file:
                 rust, src = {w: py_same_file}, "same file and rounds"
             rm = (rust.get(w) or {}).get("median_ns")
             ratio = r["median_ns"] / rm if rm and r.get("median_ns") else None
+            shown = f"{ratio:.2f}×" if ratio else "—"
+            if r.get("paired_ratio"):
+                pr = r["paired_ratio"]
+                ratio = pr["median"]
+                shown = f"{ratio:.2f}× paired (quartiles {pr['q1']:.2f}–{pr['q3']:.2f})"
             met = ratio <= BINDING_TARGETS[name] if ratio else None
             lines.append(f"| {label} | `{w}` ({r['workload']}) | {fmt_cell(r)} | {fmt_ns(rm)} ({src}) | "
-                         f"{f'{ratio:.2f}×' if ratio else '—'} | ≤ {BINDING_TARGETS[name]}× | "
+                         f"{shown} | ≤ {BINDING_TARGETS[name]}× | "
                          f"{({True: 'met', False: '**missed**', None: '—'})[met]} |")
         if not seen:
             lines.append(f"| {label} | — | ran, but no get/payload result could be read from its output "

@@ -345,6 +345,35 @@ RunqyVaultResult runqy_vault_mask(const char *value, char **masked_out, char **e
 RunqyVaultResult runqy_vault_test_panic(char **err_out);
 #endif
 
+#if defined(RUNQY_VAULT_BENCH_HOOKS)
+/**
+ * Benchmark only (built with the `bench-hooks` feature): runs the core's
+ * own `get(vault, key)` `iterations` times in Rust, dropping (wiping) each
+ * value, so a C or Go benchmark can time the same call without the C ABI,
+ * in its own process and interleaved with its own calls. Stops at the first
+ * failure. Never present in a shipped build.
+ */
+RunqyVaultResult runqy_vault_bench_core_get(const RunqyVaultStore *store,
+                                            const char *vault,
+                                            const char *key,
+                                            uint32_t iterations,
+                                            char **err_out);
+#endif
+
+#if defined(RUNQY_VAULT_BENCH_HOOKS)
+/**
+ * Benchmark only (built with the `bench-hooks` feature): runs the core's
+ * own `registration_payload(vaults, None)` and its JSON encoding (what
+ * `runqy_vault_registration_payload` hands out) `iterations` times in Rust.
+ * Stops at the first failure. Never present in a shipped build.
+ */
+RunqyVaultResult runqy_vault_bench_core_registration_payload(const RunqyVaultStore *store,
+                                                             const char *const *vaults,
+                                                             size_t n_vaults,
+                                                             uint32_t iterations,
+                                                             char **err_out);
+#endif
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

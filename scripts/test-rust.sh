@@ -6,6 +6,8 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 # The core without the postgres feature (a Rust user's default-features = false).
 cargo clippy -p runqy-vault --all-targets --no-default-features -- -D warnings
+# The C ABI with its test and bench hooks, which no default build compiles.
+cargo clippy -p runqy-vault-ffi --all-targets --all-features -- -D warnings
 cargo test -p runqy-vault --no-default-features --lib
 cargo test
 # The README's main job must keep working: run it and check the child saw its secrets.

@@ -1,24 +1,21 @@
 #!/usr/bin/env bash
 # The C ABI comparison: get and the registration payload (3 vaults x 20
-# entries) from Rust (the core), from C and from Go (cgo), release builds,
-# interleaved ROUNDS times so machine load hits all three alike. All three
-# measure alike: the same iteration count, a warm-up, the median of 7 rounds
-# (wall-clock ns/op and process cpu-ns/op).
-#   benches/c/run.sh [ROUNDS]     (default 3)
+# entries) through the C ABI from C and from Go (cgo), each against the same
+# call made by the core in Rust, in the same process: short batches of the
+# sides alternate, and each figure is the median of the per-pair ratios
+# (see benches/c/bench_ffi.c for why: this machine's speed drifts, so
+# figures from separate processes do not divide). Release builds, with the
+# library's bench-hooks feature, which adds the Rust loops.
+#   benches/c/run.sh [PAIRS]     (default 201; each pair is ~1 ms per side)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rounds="${1:-3}"
-iterations=20000 # per round: get; the payload runs a quarter of it
-cargo build --release -p runqy-vault-ffi
-cargo build --release -p runqy-vault-ffi --example bench_rust
+pairs="${1:-201}"
+cargo build --release -p runqy-vault-ffi --features bench-hooks
 mkdir -p target/c-bench
 cp target/release/librunqy_vault_ffi.a target/c-bench/
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/c/bench_ffi.c \
   target/c-bench/librunqy_vault_ffi.a -lpthread -ldl -lm -o target/c-bench/bench_ffi
-(cd examples/go && go test -tags runqyvault_release -c -o ../../target/c-bench/go_bench.test .)
-for _ in $(seq "$rounds"); do
-  target/release/examples/bench_rust "$iterations"
-  target/c-bench/bench_ffi "$iterations"
-  target/c-bench/go_bench.test -test.run '^$' -test.bench . -test.benchtime "${iterations}x" -test.count 1 \
-    | awk '/^Benchmark/ {n = $1; sub(/^Benchmark/, "", n); sub(/-[0-9]+$/, "", n); printf "go   %-24s %10.0f ns/op %10.0f cpu-ns/op\n", n, $3, $5}'
-done
+# Linked now, while target/release holds the bench-hooks build.
+(cd examples/go && go test -tags 'runqyvault_release runqyvault_paired' -c -o ../../target/c-bench/go_paired.test .)
+target/c-bench/bench_ffi "$pairs"
+target/c-bench/go_paired.test -test.run '^TestPaired$' -pairs "$pairs"

@@ -3,60 +3,24 @@ package runqyvault
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
-	"syscall"
 	"testing"
-	"time"
 )
 
-// cpuNs is the process's CPU time so far (user + system), in ns.
-func cpuNs() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano() + ru.Stime.Nano())
-}
+// The package's calls as ordinary Go benchmarks (go test -bench .). The
+// figures compared with Rust come from TestPaired (paired_bench_test.go),
+// which times these calls next to the core's own, in one process.
 
-// rounds is the number of timed rounds, as in benches/c/bench_ffi.c and
-// runqy-vault-ffi/examples/bench_rust.rs.
-const rounds = 7
-
-// measure runs op the way bench_ffi.c and bench_rust.rs do, so the three
-// figures compare: perRound/10 calls to warm up, then rounds rounds of
-// perRound calls each; ns/op is the median round's wall-clock time per call
-// (it replaces Go's mean over all calls) and cpu-ns/op the median round's
-// process CPU time per call (steadier on a busy machine; it includes Go's own
-// threads, such as the garbage collector, which are part of the cost).
-// benches/c/run.sh passes the same iteration count to all three
-// (-test.benchtime Nx here). B/op and allocs/op, if asked for, are over all
-// rounds and so rounds times too high.
-func measure(b *testing.B, perRound int, op func() error) {
-	run := func(n int) {
-		for i := 0; i < n; i++ {
-			if err := op(); err != nil {
-				b.Fatal(err)
-			}
+// loop runs op b.N times.
+func loop(b *testing.B, op func() error) {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := op(); err != nil {
+			b.Fatal(err)
 		}
 	}
-	perRound = max(perRound, 1)
-	run(perRound / 10)
-	b.ResetTimer()
-	var wall, cpu [rounds]float64
-	for r := range wall {
-		t0, cpu0 := time.Now(), cpuNs()
-		run(perRound)
-		cpu[r] = (cpuNs() - cpu0) / float64(perRound)
-		wall[r] = float64(time.Since(t0).Nanoseconds()) / float64(perRound)
-	}
-	slices.Sort(wall[:])
-	slices.Sort(cpu[:])
-	b.ReportMetric(wall[rounds/2], "ns/op")
-	b.ReportMetric(cpu[rounds/2], "cpu-ns/op")
 }
 
-// benchStore is the comparison data set shared with benches/c and the Rust
-// loop: 3 vaults x 20 entries, 32-byte values, keys overlapping across vaults.
+// benchStore is the comparison data set shared with benches/c/bench_ffi.c: 3 vaults x 20 entries, 32-byte values, keys overlapping across vaults.
 func benchStore(b testing.TB) *Store {
 	b.Helper()
 	s, err := OpenWithKey(filepath.Join(b.TempDir(), "bench.db"), keyA)
@@ -76,7 +40,7 @@ func benchStore(b testing.TB) *Store {
 
 func BenchmarkGet(b *testing.B) {
 	s := benchStore(b)
-	measure(b, b.N, func() error {
+	loop(b, func() error {
 		_, err := s.Get("vault-1", "KEY_07")
 		return err
 	})
@@ -85,7 +49,7 @@ func BenchmarkGet(b *testing.B) {
 func BenchmarkRegistrationPayload(b *testing.B) {
 	s := benchStore(b)
 	vaults := []string{"vault-0", "vault-1", "vault-2"}
-	measure(b, b.N/4, func() error {
+	loop(b, func() error {
 		p, err := s.RegistrationPayload(vaults, "")
 		if err == nil && len(p.Vaults) != 20 {
 			err = fmt.Errorf("payload has %d keys, want 20", len(p.Vaults))
@@ -99,7 +63,7 @@ func BenchmarkRegistrationPayload(b *testing.B) {
 func BenchmarkRegistrationPayloadJSON(b *testing.B) {
 	s := benchStore(b)
 	vaults := []string{"vault-0", "vault-1", "vault-2"}
-	measure(b, b.N/4, func() error {
+	loop(b, func() error {
 		_, err := s.RegistrationPayloadJSON(vaults, "")
 		return err
 	})
@@ -109,7 +73,7 @@ func BenchmarkRegistrationPayloadJSON(b *testing.B) {
 // (cgo transition, handle lookup, panic boundary).
 func BenchmarkStoreEnabled(b *testing.B) {
 	s := benchStore(b)
-	measure(b, b.N*10, func() error {
+	loop(b, func() error {
 		_, err := s.Enabled()
 		return err
 	})

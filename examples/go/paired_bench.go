@@ -2,14 +2,17 @@
 
 package runqyvault
 
-// C loops over the C ABI, for TestPairedWithC (paired_bench_test.go): the
-// same get and payload as bench_test.go, called from C inside one cgo call.
-// Built only with -tags runqyvault_paired.
+// Loops for TestPaired (paired_bench_test.go): the same get and payload as
+// bench_test.go, called from C through the C ABI, and run by the core itself
+// in Rust (runqy_vault_bench_core_*, which exist only in a library built with
+// the bench-hooks feature: benches/c/run.sh builds it). Each is one cgo call
+// for a whole batch. Built only with -tags runqyvault_paired.
 
 /*
+#define RUNQY_VAULT_BENCH_HOOKS
 #include "runqy_vault.h"
 static const char *paired_vaults[] = {"vault-0", "vault-1", "vault-2"};
-static int paired_get(const RunqyVaultStore *s, int n) {
+static int paired_c_get(const RunqyVaultStore *s, int n) {
 	for (int i = 0; i < n; i++) {
 		char *v = NULL;
 		if (runqy_vault_get(s, "vault-1", "KEY_07", &v, NULL) != RUNQY_VAULT_OK) return 1;
@@ -17,7 +20,7 @@ static int paired_get(const RunqyVaultStore *s, int n) {
 	}
 	return 0;
 }
-static int paired_payload(const RunqyVaultStore *s, int n) {
+static int paired_c_payload(const RunqyVaultStore *s, int n) {
 	for (int i = 0; i < n; i++) {
 		char *v = NULL;
 		if (runqy_vault_registration_payload(s, paired_vaults, 3, NULL, &v, NULL) != RUNQY_VAULT_OK) return 1;
@@ -25,8 +28,16 @@ static int paired_payload(const RunqyVaultStore *s, int n) {
 	}
 	return 0;
 }
+static int paired_rust_get(const RunqyVaultStore *s, int n) {
+	return runqy_vault_bench_core_get(s, "vault-1", "KEY_07", (uint32_t)n, NULL) != RUNQY_VAULT_OK;
+}
+static int paired_rust_payload(const RunqyVaultStore *s, int n) {
+	return runqy_vault_bench_core_registration_payload(s, paired_vaults, 3, (uint32_t)n, NULL) != RUNQY_VAULT_OK;
+}
 */
 import "C"
 
-func pairedGetFromC(s *Store, n int) bool     { return C.paired_get(s.handle, C.int(n)) == 0 }
-func pairedPayloadFromC(s *Store, n int) bool { return C.paired_payload(s.handle, C.int(n)) == 0 }
+func pairedCGet(s *Store, n int) bool        { return C.paired_c_get(s.handle, C.int(n)) == 0 }
+func pairedCPayload(s *Store, n int) bool    { return C.paired_c_payload(s.handle, C.int(n)) == 0 }
+func pairedRustGet(s *Store, n int) bool     { return C.paired_rust_get(s.handle, C.int(n)) == 0 }
+func pairedRustPayload(s *Store, n int) bool { return C.paired_rust_payload(s.handle, C.int(n)) == 0 }
