@@ -5,8 +5,8 @@ package runqyvault
 // The decoding of RegistrationPayload alone, without the library: the
 // hand-written decoder against encoding/json on the JSON of bench_test.go's
 // payload (20 keys after the merge of 3 vaults x 20). Built only with
-// -tags runqyvault_decodebench, so that benches/c/run.sh's `-test.bench .`
-// prints only the calls it compares:
+// -tags runqyvault_decodebench, so that `go test -bench .` times the
+// package's calls alone:
 //
 //	go test -tags runqyvault_decodebench -run '^$' -bench Decode -benchmem .
 
