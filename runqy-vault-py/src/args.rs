@@ -44,6 +44,11 @@ pub fn vault_names(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 }
 
 /// A `str` argument, with a message naming the argument when it is not one.
+///
+/// Its one Rust copy is read straight from the `str`'s UTF-8 text (the
+/// abi3-py310 stable ABI lends it), so a secret leaves no temporary `bytes`
+/// object behind, as the encoding step of 3.9's stable ABI did; callers wrap
+/// secrets in `SecretString`, which wipes that copy.
 pub fn text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     let s = obj.cast::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!("{what} must be a str, not {}", type_name(obj)))
