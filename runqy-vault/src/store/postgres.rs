@@ -455,21 +455,16 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
     }
 
     fn listed_entries(&mut self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
-        // One statement with the names as an array: one round trip however many vaults.
+        // One statement with the names as an array: one round trip however
+        // many vaults; rows grouped by vault in the order asked, as the
+        // store's payload expects.
         let rows = self.query(
             "SELECT v.name, e.key, e.value, e.is_secret FROM vaults v
              LEFT JOIN vault_entries e ON e.vault_id = v.id
-             WHERE v.name = ANY($1)",
+             WHERE v.name = ANY($1) ORDER BY array_position($1, v.name)",
             &[&names],
         )?;
-        // Grouped by vault in the order asked, as the store's payload expects.
-        let mut ordered: Vec<(usize, &Row)> = Vec::with_capacity(rows.len());
         for r in &rows {
-            let vault: &str = self.col(r, 0)?;
-            ordered.push((names.iter().position(|n| *n == vault).unwrap_or(0), r));
-        }
-        ordered.sort_by_key(|(at, _)| *at);
-        for (_, r) in ordered {
             let entry = match self.col::<Option<&str>>(r, 1)? {
                 None => None,
                 Some(key) => Some(EntryAt {
