@@ -731,7 +731,7 @@ fn open_postgres(url: &str) -> Result<Backend> {
 
 #[cfg(not(feature = "postgres"))]
 fn open_postgres(url: &str) -> Result<Backend> {
-    Err(Error::Storage(format!(
+    Err(Error::storage(format!(
         "{}: this build of runqy-vault has no PostgreSQL support (it was built without the \
          `postgres` cargo feature)",
         redacted_url(url)
@@ -777,7 +777,7 @@ fn prepare_schema(tx: &mut dyn Tx, keys: &KeySet) -> Result<(Format, bool)> {
     tx.create_schema()?;
     let format = match tx.meta_get(META_FORMAT)? {
         Some(f) => Format::parse(&f).ok_or_else(|| {
-            Error::Storage(format!(
+            Error::storage(format!(
                 "runqy_vault_meta holds an unknown format '{f}' (expected legacy or v2)"
             ))
         })?,

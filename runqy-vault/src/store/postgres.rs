@@ -176,7 +176,7 @@ fn storage(label: &str, e: &dyn std::error::Error) -> Error {
         }
         cause = c.source();
     }
-    Error::Storage(format!("{label}: {}", msg.replace('\n', "; ")))
+    Error::storage(format!("{label}: {}", msg.replace('\n', "; ")))
 }
 
 /// The primitive queries on one client or transaction.
@@ -329,7 +329,7 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         )?;
         match rows.first() {
             Some(row) => self.col(row, 0),
-            None => Err(Error::Storage(format!(
+            None => Err(Error::storage(format!(
                 "{}: inserting vault '{name}' returned no id",
                 self.label
             ))),

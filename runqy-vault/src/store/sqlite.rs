@@ -188,8 +188,8 @@ fn storage_at(path: &Path, e: rusqlite::Error) -> Error {
 /// Prefixes a storage error met while opening with the database path.
 pub(crate) fn with_path(e: Error, path: &Path) -> Error {
     match e {
-        Error::Storage(msg) if !msg.starts_with(&*path.to_string_lossy()) => {
-            Error::Storage(format!("{}: {msg}", path.display()))
+        Error::Storage(s) if !s.message().starts_with(&*path.to_string_lossy()) => {
+            Error::Storage(s.prefixed(&path.display().to_string()))
         }
         other => other,
     }
