@@ -61,6 +61,21 @@ pub extern "C" fn runqy_vault_http_status(result: RunqyVaultResultCode) -> u16 {
     })
 }
 
+/// The name of `result` as a static NUL-terminated string, e.g.
+/// `"RUNQY_VAULT_VAULT_NOT_FOUND"` (`"RUNQY_VAULT_OK"` for 0), never freed;
+/// `"RUNQY_VAULT_UNKNOWN"` for a value this version of the library does not
+/// know. Never fails.
+#[no_mangle]
+pub extern "C" fn runqy_vault_result_name(result: RunqyVaultResultCode) -> *const c_char {
+    static UNKNOWN: &str = "RUNQY_VAULT_UNKNOWN\0";
+    guard_value(UNKNOWN.as_ptr().cast(), || {
+        RunqyVaultResult::name(result)
+            .unwrap_or(UNKNOWN)
+            .as_ptr()
+            .cast()
+    })
+}
+
 /// A `RunqyVaultResult` as passed by value into the library: any value is
 /// accepted (an unknown one is not undefined behaviour). cbindgen prints it
 /// as `RunqyVaultResult` (see cbindgen.toml).
