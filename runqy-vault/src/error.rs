@@ -72,7 +72,12 @@ pub enum Error {
     /// A master key was given but is not 32 bytes of standard base64.
     /// `source_name` says where it came from (an environment variable, a file, the API).
     #[error("invalid master key from {source_name}: {reason}")]
-    InvalidMasterKey { source_name: String, reason: String },
+    InvalidMasterKey {
+        /// Where the key came from: a variable's name, a file, the API.
+        source_name: String,
+        /// What is wrong with it (never the key).
+        reason: String,
+    },
 
     /// The master key does not open this store.
     #[error(
@@ -80,43 +85,65 @@ pub enum Error {
          but the master key given has key id {key_id}"
     )]
     KeyMismatch {
+        /// The key id(s) the store's values are under.
         store_key_id: String,
+        /// The id of the key given.
         key_id: String,
     },
 
     /// One or more vaults do not exist (all of them are named at once).
     #[error("{}", vault_not_found_message(.vaults))]
-    VaultNotFound { vaults: Vec<String> },
+    VaultNotFound {
+        /// Every missing vault, in the order asked.
+        vaults: Vec<String>,
+    },
 
     /// The vault exists but holds no such key.
     #[error("entry '{key}' not found in vault '{vault}'")]
-    EntryNotFound { vault: String, key: String },
+    EntryNotFound {
+        /// The vault.
+        vault: String,
+        /// The key it does not hold.
+        key: String,
+    },
 
     /// `create` of a vault that is already there.
     #[error("vault '{vault}' already exists")]
-    VaultExists { vault: String },
+    VaultExists {
+        /// The vault.
+        vault: String,
+    },
 
     /// A vault name or key that breaks the naming rule.
     #[error("invalid {kind} '{name}': {reason}")]
     InvalidName {
+        /// A vault name or a key.
         kind: NameKind,
+        /// The name as given.
         name: String,
+        /// Which rule it breaks.
         reason: String,
     },
 
     /// A vault name or key that is reserved.
     #[error("reserved {kind} '{name}': {reason}")]
     ReservedName {
+        /// A vault name or a key.
         kind: NameKind,
+        /// The name as given.
         name: String,
+        /// Why it is reserved.
         reason: String,
     },
 
     /// A value that cannot be stored; the value itself is never shown.
     #[error("invalid value for key '{key}' in vault '{vault}': {reason}")]
     InvalidValue {
+        /// The vault.
         vault: String,
+        /// The key.
         key: String,
+        /// What is wrong with the value (never the value).
         reason: String,
     },
 
@@ -127,7 +154,12 @@ pub enum Error {
     /// A stored value did not decrypt: wrong key, corruption, or a blob moved to
     /// another entry. Deliberately says nothing more.
     #[error("decryption failed for key '{key}' in vault '{vault}'")]
-    DecryptionFailed { vault: String, key: String },
+    DecryptionFailed {
+        /// The vault.
+        vault: String,
+        /// The key whose value did not decrypt.
+        key: String,
+    },
 
     /// The database failed (not a database, read-only, locked, ...).
     #[error("storage error: {0}")]
@@ -135,7 +167,12 @@ pub enum Error {
 
     /// A file could not be read or written.
     #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 fn vault_not_found_message(vaults: &[String]) -> String {

@@ -10,7 +10,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use runqy_vault::cipher::{Cipher, EntryRef};
+use runqy_vault::cipher::{Binding, Cipher};
 use runqy_vault::{
     ErrorKind, ExportDocument, Format, KeySet, KeySource, MasterKey, Store, VaultSummary,
 };
@@ -837,7 +837,7 @@ fn upstream_database_opens_as_legacy_and_stays_readable_by_upstream(b: Backend) 
     });
     db.create_upstream_tables();
     db.exec("INSERT INTO vaults (name, description) VALUES ('prod', 'from the Go server')");
-    let e = EntryRef {
+    let e = Binding {
         vault: "prod",
         key: "DB_PASSWORD",
         is_secret: true,
@@ -856,7 +856,7 @@ fn upstream_database_opens_as_legacy_and_stays_readable_by_upstream(b: Backend) 
     // The new blob is legacy: no magic, decryptable without associated data.
     let blob = db.value_of("NEW");
     assert_eq!(blob.len(), 12 + "written-by-us".len() + 16);
-    let as_upstream = EntryRef {
+    let as_upstream = Binding {
         vault: "x",
         key: "y",
         is_secret: false,
@@ -894,7 +894,7 @@ fn legacy_store_with_undecryptable_entries_is_key_mismatch(b: Backend) {
     });
     let blob = other.encrypt(
         Format::Legacy,
-        EntryRef {
+        Binding {
             vault: "",
             key: "",
             is_secret: true,
@@ -1574,7 +1574,7 @@ mod postgres_only {
                 return;
             }
         };
-        let shown = format!("{store:?} {}", store.path().display());
+        let shown = format!("{store:?} {}", store.location());
         assert!(!shown.contains(password), "{shown}");
         assert!(shown.contains("postgres:***@"), "{shown}");
         let disabled = Store::open_with(&location, KeySource::None).unwrap();
