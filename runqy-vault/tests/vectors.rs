@@ -131,13 +131,14 @@ struct Case {
     result: String,
 }
 
-/// Read at test time from the shared test data beside the repository, never copied in.
+/// Read at test time from the repository's copy (tests/data/wycheproof, with
+/// its LICENSE and origin); `RUNQY_VAULT_WYCHEPROOF` may point at another copy.
 fn wycheproof() -> Wycheproof {
     let path = std::env::var_os("RUNQY_VAULT_WYCHEPROOF")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/testdata/wycheproof/aes_gcm_test.json")
+                .join("tests/data/wycheproof/aes_gcm_test.json")
         });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
