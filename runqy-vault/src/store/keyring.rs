@@ -30,17 +30,7 @@ impl Keyring {
         let recorded = match tx.meta_get(META_KEY_ID)? {
             Some(stored) => {
                 let ids = stored_ids(tx, &stored)?;
-                let unknown: Vec<&str> = ids
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|id| !known(cipher, id))
-                    .collect();
-                if !unknown.is_empty() {
-                    return Err(Error::KeyMismatch {
-                        store_key_id: unknown.join(", "),
-                        key_id: cipher.key_id().to_string(),
-                    });
-                }
+                all_known(cipher, &ids, "")?;
                 ids.contains(&cipher.key_id().to_string())
             }
             None => {
@@ -68,15 +58,12 @@ impl Keyring {
             return record_only(tx, cipher.key_id());
         };
         let mut ids = stored_ids(tx, &stored)?;
-        if let Some(unknown) = ids.iter().find(|id| !known(cipher, id)) {
-            return Err(Error::KeyMismatch {
-                store_key_id: format!(
-                    "{unknown} (the key was rotated by another process since this store was \
-                     opened: reopen it with the new key)"
-                ),
-                key_id: cipher.key_id().to_string(),
-            });
-        }
+        all_known(
+            cipher,
+            &ids,
+            " (the key was rotated by another process since this store was opened: \
+             reopen it with the new key)",
+        )?;
         let current = cipher.key_id().to_string();
         if !ids.contains(&current) {
             ids.push(current.clone());
@@ -96,8 +83,21 @@ pub(crate) fn record_only(tx: &mut dyn Tx, id: KeyId) -> Result<()> {
     tx.meta_set(META_KEY_IDS, &id.to_string())
 }
 
-fn known(cipher: &Cipher, id: &str) -> bool {
-    KeyId::from_hex(id).is_some_and(|id| cipher.knows(id))
+/// The key check itself: every recorded id must be one of `cipher`'s keys;
+/// `KeyMismatch` names the ids it does not know, then `why`.
+fn all_known(cipher: &Cipher, ids: &[String], why: &str) -> Result<()> {
+    let unknown: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !KeyId::from_hex(id).is_some_and(|id| cipher.knows(id)))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::KeyMismatch {
+        store_key_id: format!("{}{why}", unknown.join(", ")),
+        key_id: cipher.key_id().to_string(),
+    })
 }
 
 /// The ids of every key that may have values in the store.
