@@ -1,6 +1,18 @@
 // Package runqyvault is the runqy job queue's secret vault for Go, over the
 // C ABI of runqy-vault (include/runqy_vault.h) with cgo.
 //
+// The import path ends in the directory that holds the package, go, inside
+// the repository's runqy-vault-ffi; the package is named runqyvault:
+//
+//	import runqyvault "github.com/publikey/runqy-vault/runqy-vault-ffi/go"
+//
+// cgo finds the library through pkg-config (package runqy_vault), which
+// names its static library, so programs need no LD_LIBRARY_PATH. Install it
+// from a checkout of the repository and point pkg-config at it:
+//
+//	scripts/install-lib.sh /usr/local   # or any prefix
+//	export PKG_CONFIG_PATH=/usr/local/lib/pkgconfig
+//
 // A *Store is safe for concurrent use by many goroutines. Close it when done;
 // a finalizer closes a forgotten one, but only at the garbage collector's
 // pleasure. Errors are *Error values that match the sentinels (ErrVaultNotFound,
@@ -11,7 +23,7 @@
 package runqyvault
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo pkg-config: runqy_vault
 #include <stdlib.h>
 #include <string.h>
 #include "runqy_vault.h"
