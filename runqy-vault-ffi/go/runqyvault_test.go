@@ -256,6 +256,39 @@ func TestGenerateKeyMaskVersion(t *testing.T) {
 	}
 }
 
+// The names come from the linked library's table (runqy_vault_result_name),
+// not from a copy in Go.
+func TestCodeNamesAndStatusesComeFromTheLibrary(t *testing.T) {
+	codes := []Code{CodeOK, CodeDisabled, CodeInvalidMasterKey, CodeKeyMismatch, CodeVaultNotFound,
+		CodeEntryNotFound, CodeVaultExists, CodeInvalidName, CodeReservedName, CodeInvalidValue,
+		CodeInvalidArgument, CodeDecryptionFailed, CodeStorage, CodeIO, CodePanic, CodeOther}
+	seen := map[string]Code{}
+	for _, c := range codes {
+		name := c.String()
+		if !strings.HasPrefix(name, "RUNQY_VAULT_") || name == "RUNQY_VAULT_UNKNOWN" {
+			t.Errorf("code %d is named %q", uint32(c), name)
+		}
+		if other, dup := seen[name]; dup {
+			t.Errorf("codes %d and %d are both named %q", uint32(other), uint32(c), name)
+		}
+		seen[name] = c
+	}
+	if got := CodeVaultNotFound.String(); got != "RUNQY_VAULT_VAULT_NOT_FOUND" {
+		t.Errorf("CodeVaultNotFound.String() = %q", got)
+	}
+	if got := ErrVaultNotFound.Error(); got != "runqy-vault: RUNQY_VAULT_VAULT_NOT_FOUND" {
+		t.Errorf("ErrVaultNotFound.Error() = %q", got)
+	}
+	unknown := Code(0xfffe)
+	if unknown.String() != "RUNQY_VAULT_UNKNOWN" || unknown.HTTPStatus() != 500 {
+		t.Errorf("an unknown code: %q, HTTP %d", unknown.String(), unknown.HTTPStatus())
+	}
+	// A library error with its message still matches the message-less sentinel.
+	if err := error(&Error{Code: CodeVaultNotFound, Message: "vault 'x' not found"}); !errors.Is(err, ErrVaultNotFound) || errors.Is(err, ErrEntryNotFound) {
+		t.Errorf("%v against the sentinels", err)
+	}
+}
+
 func TestOneStoreManyGoroutinesSeesEveryWrite(t *testing.T) {
 	s := openA(t, "goroutines.db")
 	must(t, s.CreateVault("shared", ""))
