@@ -468,10 +468,6 @@ def bindings_table(peers: dict) -> list[str]:
                 shown = f"{ratio:.2f}× paired (quartiles {pr['q1']:.2f}–{pr['q3']:.2f})"
             met = ratio <= BINDING_TARGETS[name] if ratio else None
             target = f"≤ {BINDING_TARGETS[name]}×"
-            if name == "go-cgo" and r["workload"] == "RegistrationPayload":
-                # The C ABI call is RegistrationPayloadJSON's; this one then
-                # decodes the JSON into a Go map, Go's own work: shown, not judged.
-                target, met = "— (the call plus decoding into a Go map)", None
             lines.append(f"| {label} | `{w}` ({r['workload']}) | {fmt_cell(r)} | {fmt_ns(rm)} ({src}) | "
                          f"{shown} | {target} | "
                          f"{({True: 'met', False: '**missed**', None: '—'})[met]} |")

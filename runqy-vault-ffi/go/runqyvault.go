@@ -570,12 +570,11 @@ func (s *Store) Resolve(vaults []string) (*Resolved, error) {
 // gitTokenRef is a vault://<vault>/<key> reference or "" for none; a bad one
 // leaves the token out and adds a warning.
 func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Payload, error) {
-	// Decoded by decodePayload, which reads only the library's payload JSON,
-	// in a fraction of encoding/json's time. The strings are copies, so a
-	// JSON too big for the scratch buffer (a copy of its own) is wiped too.
+	// The decoded strings are copies, so a JSON too big for the scratch
+	// buffer (a copy of its own) is wiped here as the buffer is on release.
 	var wire payloadWire
 	err := s.payload(vaults, gitTokenRef, func(raw []byte, owned bool) error {
-		err := decodePayload(raw, &wire)
+		err := json.Unmarshal(raw, &wire)
 		if owned {
 			clear(raw)
 		}
@@ -629,9 +628,7 @@ func (s *Store) payload(vaults []string, gitTokenRef string, use func(raw []byte
 }
 
 // UnmarshalJSON reads the library's payload JSON, warnings included
-// (Warnings is hidden from Marshal, which gives the worker's JSON). It takes
-// any JSON encoding/json would decode into payloadWire, so it stays on
-// encoding/json rather than on RegistrationPayload's stricter decoder.
+// (Warnings is hidden from Marshal, which gives the worker's JSON).
 func (p *Payload) UnmarshalJSON(data []byte) error {
 	var wire payloadWire
 	if err := json.Unmarshal(data, &wire); err != nil {

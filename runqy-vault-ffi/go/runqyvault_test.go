@@ -103,6 +103,28 @@ func TestFullFlowThroughCgo(t *testing.T) {
 	}
 }
 
+// Values that JSON must escape come out of RegistrationPayload as they went in.
+func TestPayloadValuesNeedingEscapesDecodeExactly(t *testing.T) {
+	s := openA(t, "escapes.db")
+	must(t, s.CreateVault("app", ""))
+	values := map[string]string{
+		"QUOTES":  `say "hi" \ C:\path`,
+		"LINES":   "line 1\nline 2\r\n\ttabbed",
+		"CONTROL": "\x01\x1f\x7f",
+		"UNICODE": "héllo 日本 🔑 \u2028\u2029",
+		"HTML":    "<script>&amp;</script>",
+		"EMPTY":   "",
+	}
+	for k, v := range values {
+		must(t, s.Set("app", k, v, true))
+	}
+	p, err := s.RegistrationPayload([]string{"app"}, "vault://app/UNICODE")
+	must(t, err)
+	if fmt.Sprint(p.Vaults) != fmt.Sprint(values) || p.GitToken != values["UNICODE"] {
+		t.Fatalf("payload = %q (git token %q), want %q", p.Vaults, p.GitToken, values)
+	}
+}
+
 func TestBadGitTokenIsAWarningNotAnError(t *testing.T) {
 	s := openA(t, "warn.db")
 	must(t, s.CreateVault("app", ""))
