@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Go over cgo: gofmt and vet, the race-checked tests of the module
-# runqy-vault-ffi/go against a debug install of the library, and the payload
-# example (examples/go, which uses the module through a replace directive).
+# runqy-vault-ffi/go against a debug install of the library, the payload
+# example (examples/go, which uses the module through a replace directive),
+# and the same program built from outside the repository
+# (scripts/test-go-outside.sh, against a release install as users make it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,17 +28,10 @@ if [ -z "${RUNQY_VAULT_TEST_POSTGRES_URL:-}" ]; then
 fi
 (cd runqy-vault-ffi/go && go test -race -count=1 ./...)
 
-echo "--- the payload example, as the runqy server hands it to a worker"
-export RUNQY_VAULT_MASTER_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-cd examples/go
-go build -o "$work/payload" ./cmd/payload
-go run ./cmd/seed -db "$work/v.db"
-got="$("$work/payload" -db "$work/v.db" -git-token vault://model-credentials/GIT_TOKEN api-keys model-credentials)"
-echo "$got"
-want='{"git_token":"ghp_example","vaults":{"API_KEY":"new","GIT_TOKEN":"ghp_example","OPENAI_API_KEY":"sk-proj-abc123xx"}}'
-[ "$got" = "$want" ] || { echo "payload example printed $got, want $want" >&2; exit 1; }
-if "$work/payload" -db "$work/v.db" missing 2>"$work/err"; then
-  echo "payload example succeeded on a missing vault" >&2; exit 1
-fi
-grep -qF "error: runqy-vault: vault 'missing' not found (HTTP 404)" "$work/err"
+echo "--- the payload example (examples/go), as the runqy server hands it to a worker"
+(cd examples/go && go build -o "$work/bin/" ./cmd/payload ./cmd/seed)
+bash scripts/check-go-example.sh "$work/bin"
+
+echo "--- a program using the module from outside the repository (release install)"
+bash scripts/test-go-outside.sh
 echo "--- Go: all passed"
