@@ -4,6 +4,11 @@
 //! under the raw master key, no associated data. `v2` is ours: the AES key is
 //! derived by HKDF and the associated data binds the blob to its vault, key
 //! and `is_secret` flag, so a blob moved elsewhere does not decrypt.
+//!
+//! A kept version of a value (SPEC §12) is always a v2 blob whose associated
+//! data also ends in `"ver" ‖ u64be(version)`, so it opens only as that
+//! version of that entry: never as a current value, another version, key or
+//! vault. docs/formats.md has every layout and a fixed vector of each.
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
@@ -16,6 +21,8 @@ use crate::secret::SecretString;
 
 /// The first four bytes of a v2 blob.
 pub const V2_MAGIC: &[u8; 4] = b"RQV\x02";
+/// What ends a kept version's associated data, before `u64be(version)`.
+pub const VERSION_AAD_TAG: &[u8; 3] = b"ver";
 const TAG_LEN: usize = 16;
 const V2_HEADER_LEN: usize = V2_MAGIC.len() + 8;
 
@@ -139,38 +146,83 @@ impl Cipher {
     /// Encrypts `plaintext` for `entry` in `format` under the current key,
     /// with a fresh random nonce.
     pub fn encrypt(&self, format: Format, entry: Binding<'_>, plaintext: &[u8]) -> Vec<u8> {
-        let nonce = fresh_nonce();
         match format {
-            Format::Legacy => seal(&self.current.legacy, &nonce, &[], plaintext, Vec::new()),
-            Format::V2 => {
-                let mut out =
-                    Vec::with_capacity(V2_HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
-                out.extend_from_slice(V2_MAGIC);
-                out.extend_from_slice(&self.current.key_id.0);
-                with_v2_aad(self.current.key_id, entry, |aad| {
-                    seal(&self.current.v2, &nonce, aad, plaintext, out)
-                })
-            }
+            Format::Legacy => seal(
+                &self.current.legacy,
+                &fresh_nonce(),
+                &[],
+                plaintext,
+                Vec::new(),
+            ),
+            Format::V2 => self.seal_v2(entry, None, plaintext),
         }
+    }
+
+    /// Encrypts `plaintext` as version `version` of `entry`: always v2 under
+    /// the current key, whatever the store's format, with the version in the
+    /// associated data.
+    pub fn encrypt_version(&self, entry: Binding<'_>, version: u64, plaintext: &[u8]) -> Vec<u8> {
+        self.seal_v2(entry, Some(version), plaintext)
+    }
+
+    fn seal_v2(&self, entry: Binding<'_>, version: Option<u64>, plaintext: &[u8]) -> Vec<u8> {
+        let nonce = fresh_nonce();
+        let mut out = Vec::with_capacity(V2_HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(V2_MAGIC);
+        out.extend_from_slice(&self.current.key_id.0);
+        with_v2_aad(self.current.key_id, entry, version, |aad| {
+            seal(&self.current.v2, &nonce, aad, plaintext, out)
+        })
+    }
+
+    /// Decrypts version `version` of `entry`, kept in the history: only a
+    /// v2 blob made for exactly that version opens (no legacy fallback: a
+    /// version is never legacy). Errors name the vault, key and version only.
+    pub fn decrypt_version(
+        &self,
+        entry: Binding<'_>,
+        version: u64,
+        blob: &[u8],
+    ) -> Result<(SecretString, BlobInfo)> {
+        let failed = || Error::VersionDecryptionFailed {
+            vault: entry.vault.to_owned(),
+            key: entry.key.to_owned(),
+            version: i64::try_from(version).unwrap_or(i64::MAX),
+        };
+        let (text, info) = self
+            .open_v2(entry, Some(version), blob)
+            .ok_or_else(failed)?;
+        Ok((utf8(text, failed)?, info))
+    }
+
+    /// Opens a v2 blob under the key its header names, if this cipher has it.
+    fn open_v2(
+        &self,
+        entry: Binding<'_>,
+        version: Option<u64>,
+        blob: &[u8],
+    ) -> Option<(Zeroizing<Vec<u8>>, BlobInfo)> {
+        if blob.len() < V2_HEADER_LEN + NONCE_LEN + TAG_LEN || !blob.starts_with(V2_MAGIC) {
+            return None;
+        }
+        let id = KeyId(blob[4..12].try_into().ok()?);
+        let k = self.keys().find(|k| k.key_id == id)?;
+        let text = with_v2_aad(id, entry, version, |aad| {
+            open(&k.v2, &blob[V2_HEADER_LEN..], aad)
+        })?;
+        let info = BlobInfo {
+            format: Format::V2,
+            key_id: id,
+        };
+        Some((text, info))
     }
 
     /// Decrypts a blob of either format. A blob with the v2 magic that fails
     /// as v2 is tried as legacy before failing (a legacy nonce may start with
     /// the magic by chance). Errors name the vault and key only.
     pub fn decrypt(&self, entry: Binding<'_>, blob: &[u8]) -> Result<(SecretString, BlobInfo)> {
-        if blob.len() >= V2_HEADER_LEN + NONCE_LEN + TAG_LEN && blob.starts_with(V2_MAGIC) {
-            let id = KeyId(blob[4..12].try_into().expect("8 bytes"));
-            if let Some(k) = self.keys().find(|k| k.key_id == id) {
-                if let Some(text) =
-                    with_v2_aad(id, entry, |aad| open(&k.v2, &blob[V2_HEADER_LEN..], aad))
-                {
-                    let info = BlobInfo {
-                        format: Format::V2,
-                        key_id: id,
-                    };
-                    return Ok((utf8(text, &entry)?, info));
-                }
-            }
+        if let Some((text, info)) = self.open_v2(entry, None, blob) {
+            return Ok((utf8(text, || entry.decryption_failed())?, info));
         }
         if blob.len() >= NONCE_LEN + TAG_LEN {
             for k in self.keys() {
@@ -179,7 +231,7 @@ impl Cipher {
                         format: Format::Legacy,
                         key_id: k.key_id,
                     };
-                    return Ok((utf8(text, &entry)?, info));
+                    return Ok((utf8(text, || entry.decryption_failed())?, info));
                 }
             }
         }
@@ -187,23 +239,32 @@ impl Cipher {
     }
 }
 
-fn utf8(mut bytes: Zeroizing<Vec<u8>>, entry: &Binding<'_>) -> Result<SecretString> {
+fn utf8(mut bytes: Zeroizing<Vec<u8>>, failed: impl FnOnce() -> Error) -> Result<SecretString> {
     // The buffer becomes the string without a copy; a value that authenticates
     // but is not UTF-8 was not written by a runqy vault.
     match String::from_utf8(std::mem::take(&mut *bytes)) {
         Ok(s) => Ok(SecretString::from(s)),
         Err(e) => {
             drop(Zeroizing::new(e.into_bytes()));
-            Err(entry.decryption_failed())
+            Err(failed())
         }
     }
 }
 
-/// Calls `f` with `"RQV" 0x02 ‖ key_id ‖ u32be(len vault) ‖ vault ‖ u32be(len key) ‖ key ‖ is_secret`.
+/// Calls `f` with `"RQV" 0x02 ‖ key_id ‖ u32be(len vault) ‖ vault ‖ u32be(len key) ‖ key ‖ is_secret`,
+/// followed for a kept version by `"ver" ‖ u64be(version)` (a current value's
+/// associated data is exactly the first part, byte for byte as before).
 /// Names within SPEC §4's limits fit a stack buffer: no allocation per value.
-fn with_v2_aad<T>(key_id: KeyId, entry: Binding<'_>, f: impl FnOnce(&[u8]) -> T) -> T {
-    let len = V2_HEADER_LEN + 4 + entry.vault.len() + 4 + entry.key.len() + 1;
-    let mut stack = [0u8; V2_HEADER_LEN + 4 + 64 + 4 + 256 + 1];
+fn with_v2_aad<T>(
+    key_id: KeyId,
+    entry: Binding<'_>,
+    version: Option<u64>,
+    f: impl FnOnce(&[u8]) -> T,
+) -> T {
+    const VERSION_LEN: usize = VERSION_AAD_TAG.len() + 8;
+    let tail = if version.is_some() { VERSION_LEN } else { 0 };
+    let len = V2_HEADER_LEN + 4 + entry.vault.len() + 4 + entry.key.len() + 1 + tail;
+    let mut stack = [0u8; V2_HEADER_LEN + 4 + 64 + 4 + 256 + 1 + VERSION_LEN];
     let mut heap = Vec::new(); // names from a foreign database may be longer
     let buf: &mut [u8] = if len <= stack.len() {
         &mut stack[..len]
@@ -211,6 +272,7 @@ fn with_v2_aad<T>(key_id: KeyId, entry: Binding<'_>, f: impl FnOnce(&[u8]) -> T)
         heap.resize(len, 0);
         &mut heap
     };
+    let version = version.map(u64::to_be_bytes);
     let mut at = 0;
     for part in [
         V2_MAGIC.as_slice(),
@@ -220,6 +282,12 @@ fn with_v2_aad<T>(key_id: KeyId, entry: Binding<'_>, f: impl FnOnce(&[u8]) -> T)
         &(entry.key.len() as u32).to_be_bytes(),
         entry.key.as_bytes(),
         &[u8::from(entry.is_secret)],
+        if version.is_some() {
+            VERSION_AAD_TAG.as_slice()
+        } else {
+            &[]
+        },
+        version.as_ref().map_or(&[][..], |v| v.as_slice()),
     ] {
         buf[at..at + part.len()].copy_from_slice(part);
         at += part.len();
@@ -384,6 +452,68 @@ mod tests {
             Vec::new(),
         );
         assert_eq!(c.decrypt(E, &blob).unwrap().0.expose(), "legacy value here");
+    }
+
+    #[test]
+    fn version_blob_opens_only_as_its_own_version_of_its_own_entry() {
+        let c = Cipher::new(&keys(7));
+        let blob = c.encrypt_version(E, 3, b"sk-old");
+        assert_eq!(&blob[..4], V2_MAGIC);
+        assert_eq!(&blob[4..12], &c.key_id().0);
+        assert_eq!(c.decrypt_version(E, 3, &blob).unwrap().0.expose(), "sk-old");
+        // Not as a current value, not as another version, key, vault or flag.
+        assert_eq!(
+            c.decrypt(E, &blob).unwrap_err().kind(),
+            ErrorKind::DecryptionFailed
+        );
+        for (at, version) in [
+            (E, 4),
+            (E, 0),
+            (Binding { key: "OTHER", ..E }, 3),
+            (
+                Binding {
+                    vault: "other",
+                    ..E
+                },
+                3,
+            ),
+            (
+                Binding {
+                    is_secret: false,
+                    ..E
+                },
+                3,
+            ),
+        ] {
+            let err = c.decrypt_version(at, version, &blob).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("version {version} of key '{}'", at.key)),
+                "{msg}"
+            );
+            assert!(msg.contains(at.vault), "{msg}");
+        }
+        // A current value's blob does not open as a version either.
+        let current = c.encrypt(Format::V2, E, b"sk-old");
+        assert!(c.decrypt_version(E, 3, &current).is_err());
+        assert!(c
+            .decrypt_version(E, 3, &c.encrypt(Format::Legacy, E, b"x"))
+            .is_err());
+    }
+
+    #[test]
+    fn version_blob_under_a_previous_key_still_opens() {
+        let old = Cipher::new(&keys(1));
+        let blob = old.encrypt_version(E, 9, b"v");
+        let both = Cipher::new(&KeySet {
+            current: MasterKey::from_bytes([2; 32]),
+            previous: vec![MasterKey::from_bytes([1; 32])],
+        });
+        let (text, info) = both.decrypt_version(E, 9, &blob).unwrap();
+        assert_eq!(text.expose(), "v");
+        assert_eq!(info.key_id, old.key_id());
+        assert!(Cipher::new(&keys(2)).decrypt_version(E, 9, &blob).is_err());
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub enum ErrorKind {
     Storage,
     /// A file could not be read or written.
     Io,
+    /// The version of an entry asked for is not kept (never written, pruned, or not a version number).
+    VersionNotFound,
+    /// A write expected another current version (check-and-set), or the
+    /// entry's state does not allow the call (a `restore` of a current entry).
+    VersionConflict,
 }
 
 /// Everything that can go wrong in runqy-vault.
@@ -173,6 +178,93 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+
+    /// A version of an entry that the store does not keep.
+    #[error("version {version} of key '{key}' in vault '{vault}' not found: {reason}")]
+    VersionNotFound {
+        /// The vault.
+        vault: String,
+        /// The key.
+        key: String,
+        /// The version asked for, as given.
+        version: i64,
+        /// Why, and which versions are kept.
+        reason: String,
+    },
+
+    /// A check-and-set write whose expected version is not the current one.
+    #[error("{}", version_conflict_message(.vault, .key, *.expected, .current))]
+    VersionConflict {
+        /// The vault.
+        vault: String,
+        /// The key.
+        key: String,
+        /// The version the caller expected to be current (0: no entry).
+        expected: i64,
+        /// The current version: `Some(0)` when there is no entry, `None`
+        /// when the current value was written by another program and has no version.
+        current: Option<i64>,
+    },
+
+    /// `restore` of an entry that exists: there is nothing to bring back.
+    #[error(
+        "entry '{key}' in vault '{vault}' is current{}: restore brings back a removed entry \
+         (rollback goes back to an older version)",
+        .version.map(|v| format!(" (version {v})")).unwrap_or_default()
+    )]
+    EntryIsCurrent {
+        /// The vault.
+        vault: String,
+        /// The key.
+        key: String,
+        /// Its current version, `None` when written by another program.
+        version: Option<i64>,
+    },
+
+    /// A call that needs a current entry (`rollback`) on one that was removed.
+    #[error(
+        "entry '{key}' not found in vault '{vault}': it was removed (its last version is \
+         {version}); restore brings it back"
+    )]
+    EntryRemoved {
+        /// The vault.
+        vault: String,
+        /// The key.
+        key: String,
+        /// The last version kept.
+        version: i64,
+    },
+
+    /// A version kept in the history did not decrypt: tampered, or moved
+    /// from another version, key or vault.
+    #[error("decryption failed for version {version} of key '{key}' in vault '{vault}'")]
+    VersionDecryptionFailed {
+        /// The vault.
+        vault: String,
+        /// The key.
+        key: String,
+        /// The version whose blob did not decrypt.
+        version: i64,
+    },
+}
+
+fn version_conflict_message(
+    vault: &str,
+    key: &str,
+    expected: i64,
+    current: &Option<i64>,
+) -> String {
+    let wanted = if expected == 0 {
+        "expected no entry (check-and-set 0)".to_owned()
+    } else {
+        format!("expected version {expected}")
+    };
+    let found = match current {
+        Some(0) => "the entry does not exist (current version 0)".to_owned(),
+        Some(v) => format!("the current version is {v}"),
+        None => "the current value has no version (another program wrote it)".to_owned(),
+    };
+    format!("version conflict on key '{key}' in vault '{vault}': {wanted}, but {found}")
 }
 
 fn vault_not_found_message(vaults: &[String]) -> String {
@@ -200,6 +292,12 @@ impl Error {
             Error::DecryptionFailed { .. } => ErrorKind::DecryptionFailed,
             Error::Storage(_) => ErrorKind::Storage,
             Error::Io { .. } => ErrorKind::Io,
+            Error::VersionNotFound { .. } => ErrorKind::VersionNotFound,
+            Error::VersionConflict { .. } | Error::EntryIsCurrent { .. } => {
+                ErrorKind::VersionConflict
+            }
+            Error::EntryRemoved { .. } => ErrorKind::EntryNotFound,
+            Error::VersionDecryptionFailed { .. } => ErrorKind::DecryptionFailed,
         }
     }
 
@@ -238,6 +336,8 @@ impl ErrorKind {
         ErrorKind::DecryptionFailed,
         ErrorKind::Storage,
         ErrorKind::Io,
+        ErrorKind::VersionNotFound,
+        ErrorKind::VersionConflict,
     ];
 
     /// The HTTP status of errors of this kind: the one table every binding
@@ -249,8 +349,8 @@ impl ErrorKind {
             | ErrorKind::ReservedName
             | ErrorKind::InvalidValue
             | ErrorKind::InvalidInput => 400,
-            ErrorKind::VaultNotFound | ErrorKind::EntryNotFound => 404,
-            ErrorKind::VaultExists => 409,
+            ErrorKind::VaultNotFound | ErrorKind::EntryNotFound | ErrorKind::VersionNotFound => 404,
+            ErrorKind::VaultExists | ErrorKind::VersionConflict => 409,
             ErrorKind::Disabled => 503,
             ErrorKind::KeyMismatch
             | ErrorKind::DecryptionFailed

@@ -32,6 +32,9 @@ pub mod payload;
 mod schema;
 pub mod secret;
 pub mod store;
+#[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
+#[doc(hidden)]
+pub mod test_hooks;
 pub mod timestamp;
 pub mod transfer;
 
@@ -39,7 +42,10 @@ pub use cipher::Format;
 pub use error::{Error, ErrorKind, NameKind, Result, StorageError};
 pub use key::{KeyId, KeySet, KeySource, MasterKey};
 pub use mask::mask;
-pub use model::{EntryView, Provenance, RegistrationPayload, Resolved, VaultDetail, VaultSummary};
+pub use model::{
+    EntryView, HistoryEntry, Provenance, PurgeReport, RegistrationPayload, Resolved, VaultDetail,
+    VaultSummary, VersionState,
+};
 pub use payload::{EntryReference, Injection};
 pub use secret::SecretString;
 pub use store::{Location, Store};

@@ -1,5 +1,6 @@
-//! Every shape that leaves the core: the results of the store's calls and
-//! the registration payload (SPEC §5, §7), each serialized once, here.
+//! Every shape that leaves the core: the results of the store's calls, the
+//! registration payload and the history (SPEC §5, §7, §12), each serialized
+//! once, here.
 //!
 //! The C ABI hands out their JSON, the Python module converts them with a
 //! serde converter (the same field names), the CLI's `--json` prints them,
@@ -53,6 +54,66 @@ pub struct VaultDetail {
     pub updated_at: String,
     /// Its entries, sorted by key, secret values masked.
     pub entries: Vec<EntryView>,
+}
+
+/// What a version of an entry is now (SPEC §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionState {
+    /// The entry's current value.
+    Current,
+    /// A newer version (or a value another program wrote) took its place.
+    Replaced,
+    /// The last version of an entry that was removed (`unset`, or its vault
+    /// deleted): `restore` brings it back.
+    Removed,
+}
+
+impl VersionState {
+    /// `current`, `replaced` or `removed`, as the CLI's STATE column and the JSON say.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Current => "current",
+            VersionState::Replaced => "replaced",
+            VersionState::Removed => "removed",
+        }
+    }
+}
+
+/// One version of an entry as `history` lists it (newest first), the value
+/// masked when secret: `{"version", "value", "is_secret", "created_at",
+/// "actor", "state"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// The version number, counted from 1 per vault name and key; `None`
+    /// (JSON `null`, `-` in the CLI) for a current value that another program
+    /// wrote straight into the upstream tables, which has no version.
+    pub version: Option<i64>,
+    /// The value, masked (SPEC §5) when `is_secret`.
+    pub value: String,
+    /// Whether the value is secret (masked when listed).
+    pub is_secret: bool,
+    /// When this version was written, RFC 3339 UTC.
+    pub created_at: String,
+    /// Who wrote it, when the audit log knows; `None` until then.
+    pub actor: Option<String>,
+    /// Whether it is the current value, was replaced, or was removed.
+    pub state: VersionState,
+}
+
+/// What `purge` destroyed: `{"versions", "entries", "vault_deleted"}`, and
+/// `"warnings"` when any (e.g. SQLite's log could not be truncated yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PurgeReport {
+    /// How many kept versions were destroyed.
+    pub versions: u64,
+    /// How many current entries were removed with them.
+    pub entries: u64,
+    /// Whether the vault itself was deleted (`purge VAULT` of a vault that existed).
+    pub vault_deleted: bool,
+    /// What did not go as promised without undoing the purge.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Where a resolved key came from: `{"vault", "shadowed": [...]}`.
@@ -197,6 +258,55 @@ mod tests {
                 r#""updated_at":"2024-01-15T14:22:00Z","entries":[{"key":"K","value":"sk****xx","#,
                 r#""is_secret":true,"created_at":"2024-01-15T10:30:00Z","updated_at":"2024-01-15T14:22:00Z"}]}"#
             )
+        );
+    }
+
+    #[test]
+    fn history_and_purge_shapes_are_pinned() {
+        let entries = vec![
+            HistoryEntry {
+                version: None,
+                value: "go****ue".into(),
+                is_secret: true,
+                created_at: "2024-01-15T10:30:00Z".into(),
+                actor: None,
+                state: VersionState::Current,
+            },
+            HistoryEntry {
+                version: Some(2),
+                value: "info".into(),
+                is_secret: false,
+                created_at: "2024-01-15T10:00:00Z".into(),
+                actor: Some("ci@host".into()),
+                state: VersionState::Replaced,
+            },
+        ];
+        assert_eq!(
+            serde_json::to_string(&entries).unwrap(),
+            concat!(
+                r#"[{"version":null,"value":"go****ue","is_secret":true,"created_at":"2024-01-15T10:30:00Z","#,
+                r#""actor":null,"state":"current"},{"version":2,"value":"info","is_secret":false,"#,
+                r#""created_at":"2024-01-15T10:00:00Z","actor":"ci@host","state":"replaced"}]"#
+            )
+        );
+        assert_eq!(
+            serde_json::to_string(&VersionState::Removed).unwrap(),
+            format!("\"{}\"", VersionState::Removed.as_str())
+        );
+        let mut report = PurgeReport {
+            versions: 5,
+            entries: 1,
+            vault_deleted: false,
+            warnings: vec![],
+        };
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            r#"{"versions":5,"entries":1,"vault_deleted":false}"#
+        );
+        report.warnings.push("w".into());
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            r#"{"versions":5,"entries":1,"vault_deleted":false,"warnings":["w"]}"#
         );
     }
 
