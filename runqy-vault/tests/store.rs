@@ -298,9 +298,22 @@ fn sqlite_new_store_has_upstream_tables_and_meta_v2() {
             "idx_vault_entries_vault_id",
             "idx_vaults_name",
             "runqy_vault_meta",
+            "runqy_vault_versions",
             "vault_entries",
             "vaults"
         ]
+    );
+    // The versions table: keyed by vault name and key, one row per version.
+    let versions_sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'runqy_vault_versions'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        versions_sql.contains("UNIQUE(vault, key, version)"),
+        "{versions_sql}"
     );
     let meta = |name: &str| -> String {
         conn.query_row(
@@ -1362,6 +1375,9 @@ on_both_backends!(
     deleting_a_vault_while_another_server_sets_in_it_gives_only_vault_not_found,
 );
 
+#[path = "store/history.rs"]
+mod history;
+
 #[cfg(not(feature = "postgres"))]
 #[test]
 fn postgres_url_without_the_feature_is_a_clear_storage_error() {
@@ -1442,6 +1458,16 @@ mod postgres_only {
             Some("now()"),
         );
         has("runqy_vault_meta", "value", "text", None);
+        has("runqy_vault_versions", "vault", "text", None);
+        has("runqy_vault_versions", "version", "bigint", None);
+        has("runqy_vault_versions", "value", "bytea", None);
+        has("runqy_vault_versions", "is_secret", "boolean", None);
+        has(
+            "runqy_vault_versions",
+            "created_at",
+            "timestamp with time zone",
+            Some("now()"),
+        );
         let indexes: Vec<String> = c
             .query(
                 "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'

@@ -54,6 +54,44 @@ pub(crate) struct EntryRow<'r> {
     pub updated_at: Stamp<'r>,
 }
 
+/// One kept version of a value (`runqy_vault_versions`), borrowed from its
+/// result row like [`EntryRow`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VersionRow<'r> {
+    /// The row's id: rotation pages by it.
+    pub id: i64,
+    /// The vault's name.
+    pub vault: &'r str,
+    /// The entry's key.
+    pub key: &'r str,
+    /// The version number.
+    pub version: i64,
+    /// The version blob (v2, the version in its associated data).
+    pub value: &'r [u8],
+    /// The entry's `is_secret` flag for this version.
+    pub is_secret: bool,
+    /// SHA-256 of the `vault_entries` blob written with this version.
+    pub entry_digest: Option<&'r [u8]>,
+    /// When the version was written (not read by rotation).
+    pub created_at: Stamp<'r>,
+    /// Who wrote it, when the audit log recorded it.
+    pub actor: Option<&'r str>,
+}
+
+/// The newest kept version of a key, as a write needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Head {
+    /// Its version number.
+    pub version: i64,
+    /// Its `is_secret` flag.
+    pub is_secret: bool,
+    /// SHA-256 of the `vault_entries` blob written with it.
+    pub entry_digest: Option<Vec<u8>>,
+}
+
+/// What the version queries call per row.
+pub(crate) type EachVersion<'f> = dyn FnMut(VersionRow<'_>) -> Result<()> + 'f;
+
 /// A vault's own row, as `show` needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VaultRow {
@@ -98,8 +136,9 @@ pub(crate) trait Tx {
     fn insert_vault(&mut self, name: &str, description: &str) -> Result<bool>;
     /// Inserts a vault or merges into it (an empty description keeps the old one); its id.
     fn merge_vault(&mut self, name: &str, description: &str) -> Result<i64>;
-    /// Deletes a vault and its entries.
-    fn delete_vault(&mut self, id: i64) -> Result<()>;
+    /// Deletes a vault and its entries; how many entries went with it.
+    /// Their versions stay (they are keyed by the vault's name).
+    fn delete_vault(&mut self, id: i64) -> Result<u64>;
     /// Every vault with its entry count, sorted by name (byte order).
     fn list_vaults(&mut self) -> Result<Vec<VaultSummary>>;
 
@@ -135,6 +174,59 @@ pub(crate) trait Tx {
     fn entries_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()>;
     /// Replaces an entry's ciphertext without touching its timestamps.
     fn update_value(&mut self, entry_id: i64, value: &[u8]) -> Result<()>;
+
+    // ---- versions (SPEC §12), in `runqy_vault_versions`, by vault name and key
+
+    /// The newest kept version of a key, if any.
+    fn newest_version(&mut self, vault: &str, key: &str) -> Result<Option<Head>>;
+    /// Adds a version row, stamped now.
+    fn insert_version(
+        &mut self,
+        vault: &str,
+        key: &str,
+        version: i64,
+        value: &[u8],
+        is_secret: bool,
+        entry_digest: &[u8],
+    ) -> Result<()>;
+    /// Deletes the versions of a key numbered `up_to` or lower; how many.
+    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<u64>;
+    /// Keeps only the newest `keep` versions of every key; how many were deleted.
+    fn prune_all_versions(&mut self, keep: i64) -> Result<u64>;
+    /// The entry's row with its timestamps (`each(vault, Some(entry))`),
+    /// `each(vault, None)` when the vault exists without it, nothing when
+    /// there is no such vault; then `version` called for every kept version
+    /// of the key, newest first, with timestamps.
+    fn key_history(
+        &mut self,
+        vault: &str,
+        key: &str,
+        each: &mut Each<'_>,
+        version: &mut EachVersion<'_>,
+    ) -> Result<()>;
+    /// Calls `each` with one kept version, if it exists (timestamps not read).
+    fn version_of(
+        &mut self,
+        vault: &str,
+        key: &str,
+        version: i64,
+        each: &mut EachVersion<'_>,
+    ) -> Result<()>;
+    /// At most `limit` versions with an id above `after`, in id order
+    /// (timestamps not read): rotation and the key probe, a page at a time.
+    fn versions_after(&mut self, after: i64, limit: u32, each: &mut EachVersion<'_>) -> Result<()>;
+    /// Replaces a version's blob.
+    fn update_version_value(&mut self, id: i64, value: &[u8]) -> Result<()>;
+    /// Rewrites `entry_digest` from `old` to `new` on the key's version rows
+    /// that hold `old` (the current one, when it is ours): rotation rewrites
+    /// the entry's blob and its digest together.
+    fn update_entry_digest(&mut self, vault: &str, key: &str, old: &[u8], new: &[u8])
+        -> Result<()>;
+    /// Deletes every version of `key` in `vault`, or of every key in `vault`
+    /// when `key` is `None`; how many.
+    fn delete_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64>;
+    /// The keys of `vault` that have kept versions, sorted (byte order).
+    fn history_keys(&mut self, vault: &str) -> Result<Vec<String>>;
 }
 
 /// Where a store's connections come from.
@@ -181,6 +273,18 @@ impl Backend {
             Backend::Sqlite(p) => p.write(f),
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.write(f),
+        }
+    }
+
+    /// After a committed purge: makes the freed bytes leave the database's
+    /// files where the backend can (SQLite: checkpoints the WAL into the
+    /// zeroed pages and truncates it). Returns a warning when it could not.
+    pub(crate) fn scrub(&self) -> Result<Option<String>> {
+        match self {
+            Backend::Sqlite(p) => p.scrub(),
+            // Dead rows stay until VACUUM (docs/postgres.md).
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => Ok(None),
         }
     }
 }

@@ -116,7 +116,8 @@ fn stored_ids(tx: &mut dyn Tx, key_id: &str) -> Result<Vec<String>> {
 const PROBE_ENTRIES: u32 = 5;
 
 /// For a store without a recorded key id: the id of the key that opens its
-/// entries, `Ok(None)` if it has none yet, `KeyMismatch` if none of a few opens.
+/// entries (or, when it has none, its kept versions), `Ok(None)` if it has
+/// neither yet, `KeyMismatch` if none of a few opens.
 fn probe(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Option<KeyId>> {
     let mut tried = 0;
     let mut found = None;
@@ -135,12 +136,29 @@ fn probe(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Option<KeyId>> {
         }
         Ok(())
     })?;
+    if tried == 0 {
+        // Every entry removed, the history kept: it is under a key too.
+        tx.versions_after(i64::MIN, PROBE_ENTRIES, &mut |row| {
+            tried += 1;
+            let at = Binding {
+                vault: row.vault,
+                key: row.key,
+                is_secret: row.is_secret,
+            };
+            let opened = u64::try_from(row.version)
+                .ok()
+                .and_then(|v| cipher.decrypt_version(at, v, row.value).ok());
+            if let (None, Some((_, info))) = (found, opened) {
+                found = Some(info.key_id);
+            }
+            Ok(())
+        })?;
+    }
     match (tried, found) {
         (0, _) => Ok(None),
         (_, Some(id)) => Ok(Some(id)),
         (_, None) => Err(Error::KeyMismatch {
-            store_key_id: "unknown (a legacy store whose entries this key does not open)"
-                .to_owned(),
+            store_key_id: "unknown (a store whose values this key does not open)".to_owned(),
             key_id: cipher.key_id().to_string(),
         }),
     }

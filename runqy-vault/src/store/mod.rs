@@ -21,6 +21,7 @@ use crate::secret::SecretString;
 use crate::transfer::{ExportDocument, ExportEntry, ExportVault, EXPORT_FORMAT};
 
 mod backend;
+mod history;
 mod keyring;
 mod location;
 mod op;
@@ -171,8 +172,11 @@ impl Store {
             let mut w = Writer {
                 tx,
                 crypto: &crypto,
+                history_limit: None,
             };
-            body(&mut w)
+            let out = body(&mut w)?;
+            crate::test_hooks::pause(op.name());
+            Ok(out)
         })
     }
 
@@ -201,11 +205,12 @@ impl Store {
         })
     }
 
-    /// Deletes a vault and all its entries, in one transaction.
+    /// Deletes a vault and all its entries, in one transaction. Their
+    /// versions are kept, by the vault's name, until [`Store::purge`].
     pub fn delete_vault(&self, name: &str) -> Result<()> {
         self.write(Op::DeleteVault { vault: name }, |w| {
             let id = touched_vault_id(w.tx, name)?;
-            w.tx.delete_vault(id)
+            w.tx.delete_vault(id).map(drop) // the versions stay, until `purge`
         })
     }
 
@@ -250,13 +255,14 @@ impl Store {
         Ok(self.show(name)?.entries)
     }
 
-    /// Sets `key` in `vault` (insert or update) and bumps the vault's `updated_at`.
+    /// Sets `key` in `vault` (insert or update) and bumps the vault's
+    /// `updated_at`; the value becomes the key's next version (SPEC §12).
     pub fn set(&self, vault: &str, key: &str, value: &str, is_secret: bool) -> Result<()> {
         self.inner()?;
         names::check_entry(vault, key, value)?;
         self.write(Op::Set { vault, key }, |w| {
             let id = touched_vault_id(w.tx, vault)?;
-            w.put(id, vault, key, value, is_secret)
+            w.put(id, vault, key, value, is_secret).map(drop)
         })
     }
 
@@ -282,7 +288,8 @@ impl Store {
         })
     }
 
-    /// Removes `key` from `vault`.
+    /// Removes `key` from `vault`; its versions are kept ([`Store::restore`]
+    /// brings it back).
     pub fn unset(&self, vault: &str, key: &str) -> Result<()> {
         self.write(Op::Unset { vault, key }, |w| {
             let id = touched_vault_id(w.tx, vault)?;
@@ -338,8 +345,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Re-encrypts every entry under `new_key` in one transaction, checking
-    /// each new blob before commit. Afterwards the old key no longer opens the store.
+    /// Re-encrypts every entry and every kept version under `new_key` in one
+    /// transaction, checking each new blob before commit. Afterwards the old
+    /// key no longer opens the store, history included. Returns the number
+    /// of entries rewritten.
     ///
     /// Two processes rotating one store at once: the second waits for the
     /// first, then fails with `KeyMismatch` saying the key was rotated.
@@ -368,8 +377,9 @@ impl Store {
         Ok(count)
     }
 
-    /// Rewrites a `legacy` store to `v2` in one transaction. Returns the
-    /// number of entries rewritten (0 if it was already `v2`).
+    /// Rewrites a `legacy` store to `v2` in one transaction (kept versions,
+    /// always v2, are re-encrypted with them under the current key). Returns
+    /// the number of entries rewritten (0 if it was already `v2`).
     pub fn migrate(&self) -> Result<u64> {
         let inner = self.inner()?;
         let old = inner.crypto();
@@ -426,7 +436,8 @@ impl Store {
     }
 
     /// Writes a whole document in one transaction after checking all of it:
-    /// existing vaults are merged, existing keys replaced.
+    /// existing vaults are merged, existing keys replaced (each written value
+    /// becomes its key's next version).
     pub fn import(&self, doc: &ExportDocument) -> Result<u64> {
         self.inner()?;
         doc.validate()?;

@@ -2,19 +2,19 @@
 //! [`Store::read`] with an [`Op`] that says, as data, what the call does.
 //!
 //! This is where anything that must accompany every operation is added,
-//! once: the key check of writes (here now), and later a new version of
-//! each value written and an audit record of each operation, in the same
-//! transaction as the change itself. An entry's value is written or removed
-//! only through [`Writer::put`] and [`Writer::remove`], so nothing can
-//! change an entry without passing here.
+//! once: the key check of writes, a new version of each value written (and
+//! the pruning past `history_limit`), and later an audit record of each
+//! operation, in the same transaction as the change itself. An entry's value
+//! is written or removed only through [`Writer::put`] and [`Writer::remove`],
+//! so nothing can change an entry without passing here.
 //!
 //! [`Store::write`]: super::Store::write
 //! [`Store::read`]: super::Store::read
 
 use super::backend::Tx;
-use super::Crypto;
+use super::{history, Crypto};
 use crate::cipher::Binding;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// What a call does to the store.
 // The names in the variants are for what joins at the door (the audit log).
@@ -45,6 +45,29 @@ pub(crate) enum Op<'a> {
     Export,
     /// Listings that hand out no plaintext: `list`, `show`, `entries`, an existence check.
     List,
+    /// `rollback`: an older version's value made current as a new version.
+    Rollback {
+        vault: &'a str,
+        key: &'a str,
+        version: i64,
+    },
+    /// `restore`: a removed entry's last version made current as a new version.
+    Restore { vault: &'a str, key: &'a str },
+    /// `purge`: an entry (or a vault) and every version of it destroyed.
+    Purge {
+        vault: &'a str,
+        key: Option<&'a str>,
+    },
+    /// `history-limit N`: the number of versions kept changed (and pruned).
+    HistoryLimit,
+    /// `get --version N`: one kept version's plaintext handed out.
+    GetVersion {
+        vault: &'a str,
+        key: &'a str,
+        version: i64,
+    },
+    /// `history`: the versions of an entry listed, values masked.
+    History { vault: &'a str, key: &'a str },
 }
 
 /// How a write holds the stored key id while it runs.
@@ -63,9 +86,34 @@ impl Op<'_> {
     /// How this operation holds the key id when it writes.
     pub(crate) fn key_lock(&self) -> KeyLock {
         match self {
-            Op::Set { .. } => KeyLock::Shared,
+            Op::Set { .. } | Op::Rollback { .. } | Op::Restore { .. } => KeyLock::Shared,
             Op::Import | Op::RotateKey | Op::Migrate => KeyLock::Exclusive,
             _ => KeyLock::None,
+        }
+    }
+
+    /// The command's name: the CLI's, the audit log's, and the test hook's
+    /// pause point before the commit (`RUNQY_VAULT_TEST_PAUSE=<name>`).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::CreateVault { .. } => "create",
+            Op::DeleteVault { .. } => "delete",
+            Op::Set { .. } => "set",
+            Op::Unset { .. } => "unset",
+            Op::Import => "import",
+            Op::RotateKey => "rotate-key",
+            Op::Migrate => "migrate",
+            Op::Get { .. } => "get",
+            Op::Resolve { .. } => "resolve",
+            Op::Payload { .. } => "payload",
+            Op::Export => "export",
+            Op::List => "list",
+            Op::Rollback { .. } => "rollback",
+            Op::Restore { .. } => "restore",
+            Op::Purge { .. } => "purge",
+            Op::HistoryLimit => "history-limit",
+            Op::GetVersion { .. } => "get-version",
+            Op::History { .. } => "history",
         }
     }
 }
@@ -76,12 +124,15 @@ pub(crate) struct Writer<'t> {
     pub(crate) tx: &'t mut dyn Tx,
     /// The keys and format of the store while the transaction runs.
     pub(crate) crypto: &'t Crypto,
+    /// `history_limit`, read at the first `put` of the transaction.
+    pub(crate) history_limit: Option<i64>,
 }
 
 impl Writer<'_> {
     /// Writes `value` as the entry `key` of the vault `vault_id` (named
-    /// `vault`), encrypted under the current key: the one place an entry's
-    /// value is written.
+    /// `vault`), encrypted under the current key, and keeps it as the key's
+    /// next version, pruning the versions past `history_limit`: the one place
+    /// an entry's value is written. Returns the new version's number.
     pub(crate) fn put(
         &mut self,
         vault_id: i64,
@@ -89,22 +140,55 @@ impl Writer<'_> {
         key: &str,
         value: &str,
         is_secret: bool,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let at = Binding {
             vault,
             key,
             is_secret,
         };
-        let blob = self
-            .crypto
-            .cipher
-            .encrypt(self.crypto.format, at, value.as_bytes());
+        let cipher = &self.crypto.cipher;
+        let blob = cipher.encrypt(self.crypto.format, at, value.as_bytes());
+        // Numbers go on from the newest kept version, never reused: the
+        // newest is never pruned, only purged.
+        let version = match self.tx.newest_version(vault, key)? {
+            Some(head) => head.version.checked_add(1).ok_or_else(|| {
+                Error::storage(format!(
+                    "key '{key}' in vault '{vault}' has no version number left"
+                ))
+            })?,
+            None => 1,
+        };
+        let kept = cipher.encrypt_version(at, version as u64, value.as_bytes());
         // An upsert, so two first `set`s of one key never hit the UNIQUE constraint.
-        self.tx.upsert_entry(vault_id, key, &blob, is_secret)
+        self.tx.upsert_entry(vault_id, key, &blob, is_secret)?;
+        self.tx.insert_version(
+            vault,
+            key,
+            version,
+            &kept,
+            is_secret,
+            &history::digest(&blob),
+        )?;
+        let limit = self.history_limit()?;
+        if version > limit {
+            self.tx.prune_versions(vault, key, version - limit)?;
+        }
+        Ok(version)
+    }
+
+    /// The number of versions kept per key, read once per transaction.
+    pub(crate) fn history_limit(&mut self) -> Result<i64> {
+        if let Some(limit) = self.history_limit {
+            return Ok(limit);
+        }
+        let limit = i64::from(history::stored_limit(self.tx)?);
+        self.history_limit = Some(limit);
+        Ok(limit)
     }
 
     /// Removes the entry `key` of the vault `vault_id`; whether it was there.
     /// The one place an entry is removed (a vault's deletion takes its entries with it).
+    /// Its versions stay: the newest now reads as removed, and `restore` brings it back.
     pub(crate) fn remove(&mut self, vault_id: i64, key: &str) -> Result<bool> {
         self.tx.delete_entry(vault_id, key)
     }

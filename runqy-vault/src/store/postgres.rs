@@ -10,7 +10,7 @@ use std::time::Duration;
 use postgres::types::{FromSql, ToSql};
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
-use super::backend::{Each, EntryRow, Stamp, Tx, VaultRow};
+use super::backend::{Each, EachVersion, EntryRow, Head, Stamp, Tx, VaultRow, VersionRow};
 use super::location::PostgresUrl;
 use crate::error::{Error, Result, StorageError};
 use crate::model::VaultSummary;
@@ -295,6 +295,30 @@ impl<C: GenericClient> Pg<'_, C> {
     }
 }
 
+impl<C: GenericClient> Pg<'_, C> {
+    /// A kept version borrowed from columns `at..`: `id, vault, key,
+    /// version, value, is_secret, entry_digest`, then `created_at` (RFC 3339
+    /// text) and `actor` when `stamps`.
+    fn version_at<'r>(&self, row: &'r Row, at: usize, stamps: bool) -> Result<VersionRow<'r>> {
+        let (created_at, actor) = if stamps {
+            (Stamp::Text(self.col(row, at + 7)?), self.col(row, at + 8)?)
+        } else {
+            (Stamp::NotRead, None)
+        };
+        Ok(VersionRow {
+            id: self.col(row, at)?,
+            vault: self.col(row, at + 1)?,
+            key: self.col(row, at + 2)?,
+            version: self.col(row, at + 3)?,
+            value: self.col(row, at + 4)?,
+            is_secret: self.col::<Option<bool>>(row, at + 5)?.unwrap_or(true),
+            entry_digest: self.col(row, at + 6)?,
+            created_at,
+            actor,
+        })
+    }
+}
+
 impl<C: GenericClient> Tx for Pg<'_, C> {
     fn lock_schema(&mut self) -> Result<()> {
         // CREATE TABLE IF NOT EXISTS run by two sessions at once can still fail
@@ -317,6 +341,9 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
             .map_err(|e| storage(self.label, e))?;
         self.client
             .batch_execute(schema::META_TABLE)
+            .map_err(|e| storage(self.label, e))?;
+        self.client
+            .batch_execute(schema::PG_VERSIONS_TABLE)
             .map_err(|e| storage(self.label, e))
     }
 
@@ -387,13 +414,13 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         }
     }
 
-    fn delete_vault(&mut self, id: i64) -> Result<()> {
-        self.execute(
+    fn delete_vault(&mut self, id: i64) -> Result<u64> {
+        let n = self.execute(
             "DELETE FROM vault_entries WHERE vault_id = $1::bigint",
             &[&id],
         )?;
         self.execute("DELETE FROM vaults WHERE id = $1::bigint", &[&id])?;
-        Ok(())
+        Ok(n)
     }
 
     fn list_vaults(&mut self) -> Result<Vec<VaultSummary>> {
@@ -534,6 +561,166 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
             &[&entry_id, &value],
         )?;
         Ok(())
+    }
+
+    fn newest_version(&mut self, vault: &str, key: &str) -> Result<Option<Head>> {
+        let row = self.query_opt(
+            "SELECT version, is_secret, entry_digest FROM runqy_vault_versions
+             WHERE vault = $1 AND key = $2 ORDER BY version DESC LIMIT 1",
+            &[&vault, &key],
+        )?;
+        match row {
+            Some(r) => Ok(Some(Head {
+                version: self.col(&r, 0)?,
+                is_secret: self.col::<Option<bool>>(&r, 1)?.unwrap_or(true),
+                entry_digest: self.col(&r, 2)?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    fn insert_version(
+        &mut self,
+        vault: &str,
+        key: &str,
+        version: i64,
+        value: &[u8],
+        is_secret: bool,
+        entry_digest: &[u8],
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO runqy_vault_versions (vault, key, version, value, is_secret, entry_digest)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&vault, &key, &version, &value, &is_secret, &entry_digest],
+        )?;
+        Ok(())
+    }
+
+    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<u64> {
+        self.execute(
+            "DELETE FROM runqy_vault_versions WHERE vault = $1 AND key = $2 AND version <= $3",
+            &[&vault, &key, &up_to],
+        )
+    }
+
+    fn prune_all_versions(&mut self, keep: i64) -> Result<u64> {
+        self.execute(
+            "DELETE FROM runqy_vault_versions h WHERE h.version <= (
+                 SELECT MAX(n.version) FROM runqy_vault_versions n
+                 WHERE n.vault = h.vault AND n.key = h.key) - $1",
+            &[&keep],
+        )
+    }
+
+    fn key_history(
+        &mut self,
+        vault: &str,
+        key: &str,
+        each: &mut Each<'_>,
+        version: &mut EachVersion<'_>,
+    ) -> Result<()> {
+        let row = self.query_opt(
+            concat!(
+                "SELECT e.id::bigint, e.key, e.value, e.is_secret, ",
+                rfc3339!("e.created_at"),
+                ", ",
+                rfc3339!("e.updated_at"),
+                " FROM vaults v LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = $2
+                 WHERE v.name = $1"
+            ),
+            &[&vault, &key],
+        )?;
+        if let Some(r) = row {
+            each(vault, self.entry_at(&r, 0, true)?)?;
+        }
+        let rows = self.query(
+            concat!(
+                "SELECT id, vault, key, version, value, is_secret, entry_digest, ",
+                rfc3339!("created_at"),
+                ", actor FROM runqy_vault_versions
+                 WHERE vault = $1 AND key = $2 ORDER BY version DESC"
+            ),
+            &[&vault, &key],
+        )?;
+        for r in &rows {
+            version(self.version_at(r, 0, true)?)?;
+        }
+        Ok(())
+    }
+
+    fn version_of(
+        &mut self,
+        vault: &str,
+        key: &str,
+        version: i64,
+        each: &mut EachVersion<'_>,
+    ) -> Result<()> {
+        let row = self.query_opt(
+            "SELECT id, vault, key, version, value, is_secret, entry_digest FROM runqy_vault_versions
+             WHERE vault = $1 AND key = $2 AND version = $3",
+            &[&vault, &key, &version],
+        )?;
+        match row {
+            Some(r) => each(self.version_at(&r, 0, false)?),
+            None => Ok(()),
+        }
+    }
+
+    fn versions_after(&mut self, after: i64, limit: u32, each: &mut EachVersion<'_>) -> Result<()> {
+        let rows = self.query(
+            "SELECT id, vault, key, version, value, is_secret, entry_digest FROM runqy_vault_versions
+             WHERE id > $1 ORDER BY id LIMIT $2",
+            &[&after, &i64::from(limit)],
+        )?;
+        for r in &rows {
+            each(self.version_at(r, 0, false)?)?;
+        }
+        Ok(())
+    }
+
+    fn update_version_value(&mut self, id: i64, value: &[u8]) -> Result<()> {
+        self.execute(
+            "UPDATE runqy_vault_versions SET value = $2 WHERE id = $1",
+            &[&id, &value],
+        )?;
+        Ok(())
+    }
+
+    fn update_entry_digest(
+        &mut self,
+        vault: &str,
+        key: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE runqy_vault_versions SET entry_digest = $4
+             WHERE vault = $1 AND key = $2 AND entry_digest = $3",
+            &[&vault, &key, &old, &new],
+        )?;
+        Ok(())
+    }
+
+    fn delete_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64> {
+        match key {
+            Some(key) => self.execute(
+                "DELETE FROM runqy_vault_versions WHERE vault = $1 AND key = $2",
+                &[&vault, &key],
+            ),
+            None => self.execute(
+                "DELETE FROM runqy_vault_versions WHERE vault = $1",
+                &[&vault],
+            ),
+        }
+    }
+
+    fn history_keys(&mut self, vault: &str) -> Result<Vec<String>> {
+        let rows = self.query(
+            "SELECT DISTINCT key COLLATE \"C\" FROM runqy_vault_versions WHERE vault = $1
+             ORDER BY 1",
+            &[&vault],
+        )?;
+        rows.iter().map(|r| self.col(r, 0)).collect()
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::backend::{Each, EntryRow, Stamp, Tx, VaultRow};
+use super::backend::{Each, EachVersion, EntryRow, Head, Stamp, Tx, VaultRow, VersionRow};
 use super::row_cache::RowCache;
 use crate::error::{Error, Result};
 use crate::model::VaultSummary;
@@ -119,6 +119,36 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// Checkpoints the WAL into the database file and truncates it, so the
+    /// pages a purge zeroed (secure_delete) replace the old ones on disk and
+    /// no frame of the log still holds a destroyed blob. A reader that keeps
+    /// an old snapshot open can stop it: that is a warning, not a failure
+    /// (the purge is committed; the next checkpoint finishes the job).
+    pub(crate) fn scrub(&self) -> Result<Option<String>> {
+        let conn = self.get()?;
+        let out = conn
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(Error::from);
+        self.put(conn);
+        let (busy, log, done) = out?;
+        Ok((busy != 0 || log != done).then(|| {
+            format!(
+                "{}: the write-ahead log could not be checkpointed and truncated now (another \
+                 connection is reading); the purged blobs leave the log at the next checkpoint",
+                self.path.display()
+            )
+        }))
+    }
+}
+
 fn listed_entries_cached(p: &mut Pooled, names: &[&str], each: &mut Each<'_>) -> Result<()> {
     if !p.rows.holds(data_version(&p.conn)?, names) {
         // The missing vaults and the version they belong to, in one snapshot,
@@ -166,8 +196,13 @@ fn open_connection(path: &Path) -> Result<Connection> {
     // WAL lets readers run beside a writer; FULL makes a returned `set` durable;
     // foreign keys make ON DELETE CASCADE hold for every connection.
     set_wal(&conn).map_err(|e| storage_at(path, e))?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .map_err(|e| storage_at(path, e))?;
+    // secure_delete: a pruned or purged version, a removed entry and an
+    // overwritten value leave zeros behind in the pages, not their blob
+    // (SPEC §12); it costs no extra sync (docs/formats.md has the figures).
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    )
+    .map_err(|e| storage_at(path, e))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -264,6 +299,44 @@ fn entry_at<'r>(
     }))
 }
 
+/// A kept version borrowed from columns `at..`: `id, vault, key, version,
+/// value, is_secret, entry_digest`, then `created_at, actor` when `stamps`.
+fn version_at<'r>(
+    r: &'r rusqlite::Row<'_>,
+    at: usize,
+    stamps: bool,
+) -> rusqlite::Result<VersionRow<'r>> {
+    use rusqlite::types::ValueRef;
+    let entry_digest = match r.get_ref(at + 6)? {
+        ValueRef::Blob(b) => Some(b),
+        _ => None,
+    };
+    let (created_at, actor) = if stamps {
+        let actor = match r.get_ref(at + 8)? {
+            ValueRef::Text(t) => std::str::from_utf8(t).ok(),
+            _ => None,
+        };
+        (stamp_at(r, at + 7)?, actor)
+    } else {
+        (Stamp::NotRead, None)
+    };
+    Ok(VersionRow {
+        id: r.get(at)?,
+        vault: text_ref(r, at + 1)?,
+        key: text_ref(r, at + 2)?,
+        version: r.get(at + 3)?,
+        value: value_ref(r, at + 4)?,
+        is_secret: r.get::<_, Option<bool>>(at + 5)?.unwrap_or(true),
+        entry_digest,
+        created_at,
+        actor,
+    })
+}
+
+/// The columns [`version_at`] reads, with timestamps.
+const VERSION_COLUMNS: &str =
+    "id, vault, key, version, value, is_secret, entry_digest, created_at, actor";
+
 /// The primitive queries on one SQLite transaction.
 struct Sqlite<'a>(&'a Connection);
 
@@ -282,6 +355,7 @@ impl Tx for Sqlite<'_> {
     fn create_schema(&mut self) -> Result<()> {
         self.0.execute_batch(schema::UPSTREAM_TABLES)?;
         self.0.execute_batch(schema::META_TABLE)?;
+        self.0.execute_batch(schema::VERSIONS_TABLE)?;
         Ok(())
     }
 
@@ -340,14 +414,15 @@ impl Tx for Sqlite<'_> {
             .query_row(params![name, description], |r| r.get(0))?)
     }
 
-    fn delete_vault(&mut self, id: i64) -> Result<()> {
-        self.0
+    fn delete_vault(&mut self, id: i64) -> Result<u64> {
+        let n = self
+            .0
             .prepare_cached("DELETE FROM vault_entries WHERE vault_id = ?1")?
             .execute([id])?;
         self.0
             .prepare_cached("DELETE FROM vaults WHERE id = ?1")?
             .execute([id])?;
-        Ok(())
+        Ok(n as u64)
     }
 
     fn list_vaults(&mut self) -> Result<Vec<VaultSummary>> {
@@ -487,6 +562,167 @@ impl Tx for Sqlite<'_> {
             .prepare_cached("UPDATE vault_entries SET value = ?2 WHERE id = ?1")?
             .execute(params![entry_id, value])?;
         Ok(())
+    }
+
+    fn newest_version(&mut self, vault: &str, key: &str) -> Result<Option<Head>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT version, is_secret, entry_digest FROM runqy_vault_versions
+                 WHERE vault = ?1 AND key = ?2 ORDER BY version DESC LIMIT 1",
+            )?
+            .query_row([vault, key], |r| {
+                Ok(Head {
+                    version: r.get(0)?,
+                    is_secret: r.get::<_, Option<bool>>(1)?.unwrap_or(true),
+                    entry_digest: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn insert_version(
+        &mut self,
+        vault: &str,
+        key: &str,
+        version: i64,
+        value: &[u8],
+        is_secret: bool,
+        entry_digest: &[u8],
+    ) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO runqy_vault_versions (vault, key, version, value, is_secret, entry_digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![vault, key, version, value, is_secret, entry_digest])?;
+        Ok(())
+    }
+
+    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<u64> {
+        let n = self
+            .0
+            .prepare_cached(
+                "DELETE FROM runqy_vault_versions WHERE vault = ?1 AND key = ?2 AND version <= ?3",
+            )?
+            .execute(params![vault, key, up_to])?;
+        Ok(n as u64)
+    }
+
+    fn prune_all_versions(&mut self, keep: i64) -> Result<u64> {
+        let n = self
+            .0
+            .prepare_cached(
+                "DELETE FROM runqy_vault_versions AS h WHERE h.version <= (
+                     SELECT MAX(n.version) FROM runqy_vault_versions n
+                     WHERE n.vault = h.vault AND n.key = h.key) - ?1",
+            )?
+            .execute([keep])?;
+        Ok(n as u64)
+    }
+
+    fn key_history(
+        &mut self,
+        vault: &str,
+        key: &str,
+        each: &mut Each<'_>,
+        version: &mut EachVersion<'_>,
+    ) -> Result<()> {
+        {
+            let mut stmt = self.0.prepare_cached(
+                "SELECT e.id, e.key, e.value, e.is_secret, e.created_at, e.updated_at FROM vaults v
+                 LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = ?2
+                 WHERE v.name = ?1",
+            )?;
+            let mut rows = stmt.query([vault, key])?;
+            if let Some(r) = rows.next()? {
+                each(vault, entry_at(r, 0, true)?)?;
+            }
+        }
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {VERSION_COLUMNS} FROM runqy_vault_versions
+             WHERE vault = ?1 AND key = ?2 ORDER BY version DESC"
+        ))?;
+        let mut rows = stmt.query([vault, key])?;
+        while let Some(r) = rows.next()? {
+            version(version_at(r, 0, true)?)?;
+        }
+        Ok(())
+    }
+
+    fn version_of(
+        &mut self,
+        vault: &str,
+        key: &str,
+        version: i64,
+        each: &mut EachVersion<'_>,
+    ) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT id, vault, key, version, value, is_secret, entry_digest FROM runqy_vault_versions
+             WHERE vault = ?1 AND key = ?2 AND version = ?3",
+        )?;
+        let mut rows = stmt.query(params![vault, key, version])?;
+        if let Some(r) = rows.next()? {
+            each(version_at(r, 0, false)?)?;
+        }
+        Ok(())
+    }
+
+    fn versions_after(&mut self, after: i64, limit: u32, each: &mut EachVersion<'_>) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT id, vault, key, version, value, is_secret, entry_digest FROM runqy_vault_versions
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![after, limit])?;
+        while let Some(r) = rows.next()? {
+            each(version_at(r, 0, false)?)?;
+        }
+        Ok(())
+    }
+
+    fn update_version_value(&mut self, id: i64, value: &[u8]) -> Result<()> {
+        self.0
+            .prepare_cached("UPDATE runqy_vault_versions SET value = ?2 WHERE id = ?1")?
+            .execute(params![id, value])?;
+        Ok(())
+    }
+
+    fn update_entry_digest(
+        &mut self,
+        vault: &str,
+        key: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "UPDATE runqy_vault_versions SET entry_digest = ?4
+                 WHERE vault = ?1 AND key = ?2 AND entry_digest = ?3",
+            )?
+            .execute(params![vault, key, old, new])?;
+        Ok(())
+    }
+
+    fn delete_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64> {
+        let n = match key {
+            Some(key) => self
+                .0
+                .prepare_cached("DELETE FROM runqy_vault_versions WHERE vault = ?1 AND key = ?2")?
+                .execute([vault, key])?,
+            None => self
+                .0
+                .prepare_cached("DELETE FROM runqy_vault_versions WHERE vault = ?1")?
+                .execute([vault])?,
+        };
+        Ok(n as u64)
+    }
+
+    fn history_keys(&mut self, vault: &str) -> Result<Vec<String>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT DISTINCT key FROM runqy_vault_versions WHERE vault = ?1 ORDER BY key",
+        )?;
+        let rows = stmt.query_map([vault], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
     }
 }
 
