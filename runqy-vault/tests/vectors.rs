@@ -1,8 +1,11 @@
-//! Fixed vectors for both ciphertext formats, and Project Wycheproof's AES-GCM vectors.
+//! Fixed vectors for both ciphertext formats and for kept versions, and
+//! Project Wycheproof's AES-GCM vectors.
 //!
 //! The fixed vectors were made independently of this crate, with Python's
-//! `cryptography` package (AESGCM, HKDF-SHA256), so another implementation can
-//! check itself against the same bytes:
+//! `cryptography` package (AESGCM, HKDF-SHA256; the version vector with
+//! cryptography 50.0.2 in the repository's `.venv`), so another
+//! implementation can check itself against the same bytes (docs/formats.md
+//! gives each layout):
 //!
 //! ```python
 //! mk = bytes(range(32)); nonce = bytes(range(0x10, 0x1c)); pt = b"sk-proj-abc123xx"
@@ -11,6 +14,10 @@
 //! legacy = nonce + AESGCM(mk).encrypt(nonce, pt, None)
 //! aad = b"RQV\x02" + kid + struct.pack(">I", 8) + b"api-keys" + struct.pack(">I", 14) + b"OPENAI_API_KEY" + b"\x01"
 //! v2 = b"RQV\x02" + kid + nonce + AESGCM(enc).encrypt(nonce, pt, aad)
+//! # version 3 of the same entry, kept in runqy_vault_versions:
+//! vnonce = bytes(range(0x20, 0x2c)); vpt = b"sk-proj-old-value"
+//! vaad = aad + b"ver" + struct.pack(">Q", 3)
+//! version = b"RQV\x02" + kid + vnonce + AESGCM(enc).encrypt(vnonce, vpt, vaad)
 //! ```
 
 use runqy_vault::cipher::{aead_open, Binding, Cipher, Format};
@@ -24,6 +31,9 @@ const V2: &str = "52515602b03d125c45124875101112131415161718191a1b803f895f2a371e
 /// Empty value in vault `v`, key `K`, not secret.
 const V2_EMPTY: &str =
     "52515602b03d125c45124875101112131415161718191a1bb6d7b1f848fdd8238cbda0e8ab39d9ad";
+
+/// Version 3 of `api-keys/OPENAI_API_KEY` (secret), plaintext `sk-proj-old-value`.
+const VERSION_3: &str = "52515602b03d125c45124875202122232425262728292a2b6ecb18b511e4b5d5e6f5e8d4972ba782a844f0744c51d212c05e85d676d4a6d85c";
 
 fn cipher() -> Cipher {
     let key = MasterKey::parse(MASTER_KEY_B64, "vector").unwrap();
@@ -89,6 +99,36 @@ fn v2_vectors_decrypt_only_where_they_belong() {
         .decrypt(flipped, &hex::decode(V2_EMPTY).unwrap())
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
+}
+
+#[test]
+fn version_vector_decrypts_only_as_that_version_of_that_entry() {
+    let blob = hex::decode(VERSION_3).unwrap();
+    let (text, info) = cipher().decrypt_version(ENTRY, 3, &blob).unwrap();
+    assert_eq!(text.expose(), "sk-proj-old-value");
+    assert_eq!(info.format, Format::V2);
+    assert_eq!(info.key_id.to_string(), KEY_ID);
+    for version in [2, 4, 3 << 32] {
+        let err = cipher().decrypt_version(ENTRY, version, &blob).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
+    }
+    // Never as a current value (the v2 associated data has no version).
+    assert_eq!(
+        cipher().decrypt(ENTRY, &blob).unwrap_err().kind(),
+        ErrorKind::DecryptionFailed
+    );
+    let other = Binding {
+        is_secret: false,
+        ..ENTRY
+    };
+    assert!(cipher().decrypt_version(other, 3, &blob).is_err());
+    // And the current-value vector never opens as a version.
+    assert!(cipher()
+        .decrypt_version(ENTRY, 3, &hex::decode(V2).unwrap())
+        .is_err());
+    let ours = cipher().encrypt_version(ENTRY, 3, b"sk-proj-old-value");
+    assert_eq!(ours.len(), blob.len());
+    assert_eq!(hex::encode(&ours[..12]), &VERSION_3[..24]);
 }
 
 #[test]
