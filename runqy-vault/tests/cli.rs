@@ -360,7 +360,8 @@ fn unset_confirms_and_the_entry_is_gone() {
     );
 }
 
-const PROMPT: &str = "Are you sure you want to delete vault 'ci' and all its entries? (y/N): ";
+const PROMPT: &str = "The versions of its entries are kept until `runqy-vault purge ci`.\n\
+                      Are you sure you want to delete vault 'ci' and all its entries? (y/N): ";
 
 #[test]
 fn delete_asks_and_deletes_on_y_or_capital_y() {
@@ -1028,6 +1029,35 @@ fn two_processes_doing_the_first_set_of_one_key_both_succeed() {
     assert_eq!(v.store().entries("ci").unwrap().len(), 20);
 }
 
+#[test]
+fn two_processes_racing_set_cas_on_one_version_give_one_success_and_one_conflict() {
+    let v = Vault::new();
+    v.ok(&["create", "ci"]);
+    v.ok(&["set", "ci", "TOKEN", "start"]);
+    for round in 1..=10 {
+        let cas = round.to_string();
+        let a = spawn(&mut v.command(&["set", "ci", "TOKEN", "from-a", "--cas", &cas]));
+        let b = spawn(&mut v.command(&["set", "ci", "TOKEN", "from-b", "--cas", &cas]));
+        let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        let (wins, losses): (Vec<&Output>, Vec<&Output>) =
+            outs.iter().partition(|o| o.status.success());
+        assert_eq!((wins.len(), losses.len()), (1, 1), "round {round}");
+        assert_eq!(text(&wins[0].stdout), "Entry 'TOKEN' set in vault 'ci'.\n");
+        assert_eq!(
+            text(&losses[0].stderr),
+            format!(
+                "error: version conflict on key 'TOKEN' in vault 'ci': expected version \
+                 {round}, but the current version is {}\n",
+                round + 1
+            )
+        );
+        assert_eq!(losses[0].status.code(), Some(1));
+    }
+    let history = v.store().history("ci", "TOKEN").unwrap();
+    assert_eq!(history.len(), 10, "the default limit keeps 10 of the 11");
+    assert_eq!(history[0].version, Some(11));
+}
+
 /// Runs two `create NAME` at once: exactly one must succeed, the other say it exists.
 fn race_create(v: &Vault, name: &str) {
     let a = spawn(&mut v.command(&["create", name]));
@@ -1159,4 +1189,301 @@ fn kill_9_during_rotate_key_leaves_exactly_one_key_working_and_every_entry_intac
         };
         assert_eq!(store.export().unwrap(), expected, "delay {delay} ms");
     }
+}
+
+// ---------------------------------------------------------------- history (SPEC §12)
+
+/// A store with `ci/TOKEN` at versions 1 (`ghp_first_value`) and 2
+/// (`ghp_second_value`) and `ci/LEVEL` at version 1 (`info`, not secret).
+fn with_history() -> Vault {
+    let v = Vault::new();
+    v.ok(&["create", "ci"]);
+    v.ok(&["set", "ci", "TOKEN", "ghp_first_value"]);
+    v.ok(&["set", "ci", "TOKEN", "ghp_second_value"]);
+    v.ok(&["set", "ci", "LEVEL", "info", "--no-secret"]);
+    v
+}
+
+/// The table with each timestamp (not known in advance) replaced by `T`
+/// and as many spaces, so the columns stay aligned.
+fn without_times(table: &str) -> String {
+    let mut out = String::new();
+    let mut rest = table;
+    while let Some(c) = rest.chars().next() {
+        if is_stamp(rest) {
+            out.push_str("T                   ");
+            rest = &rest[20..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// Whether `s` starts with an RFC 3339 UTC stamp such as `2024-01-15T10:30:00Z`.
+fn is_stamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 20
+        && b[..20].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+#[test]
+fn history_prints_the_versions_newest_first_in_a_table_values_masked() {
+    let v = with_history();
+    assert_eq!(
+        without_times(&v.ok(&["history", "ci", "TOKEN"])),
+        "VERSION  VALUE     SECRET  CREATED               ACTOR  STATE\n\
+         2        gh****ue  yes     T                     -      current\n\
+         1        gh****ue  yes     T                     -      replaced\n"
+    );
+    v.ok(&["unset", "ci", "LEVEL"]);
+    assert_eq!(
+        without_times(&v.ok(&["history", "ci", "LEVEL"])),
+        "VERSION  VALUE  SECRET  CREATED               ACTOR  STATE\n\
+         1        info   no      T                     -      removed\n"
+    );
+    assert_eq!(
+        v.fail(&["history", "ci", "NOPE"]),
+        "error: entry 'NOPE' not found in vault 'ci'\n"
+    );
+    assert_eq!(
+        v.fail(&["history", "ghost", "TOKEN"]),
+        "error: vault 'ghost' not found\n"
+    );
+}
+
+#[test]
+fn history_json_is_one_document_of_the_same_data() {
+    let v = with_history();
+    let out = v.ok(&["history", "ci", "TOKEN", "--json"]);
+    assert!(out.ends_with('\n') && out.lines().count() == 1, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = doc.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, (version, state)) in rows.iter().zip([(2, "current"), (1, "replaced")]) {
+        let obj = row.as_object().unwrap();
+        assert_eq!(
+            obj.keys().collect::<Vec<_>>(),
+            [
+                "actor",
+                "created_at",
+                "is_secret",
+                "state",
+                "value",
+                "version"
+            ]
+        );
+        assert_eq!(row["version"], version);
+        assert_eq!(row["value"], "gh****ue");
+        assert_eq!(row["is_secret"], true);
+        assert_eq!(row["actor"], serde_json::Value::Null);
+        assert_eq!(row["state"], state);
+        assert!(is_stamp(row["created_at"].as_str().unwrap()));
+    }
+    assert!(!out.contains("ghp_"), "values are masked: {out}");
+}
+
+#[test]
+fn get_version_prints_that_version_and_bad_versions_fail_naming_it() {
+    let v = with_history();
+    assert_eq!(
+        v.ok(&["get", "ci", "TOKEN", "--version", "1"]),
+        "ghp_first_value\n"
+    );
+    assert_eq!(
+        v.ok(&["get", "ci", "TOKEN", "--version", "2"]),
+        "ghp_second_value\n"
+    );
+    for (arg, reason) in [
+        ("0", "versions count from 1"),
+        ("-1", "versions count from 1"),
+        ("3", "the newest version is 2"),
+    ] {
+        assert_eq!(
+            v.fail(&["get", "ci", "TOKEN", "--version", arg]),
+            format!("error: version {arg} of key 'TOKEN' in vault 'ci' not found: {reason}\n")
+        );
+    }
+    // Not a number: a usage error (exit 2), as clap reports it.
+    let out = v.run(&["get", "ci", "TOKEN", "--version", "two"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value 'two'"));
+}
+
+#[test]
+fn set_cas_writes_over_the_expected_version_only() {
+    let v = with_history();
+    assert_eq!(
+        v.ok(&["set", "ci", "NEW", "x", "--cas", "0"]),
+        "Entry 'NEW' set in vault 'ci'.\n"
+    );
+    assert_eq!(
+        v.fail(&["set", "ci", "NEW", "y", "--cas", "0"]),
+        "error: version conflict on key 'NEW' in vault 'ci': expected no entry \
+         (check-and-set 0), but the current version is 1\n"
+    );
+    assert_eq!(
+        v.fail(&["set", "ci", "TOKEN", "y", "--cas", "1"]),
+        "error: version conflict on key 'TOKEN' in vault 'ci': expected version 1, but the \
+         current version is 2\n"
+    );
+    assert!(v
+        .fail(&["set", "ci", "TOKEN", "y", "--cas", "-2"])
+        .starts_with("error: invalid check-and-set version -2 for key 'TOKEN' in vault 'ci'"));
+    let out = v.run_with_input(&["set", "ci", "TOKEN", "-", "--cas", "2"], b"from-stdin\n");
+    assert_eq!(success(out), "Entry 'TOKEN' set in vault 'ci'.\n");
+    assert_eq!(v.ok(&["get", "ci", "TOKEN"]), "from-stdin\n");
+    assert_eq!(v.ok(&["get", "ci", "NEW"]), "x\n");
+}
+
+#[test]
+fn rollback_and_restore_print_the_new_version() {
+    let v = with_history();
+    assert_eq!(
+        v.ok(&["rollback", "ci", "TOKEN", "1"]),
+        "Entry 'TOKEN' in vault 'ci' rolled back to version 1 (now version 3).\n"
+    );
+    assert_eq!(v.ok(&["get", "ci", "TOKEN"]), "ghp_first_value\n");
+    assert_eq!(
+        v.fail(&["restore", "ci", "TOKEN"]),
+        "error: entry 'TOKEN' in vault 'ci' is current (version 3): restore brings back a \
+         removed entry (rollback goes back to an older version)\n"
+    );
+    v.ok(&["unset", "ci", "TOKEN"]);
+    assert_eq!(
+        v.fail(&["rollback", "ci", "TOKEN", "2"]),
+        "error: entry 'TOKEN' not found in vault 'ci': it was removed (its last version is \
+         3); restore brings it back\n"
+    );
+    assert_eq!(
+        v.ok(&["restore", "ci", "TOKEN"]),
+        "Entry 'TOKEN' restored in vault 'ci' (version 4).\n"
+    );
+    assert_eq!(v.ok(&["get", "ci", "TOKEN"]), "ghp_first_value\n");
+    assert_eq!(
+        v.fail(&["rollback", "ci", "TOKEN", "-1"]),
+        "error: version -1 of key 'TOKEN' in vault 'ci' not found: versions count from 1\n"
+    );
+    assert_eq!(v.run(&["rollback", "ci", "TOKEN"]).status.code(), Some(2));
+}
+
+#[test]
+fn delete_keeps_the_history_and_restore_brings_an_entry_back_after_the_vault_is_recreated() {
+    let v = with_history();
+    v.ok(&["delete", "ci", "--force"]);
+    assert_eq!(
+        without_times(&v.ok(&["history", "ci", "TOKEN"])),
+        "VERSION  VALUE     SECRET  CREATED               ACTOR  STATE\n\
+         2        gh****ue  yes     T                     -      removed\n\
+         1        gh****ue  yes     T                     -      replaced\n"
+    );
+    assert_eq!(
+        v.fail(&["restore", "ci", "TOKEN"]),
+        "error: vault 'ci' not found\n"
+    );
+    v.ok(&["create", "ci"]);
+    assert_eq!(v.ok(&["entries", "ci"]), "No entries.\n");
+    assert_eq!(
+        v.ok(&["restore", "ci", "TOKEN"]),
+        "Entry 'TOKEN' restored in vault 'ci' (version 3).\n"
+    );
+}
+
+const PURGE_KEY_PROMPT: &str = "Are you sure you want to purge entry 'TOKEN' of vault 'ci' and \
+                                its 2 versions? This cannot be undone. (y/N): ";
+
+#[test]
+fn purge_asks_and_cancels_on_anything_but_y_changing_nothing() {
+    for answer in ["n\n", "\n", "", "yes\n"] {
+        let v = with_history();
+        let out = success(v.run_with_input(&["purge", "ci", "TOKEN"], answer.as_bytes()));
+        assert_eq!(out, format!("{PURGE_KEY_PROMPT}Cancelled.\n"), "{answer:?}");
+        assert_eq!(v.store().history("ci", "TOKEN").unwrap().len(), 2);
+        assert_eq!(v.ok(&["get", "ci", "TOKEN"]), "ghp_second_value\n");
+    }
+}
+
+#[test]
+fn purge_of_an_entry_on_y_destroys_it_and_its_versions() {
+    let v = with_history();
+    let out = success(v.run_with_input(&["purge", "ci", "TOKEN"], b"y\n"));
+    assert_eq!(
+        out,
+        format!("{PURGE_KEY_PROMPT}Purged 2 versions of entry 'TOKEN' in vault 'ci'.\n")
+    );
+    assert_eq!(
+        v.fail(&["history", "ci", "TOKEN"]),
+        "error: entry 'TOKEN' not found in vault 'ci'\n"
+    );
+    assert_eq!(v.ok(&["get", "ci", "LEVEL"]), "info\n");
+    // Nothing left: fails before asking.
+    assert_eq!(
+        failure(v.run_with_input(&["purge", "ci", "TOKEN"], b"y\n")),
+        "error: entry 'TOKEN' not found in vault 'ci'\n"
+    );
+}
+
+#[test]
+fn purge_of_a_vault_with_force_destroys_the_vault_entries_and_versions() {
+    let v = with_history();
+    let out = success(v.run_with_input(&["purge", "ci"], b"Y\n"));
+    assert_eq!(
+        out,
+        "Are you sure you want to purge vault 'ci', its 2 entries and their 3 versions? This \
+         cannot be undone. (y/N): Purged 3 versions of vault 'ci'; the vault and its 2 entries \
+         are deleted.\n"
+    );
+    assert_eq!(v.ok(&["list"]), "No vaults found.\n");
+    let v = with_history();
+    v.ok(&["delete", "ci", "--force"]);
+    assert_eq!(
+        v.ok(&["purge", "ci", "--force"]),
+        "Purged 3 versions of vault 'ci' (deleted earlier).\n"
+    );
+    assert_eq!(
+        v.fail(&["purge", "ci", "--force"]),
+        "error: vault 'ci' not found\n"
+    );
+    assert_eq!(
+        v.fail(&["history", "ci", "TOKEN"]),
+        "error: vault 'ci' not found\n"
+    );
+}
+
+#[test]
+fn history_limit_shows_sets_prunes_and_refuses_bad_numbers() {
+    let v = with_history();
+    assert_eq!(
+        v.ok(&["history-limit"]),
+        "History limit: 10 versions per key.\n"
+    );
+    assert_eq!(
+        v.ok(&["history-limit", "1"]),
+        "History limit set to 1 version per key (only the current value); 1 older version \
+         pruned.\n"
+    );
+    assert_eq!(
+        v.ok(&["history-limit"]),
+        "History limit: 1 version per key (only the current value).\n"
+    );
+    for bad in ["0", "-3", "4294967296"] {
+        assert_eq!(
+            v.fail(&["history-limit", bad]),
+            format!(
+                "error: invalid history limit {bad}: give a number of versions from 1 (only the \
+                 current values) to 4294967295\n"
+            )
+        );
+    }
+    assert_eq!(
+        v.ok(&["history-limit", "5"]),
+        "History limit set to 5 versions per key; 0 older versions pruned.\n"
+    );
 }

@@ -227,6 +227,8 @@ pub(crate) trait Tx {
     fn delete_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64>;
     /// The keys of `vault` that have kept versions, sorted (byte order).
     fn history_keys(&mut self, vault: &str) -> Result<Vec<String>>;
+    /// How many versions `key` of `vault` (or every key of it) has kept.
+    fn count_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64>;
 }
 
 /// Where a store's connections come from.

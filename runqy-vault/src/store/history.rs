@@ -504,6 +504,45 @@ impl Store {
         Ok(report)
     }
 
+    /// What [`Store::purge`] would destroy now, without destroying it or
+    /// decrypting anything (for a confirmation question), with the same
+    /// errors when there is nothing to purge.
+    pub fn purge_plan(&self, vault: &str, key: Option<&str>) -> Result<PurgeReport> {
+        self.read(Op::List, |b, _| {
+            b.read_snapshot(|tx| {
+                let versions = tx.count_versions(vault, key)?;
+                let mut vault_exists = false;
+                let mut entries = 0u64;
+                match key {
+                    Some(key) => tx.get_entry(vault, key, &mut |_, row| {
+                        vault_exists = true;
+                        entries = u64::from(row.is_some());
+                        Ok(())
+                    })?,
+                    None => {
+                        let found = tx.vault_detail(vault, &mut |_, row| {
+                            entries += u64::from(row.is_some());
+                            Ok(())
+                        })?;
+                        vault_exists = found.is_some();
+                    }
+                }
+                if versions == 0 && entries == 0 && (key.is_some() || !vault_exists) {
+                    return Err(match (key, vault_exists) {
+                        (Some(key), true) => entry_not_found(vault, key),
+                        _ => Error::vault_not_found(vault),
+                    });
+                }
+                Ok(PurgeReport {
+                    versions,
+                    entries,
+                    vault_deleted: key.is_none() && vault_exists,
+                    warnings: Vec::new(),
+                })
+            })
+        })
+    }
+
     /// How many versions of each key the store keeps, the current one
     /// included (default 10; 1 keeps only current values).
     pub fn history_limit(&self) -> Result<u32> {

@@ -714,6 +714,23 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         }
     }
 
+    fn count_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64> {
+        let row = match key {
+            Some(key) => self.query_opt(
+                "SELECT COUNT(*) FROM runqy_vault_versions WHERE vault = $1 AND key = $2",
+                &[&vault, &key],
+            )?,
+            None => self.query_opt(
+                "SELECT COUNT(*) FROM runqy_vault_versions WHERE vault = $1",
+                &[&vault],
+            )?,
+        };
+        match row {
+            Some(r) => Ok(self.col::<i64>(&r, 0)?.try_into().unwrap_or(0)),
+            None => Ok(0),
+        }
+    }
+
     fn history_keys(&mut self, vault: &str) -> Result<Vec<String>> {
         let rows = self.query(
             "SELECT DISTINCT key COLLATE \"C\" FROM runqy_vault_versions WHERE vault = $1

@@ -717,6 +717,22 @@ impl Tx for Sqlite<'_> {
         Ok(n as u64)
     }
 
+    fn count_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64> {
+        let n: i64 = match key {
+            Some(key) => self
+                .0
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM runqy_vault_versions WHERE vault = ?1 AND key = ?2",
+                )?
+                .query_row([vault, key], |r| r.get(0))?,
+            None => self
+                .0
+                .prepare_cached("SELECT COUNT(*) FROM runqy_vault_versions WHERE vault = ?1")?
+                .query_row([vault], |r| r.get(0))?,
+        };
+        Ok(n as u64)
+    }
+
     fn history_keys(&mut self, vault: &str) -> Result<Vec<String>> {
         let mut stmt = self.0.prepare_cached(
             "SELECT DISTINCT key FROM runqy_vault_versions WHERE vault = ?1 ORDER BY key",

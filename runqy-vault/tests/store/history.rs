@@ -313,7 +313,9 @@ fn purge_destroys_an_entry_and_every_version_of_it(b: Backend) {
         f.store.set("v", "K", value, true).unwrap();
     }
     f.store.set("v", "KEEP", "kept", true).unwrap();
+    let plan = f.store.purge_plan("v", Some("K")).unwrap();
     let report = f.store.purge("v", Some("K")).unwrap();
+    assert_eq!(plan, report, "the plan says what the purge destroys");
     assert_eq!((report.versions, report.entries), (3, 1));
     assert!(!report.vault_deleted);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
@@ -329,6 +331,14 @@ fn purge_destroys_an_entry_and_every_version_of_it(b: Backend) {
     let report = f.store.purge("v", Some("K")).unwrap();
     assert_eq!((report.versions, report.entries), (1, 0));
     // Nothing to purge: the error names it, nothing changed.
+    assert_eq!(
+        kind(f.store.purge_plan("v", Some("K"))),
+        ErrorKind::EntryNotFound
+    );
+    assert_eq!(
+        kind(f.store.purge_plan("nope", Some("K"))),
+        ErrorKind::VaultNotFound
+    );
     assert_eq!(
         kind(f.store.purge("v", Some("K"))),
         ErrorKind::EntryNotFound
@@ -349,7 +359,9 @@ fn purge_of_a_vault_destroys_it_its_entries_and_all_their_versions(b: Backend) {
     f.store.set("gone", "B", "1", true).unwrap();
     f.store.unset("gone", "B").unwrap();
     f.store.set("live", "A", "live", true).unwrap();
+    let plan = f.store.purge_plan("gone", None).unwrap();
     let report = f.store.purge("gone", None).unwrap();
+    assert_eq!(plan, report);
     assert_eq!(
         (report.versions, report.entries, report.vault_deleted),
         (3, 1, true)
@@ -366,7 +378,18 @@ fn purge_of_a_vault_destroys_it_its_entries_and_all_their_versions(b: Backend) {
         (report.versions, report.entries, report.vault_deleted),
         (2, 0, false)
     );
+    assert_eq!(
+        kind(f.store.purge_plan("live", None)),
+        ErrorKind::VaultNotFound
+    );
     assert_eq!(kind(f.store.purge("live", None)), ErrorKind::VaultNotFound);
+    // An empty vault with no history is purged like a delete.
+    f.store.create_vault("empty", "").unwrap();
+    assert_eq!(
+        f.store.purge_plan("empty", None).unwrap(),
+        f.store.purge("empty", None).unwrap()
+    );
+    assert!(!f.store.vault_exists("empty").unwrap());
     assert_eq!(f.db.count("SELECT COUNT(*) FROM runqy_vault_versions"), 0);
 }
 

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use runqy_vault::{Location, Store};
 use zeroize::Zeroizing;
 
+mod history;
 mod keys;
 mod output;
 mod transfer;
@@ -64,14 +65,25 @@ enum Command {
         /// Store the value as non-secret: shown unmasked by `show` and `entries`.
         #[arg(long)]
         no_secret: bool,
+        /// Check-and-set: write only if the entry's current version is N (0:
+        /// only if it does not exist); otherwise fail naming the current version.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        cas: Option<i64>,
     },
-    /// Print an entry's value and a newline, nothing else.
-    Get { vault: String, key: String },
+    /// Print an entry's value (or one of its versions) and a newline, nothing else.
+    Get {
+        vault: String,
+        key: String,
+        /// Print version N from the entry's history instead of the current value.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        version: Option<i64>,
+    },
     /// Remove an entry.
     Unset { vault: String, key: String },
     /// List a vault's entries (secret values masked).
     Entries { vault: String },
-    /// Delete a vault and all its entries, after asking (y/N).
+    /// Delete a vault and all its entries, after asking (y/N); their versions
+    /// are kept until `purge`.
     Delete {
         name: String,
         /// Do not ask.
@@ -104,6 +116,40 @@ enum Command {
     Import { file: PathBuf },
     /// Rewrite a legacy (runqy server) store to the v2 format.
     Migrate,
+    /// List an entry's versions, newest first (values masked): VERSION, VALUE,
+    /// SECRET, CREATED, ACTOR, STATE (current, replaced or removed). Works for
+    /// removed entries and deleted vaults too.
+    History {
+        vault: String,
+        key: String,
+        /// Print the versions as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make version N of an entry current again, as a new version.
+    Rollback {
+        vault: String,
+        key: String,
+        #[arg(value_name = "N", allow_negative_numbers = true)]
+        version: i64,
+    },
+    /// Bring back a removed entry: its last version becomes current again, as a new version.
+    Restore { vault: String, key: String },
+    /// Destroy an entry and every version of it, or with no KEY the vault, its
+    /// entries and all their versions, after asking (y/N). Cannot be undone.
+    Purge {
+        vault: String,
+        key: Option<String>,
+        /// Do not ask.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show how many versions of each key are kept (the current one included),
+    /// or set it to N (1 keeps only current values); lowering it prunes every key.
+    HistoryLimit {
+        #[arg(value_name = "N", allow_negative_numbers = true)]
+        limit: Option<i64>,
+    },
 }
 
 /// A failure to report as `error: <message>`; never holds a secret value.
@@ -151,11 +197,21 @@ fn run(cli: Cli) -> Outcome {
             key,
             value,
             no_secret,
+            cas,
         } => {
             let value = Zeroizing::new(value);
-            vaults::set(&store, &vault, &key, &value, !no_secret)
+            vaults::set(&store, &vault, &key, &value, !no_secret, cas)
         }
-        Command::Get { vault, key } => vaults::get(&store, &vault, &key),
+        Command::Get {
+            vault,
+            key,
+            version: None,
+        } => vaults::get(&store, &vault, &key),
+        Command::Get {
+            vault,
+            key,
+            version: Some(n),
+        } => history::get_version(&store, &vault, &key, n),
         Command::Unset { vault, key } => vaults::unset(&store, &vault, &key),
         Command::Entries { vault } => vaults::entries(&store, &vault),
         Command::Delete { name, force } => vaults::delete(&store, &name, force),
@@ -166,5 +222,16 @@ fn run(cli: Cli) -> Outcome {
         Command::Export { file } => transfer::export(&store, &file),
         Command::Import { file } => transfer::import(&store, &file),
         Command::Migrate => keys::migrate(&store),
+        Command::History { vault, key, json } => history::history(&store, &vault, &key, json),
+        Command::Rollback {
+            vault,
+            key,
+            version,
+        } => history::rollback(&store, &vault, &key, version),
+        Command::Restore { vault, key } => history::restore(&store, &vault, &key),
+        Command::Purge { vault, key, force } => {
+            history::purge(&store, &vault, key.as_deref(), force)
+        }
+        Command::HistoryLimit { limit } => history::history_limit(&store, limit),
     }
 }

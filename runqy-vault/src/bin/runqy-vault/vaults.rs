@@ -76,8 +76,19 @@ pub(crate) fn entries(store: &Store, vault: &str) -> Outcome {
     emit(&table(&["KEY", "VALUE", "SECRET", "UPDATED"], rows))
 }
 
-/// `set VAULT KEY VALUE`; VALUE `-` reads standard input.
-pub(crate) fn set(store: &Store, vault: &str, key: &str, value: &str, secret: bool) -> Outcome {
+/// `set VAULT KEY VALUE [--cas N]`; VALUE `-` reads standard input.
+pub(crate) fn set(
+    store: &Store,
+    vault: &str,
+    key: &str,
+    value: &str,
+    secret: bool,
+    cas: Option<i64>,
+) -> Outcome {
+    let write = |value: &str| match cas {
+        None => store.set(vault, key, value, secret),
+        Some(cas) => store.set_cas(vault, key, value, secret, cas).map(drop),
+    };
     if value == "-" {
         let bytes = read_stdin_value()?;
         let text = std::str::from_utf8(&bytes).map_err(|_| {
@@ -86,9 +97,9 @@ pub(crate) fn set(store: &Store, vault: &str, key: &str, value: &str, secret: bo
                  standard input is not valid UTF-8"
             ))
         })?;
-        store.set(vault, key, strip_one_newline(text), secret)?;
+        write(strip_one_newline(text))?;
     } else {
-        store.set(vault, key, value, secret)?;
+        write(value)?;
     }
     emit(&format!("Entry '{key}' set in vault '{vault}'.\n"))
 }
@@ -115,8 +126,10 @@ pub(crate) fn delete(store: &Store, name: &str, force: bool) -> Outcome {
         .into());
     }
     if !force {
+        // SPEC §12: the line before upstream's question says the history stays.
         emit(&format!(
-            "Are you sure you want to delete vault '{name}' and all its entries? (y/N): "
+            "The versions of its entries are kept until `runqy-vault purge {name}`.\n\
+             Are you sure you want to delete vault '{name}' and all its entries? (y/N): "
         ))?;
         let mut answer = String::new();
         io::stdin()
