@@ -594,6 +594,13 @@ fn resolve_later_vaults_win_with_provenance(b: Backend) {
     assert_eq!(r.values["SHARED"].expose(), "from-base");
 }
 
+fn resolve_of_no_vaults_is_an_empty_merge(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("app", "").unwrap();
+    let r = f.store.resolve::<&str>(&[]).unwrap();
+    assert!(r.values.is_empty() && r.sources.is_empty());
+}
+
 fn resolve_names_every_missing_vault_at_once(b: Backend) {
     let f = Fixture::new(b);
     f.store.create_vault("here", "").unwrap();
@@ -1347,6 +1354,7 @@ on_both_backends!(
     bad_names_and_values_are_refused_before_anything_is_written,
     resolve_later_vaults_win_with_provenance,
     resolve_names_every_missing_vault_at_once,
+    resolve_of_no_vaults_is_an_empty_merge,
     registration_payload_json_and_git_token,
     registration_payload_bad_git_token_reference_warns_instead_of_failing,
     registration_payload_of_nothing_is_empty_object,

@@ -518,6 +518,9 @@ impl Tx for Sqlite<'_> {
     }
 
     fn listed_entries(&mut self, names: &[&str], each: &mut Each<'_>) -> Result<()> {
+        if names.is_empty() {
+            return Ok(()); // `VALUES` with no row is not SQL; nothing listed, nothing to read
+        }
         // The listed names with their positions, so the rows come grouped in
         // list order (the port's ordering contract), sorted by SQLite.
         let listed = vec!["(?, ?)"; names.len()].join(",");
