@@ -119,6 +119,16 @@ enum RunqyVaultResult
    * An error kind this version of the C ABI does not name yet (HTTP 500).
    */
   RUNQY_VAULT_OTHER_ERROR = 15,
+  /**
+   * The version of an entry asked for is not kept: 0 or negative, never
+   * written, or pruned; the message says which versions are (HTTP 404).
+   */
+  RUNQY_VAULT_VERSION_NOT_FOUND = 16,
+  /**
+   * A check-and-set write found another current version (the message
+   * names it), or a restore found the entry current (HTTP 409).
+   */
+  RUNQY_VAULT_VERSION_CONFLICT = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -343,6 +353,127 @@ RunqyVaultResult runqy_vault_generate_key(char **key_out, char **err_out);
  * `runqy_vault_string_free`. `value` and `masked_out` must not be NULL.
  */
 RunqyVaultResult runqy_vault_mask(const char *value, char **masked_out, char **err_out);
+
+/**
+ * Sets `*json_out` to the versions of `key` in `vault`, newest first, as a
+ * JSON array: `[{"version": 3, "value": "sk****xx", "is_secret": true,
+ * "created_at": "2024-01-15T10:30:00Z", "actor": null, "state":
+ * "current"}, ...]`. Values are masked when secret; `state` is `current`,
+ * `replaced` or `removed`; `version` is null for a current value another
+ * program wrote straight into the upstream tables. The vault need not
+ * exist any more (versions are kept by its name until a purge). The caller
+ * frees the JSON with `runqy_vault_string_free`; NULL on failure. No
+ * pointer may be NULL except `err_out`. Thread-safe.
+ * Errors: `RUNQY_VAULT_VAULT_NOT_FOUND`, `RUNQY_VAULT_ENTRY_NOT_FOUND`,
+ * `RUNQY_VAULT_DECRYPTION_FAILED` (a kept version was tampered with), ...
+ */
+RunqyVaultResult runqy_vault_history_json(const RunqyVaultStore *store,
+                                          const char *vault,
+                                          const char *key,
+                                          char **json_out,
+                                          char **err_out);
+
+/**
+ * Sets `*value_out` to the decrypted value of version `version` of `key`
+ * in `vault` (current or not): a string the caller frees with
+ * `runqy_vault_string_free` (which wipes it); NULL on failure. No pointer
+ * may be NULL except `err_out`. Thread-safe.
+ * Errors: `RUNQY_VAULT_VERSION_NOT_FOUND` (0, negative, never written or
+ * pruned; the message says which versions are kept),
+ * `RUNQY_VAULT_ENTRY_NOT_FOUND`, `RUNQY_VAULT_DECRYPTION_FAILED`, ...
+ */
+RunqyVaultResult runqy_vault_get_version(const RunqyVaultStore *store,
+                                         const char *vault,
+                                         const char *key,
+                                         int64_t version,
+                                         char **value_out,
+                                         char **err_out);
+
+/**
+ * `runqy_vault_set`, but only if the entry's current version is `cas` (0:
+ * only if the entry does not exist), as HashiCorp Vault's check-and-set;
+ * `*version_out` is set to the new version (0 on failure). No pointer may
+ * be NULL except `err_out`. Thread-safe.
+ * Errors: `RUNQY_VAULT_VERSION_CONFLICT` (the message names the current
+ * version), `RUNQY_VAULT_INVALID_ARGUMENT` (a negative `cas`), and those of
+ * `runqy_vault_set`.
+ */
+RunqyVaultResult runqy_vault_set_cas(const RunqyVaultStore *store,
+                                     const char *vault,
+                                     const char *key,
+                                     const char *value,
+                                     bool is_secret,
+                                     int64_t cas,
+                                     int64_t *version_out,
+                                     char **err_out);
+
+/**
+ * Makes version `version` of `key` in `vault` current again, as a new
+ * version whose number goes to `*version_out` (0 on failure). The entry
+ * must exist (a removed one comes back with `runqy_vault_restore`). No
+ * pointer may be NULL except `err_out`. Thread-safe.
+ * Errors: `RUNQY_VAULT_VERSION_NOT_FOUND`, `RUNQY_VAULT_ENTRY_NOT_FOUND`
+ * (also for a removed entry), `RUNQY_VAULT_VAULT_NOT_FOUND`, ...
+ */
+RunqyVaultResult runqy_vault_rollback(const RunqyVaultStore *store,
+                                      const char *vault,
+                                      const char *key,
+                                      int64_t version,
+                                      int64_t *version_out,
+                                      char **err_out);
+
+/**
+ * Brings back the removed entry `key` of `vault`: its last version becomes
+ * current again as a new version, whose number goes to `*version_out` (0
+ * on failure). The vault must exist. No pointer may be NULL except
+ * `err_out`. Thread-safe.
+ * Errors: `RUNQY_VAULT_VERSION_CONFLICT` (the entry is current),
+ * `RUNQY_VAULT_ENTRY_NOT_FOUND` (no history), `RUNQY_VAULT_VAULT_NOT_FOUND`, ...
+ */
+RunqyVaultResult runqy_vault_restore(const RunqyVaultStore *store,
+                                     const char *vault,
+                                     const char *key,
+                                     int64_t *version_out,
+                                     char **err_out);
+
+/**
+ * Destroys `key_or_null` of `vault` and every version of it, or with NULL
+ * the vault (if it still exists), its entries and all their versions, in
+ * one transaction; this cannot be undone. Sets `*json_out` to what was
+ * destroyed: `{"versions": N, "entries": M, "vault_deleted": bool}`, plus
+ * a `"warnings"` array when the purge is committed but not everything went
+ * as promised (SQLite's log could not be truncated yet). The caller frees
+ * it with `runqy_vault_string_free`; NULL on failure. `store`, `vault` and
+ * `json_out` must not be NULL. Thread-safe.
+ * Errors: `RUNQY_VAULT_VAULT_NOT_FOUND`, `RUNQY_VAULT_ENTRY_NOT_FOUND`
+ * (nothing to purge), ...
+ */
+RunqyVaultResult runqy_vault_purge(const RunqyVaultStore *store,
+                                   const char *vault,
+                                   const char *key_or_null,
+                                   char **json_out,
+                                   char **err_out);
+
+/**
+ * Sets `*limit_out` to how many versions of each key the store keeps, the
+ * current one included (10 unless set; 1 keeps only current values).
+ * `store` and `limit_out` must not be NULL. Thread-safe.
+ */
+RunqyVaultResult runqy_vault_history_limit(const RunqyVaultStore *store,
+                                           uint32_t *limit_out,
+                                           char **err_out);
+
+/**
+ * Sets how many versions of each key are kept (1 to 4294967295); lowering
+ * it prunes every key at once, in one transaction, and `*pruned_out` is set
+ * to how many versions were deleted. `store` and `pruned_out` must not be
+ * NULL. Thread-safe. Errors: `RUNQY_VAULT_INVALID_ARGUMENT` (a limit out of
+ * range), `RUNQY_VAULT_DISABLED`, ...
+ */
+RunqyVaultResult runqy_vault_set_history_limit(const RunqyVaultStore *store,
+                                               int64_t limit,
+                                               uint64_t *pruned_out,
+                                               char **err_out);
 
 #if defined(RUNQY_VAULT_TEST_HOOKS)
 /**

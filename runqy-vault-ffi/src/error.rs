@@ -49,6 +49,12 @@ pub enum RunqyVaultResult {
     RUNQY_VAULT_PANIC = 14,
     /// An error kind this version of the C ABI does not name yet (HTTP 500).
     RUNQY_VAULT_OTHER_ERROR = 15,
+    /// The version of an entry asked for is not kept: 0 or negative, never
+    /// written, or pruned; the message says which versions are (HTTP 404).
+    RUNQY_VAULT_VERSION_NOT_FOUND = 16,
+    /// A check-and-set write found another current version (the message
+    /// names it), or a restore found the entry current (HTTP 409).
+    RUNQY_VAULT_VERSION_CONFLICT = 17,
 }
 
 use RunqyVaultResult::*;
@@ -85,6 +91,14 @@ const TABLE: &[(RunqyVaultResult, Option<ErrorKind>, &str)] = &[
     row!(RUNQY_VAULT_IO, Some(ErrorKind::Io)),
     row!(RUNQY_VAULT_PANIC, None),
     row!(RUNQY_VAULT_OTHER_ERROR, None),
+    row!(
+        RUNQY_VAULT_VERSION_NOT_FOUND,
+        Some(ErrorKind::VersionNotFound)
+    ),
+    row!(
+        RUNQY_VAULT_VERSION_CONFLICT,
+        Some(ErrorKind::VersionConflict)
+    ),
 ];
 
 impl RunqyVaultResult {

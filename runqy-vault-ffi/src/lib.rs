@@ -30,10 +30,13 @@ mod strings;
 // these, then the hooks (blank lines keep rustfmt from sorting them).
 mod tools;
 
+mod history;
+
 mod hooks;
 
 pub use error::RunqyVaultResult;
 pub use handle::RunqyVaultStore;
+pub use history::*;
 #[cfg(any(feature = "test-hooks", feature = "bench-hooks"))]
 pub use hooks::*;
 pub use store::*;

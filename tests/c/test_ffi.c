@@ -231,29 +231,27 @@ static void test_each_core_error_has_its_code_message_and_http_status(void) {
   CHECK(runqy_vault_http_status((RunqyVaultResult)9999) == 500);
 }
 
-/* Flips the first ciphertext byte of the one v2 blob ("RQV" 0x02 ‖ key id ‖
- * nonce ‖ ciphertext ‖ tag) in a closed store's file: closing the last
- * connection checkpoints the WAL, so the blob is in the main file. */
-static void corrupt_only_blob(const char *path) {
+/* Flips the first ciphertext byte of every v2 blob ("RQV" 0x02 ‖ key id ‖
+ * nonce ‖ ciphertext ‖ tag) in a closed store's file, which must hold
+ * `expected` of them (an entry's value and its kept version): closing the
+ * last connection checkpoints the WAL, so the blobs are in the main file. */
+static void corrupt_blobs(const char *path, size_t expected) {
   FILE *f = fopen(path, "r+b");
   CHECK(f != NULL);
   if (f == NULL) return;
   static unsigned char buf[1 << 20];
   size_t n = fread(buf, 1, sizeof buf, f);
   const unsigned char magic[4] = {'R', 'Q', 'V', 0x02};
-  size_t found = 0, at = 0;
+  size_t found = 0;
   for (size_t i = 0; i + 4 + 8 + 12 < n; i++) {
     if (memcmp(buf + i, magic, 4) == 0) {
       found++;
-      at = i;
+      buf[i + 4 + 8 + 12] ^= 0x01;
     }
   }
-  CHECK(found == 1);
-  if (found == 1) {
-    buf[at + 4 + 8 + 12] ^= 0x01;
-    CHECK(fseek(f, 0, SEEK_SET) == 0);
-    CHECK(fwrite(buf, 1, n, f) == n);
-  }
+  CHECK(found == expected);
+  CHECK(fseek(f, 0, SEEK_SET) == 0);
+  CHECK(fwrite(buf, 1, n, f) == n);
   fclose(f);
 }
 
@@ -262,13 +260,142 @@ static void test_decryption_failed_names_vault_and_key(void) {
   OK(runqy_vault_create(store, "app", "", &err));
   OK(runqy_vault_set(store, "app", "TOKEN", "a-secret-value", true, &err));
   runqy_vault_store_free(store);
-  corrupt_only_blob(db_path("decrypt.db"));
+  corrupt_blobs(db_path("decrypt.db"), 2);
 
   store = open_store("decrypt.db", KEY_A);
   char *value = NULL;
   EXPECT(runqy_vault_get(store, "app", "TOKEN", &value, &err), RUNQY_VAULT_DECRYPTION_FAILED, "'TOKEN' in vault 'app'");
   CHECK(value == NULL);
+  /* A tampered kept version names its version too. */
+  EXPECT(runqy_vault_get_version(store, "app", "TOKEN", 1, &value, &err), RUNQY_VAULT_DECRYPTION_FAILED,
+         "version 1 of key 'TOKEN' in vault 'app'");
+  CHECK(value == NULL);
   runqy_vault_store_free(store);
+}
+
+static void test_history_versions_cas_rollback_restore_purge_and_limit(void) {
+  RunqyVaultStore *store = open_store("history.db", KEY_A);
+  OK(runqy_vault_create(store, "ci", "", &err));
+  OK(runqy_vault_set(store, "ci", "TOKEN", "ghp_first_value", true, &err));
+  OK(runqy_vault_set(store, "ci", "TOKEN", "ghp_second_value", true, &err));
+
+  char *json = NULL;
+  OK(runqy_vault_history_json(store, "ci", "TOKEN", &json, &err));
+  CHECK(strncmp(json, "[{\"version\":2,\"value\":\"gh****ue\",\"is_secret\":true,\"created_at\":\"", 62) == 0);
+  CHECK(strstr(json, "\"actor\":null,\"state\":\"current\"},{\"version\":1,") != NULL);
+  CHECK(strstr(json, "\"state\":\"replaced\"}]") != NULL);
+  CHECK(strstr(json, "ghp_") == NULL); /* masked */
+  runqy_vault_string_free(json);
+  EXPECT(runqy_vault_history_json(store, "ci", "NOPE", &json, &err), RUNQY_VAULT_ENTRY_NOT_FOUND, "'NOPE'");
+  CHECK(json == NULL);
+
+  char *value = NULL;
+  OK(runqy_vault_get_version(store, "ci", "TOKEN", 1, &value, &err));
+  CHECK(strcmp(value, "ghp_first_value") == 0);
+  runqy_vault_string_free(value);
+  EXPECT(runqy_vault_get_version(store, "ci", "TOKEN", 0, &value, &err), RUNQY_VAULT_VERSION_NOT_FOUND,
+         "version 0 of key 'TOKEN' in vault 'ci' not found: versions count from 1");
+  EXPECT(runqy_vault_get_version(store, "ci", "TOKEN", -7, &value, &err), RUNQY_VAULT_VERSION_NOT_FOUND, "version -7");
+  EXPECT(runqy_vault_get_version(store, "ci", "TOKEN", 3, &value, &err), RUNQY_VAULT_VERSION_NOT_FOUND,
+         "the newest version is 2");
+  CHECK(value == NULL);
+
+  int64_t version = -1;
+  EXPECT(runqy_vault_set_cas(store, "ci", "TOKEN", "lost", true, 0, &version, &err), RUNQY_VAULT_VERSION_CONFLICT,
+         "expected no entry (check-and-set 0), but the current version is 2");
+  CHECK(version == 0);
+  EXPECT(runqy_vault_set_cas(store, "ci", "TOKEN", "lost", true, -1, &version, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "check-and-set version -1");
+  OK(runqy_vault_set_cas(store, "ci", "TOKEN", "ghp_third_value", true, 2, &version, &err));
+  CHECK(version == 3);
+  OK(runqy_vault_set_cas(store, "ci", "NEW", "fresh", false, 0, &version, &err));
+  CHECK(version == 1);
+
+  OK(runqy_vault_rollback(store, "ci", "TOKEN", 1, &version, &err));
+  CHECK(version == 4);
+  OK(runqy_vault_get(store, "ci", "TOKEN", &value, &err));
+  CHECK(strcmp(value, "ghp_first_value") == 0);
+  runqy_vault_string_free(value);
+  EXPECT(runqy_vault_rollback(store, "ci", "TOKEN", 9, &version, &err), RUNQY_VAULT_VERSION_NOT_FOUND, "version 9");
+  CHECK(version == 0);
+
+  OK(runqy_vault_unset(store, "ci", "TOKEN", &err));
+  EXPECT(runqy_vault_rollback(store, "ci", "TOKEN", 2, &version, &err), RUNQY_VAULT_ENTRY_NOT_FOUND,
+         "it was removed (its last version is 4)");
+  OK(runqy_vault_restore(store, "ci", "TOKEN", &version, &err));
+  CHECK(version == 5);
+  EXPECT(runqy_vault_restore(store, "ci", "TOKEN", &version, &err), RUNQY_VAULT_VERSION_CONFLICT,
+         "entry 'TOKEN' in vault 'ci' is current (version 5)");
+  EXPECT(runqy_vault_restore(store, "ci", "NEVER", &version, &err), RUNQY_VAULT_ENTRY_NOT_FOUND, "'NEVER'");
+
+  uint32_t limit = 0;
+  OK(runqy_vault_history_limit(store, &limit, &err));
+  CHECK(limit == 10);
+  uint64_t pruned = 99;
+  OK(runqy_vault_set_history_limit(store, 2, &pruned, &err));
+  CHECK(pruned == 3); /* TOKEN kept 5, now 4 and 5 */
+  OK(runqy_vault_history_limit(store, &limit, &err));
+  CHECK(limit == 2);
+  EXPECT(runqy_vault_set_history_limit(store, 0, &pruned, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "invalid history limit 0");
+  CHECK(pruned == 0);
+  EXPECT(runqy_vault_set_history_limit(store, 4294967296LL, &pruned, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "invalid history limit 4294967296");
+
+  OK(runqy_vault_purge(store, "ci", "TOKEN", &json, &err));
+  CHECK(strcmp(json, "{\"versions\":2,\"entries\":1,\"vault_deleted\":false}") == 0);
+  runqy_vault_string_free(json);
+  EXPECT(runqy_vault_purge(store, "ci", "TOKEN", &json, &err), RUNQY_VAULT_ENTRY_NOT_FOUND, "'TOKEN'");
+  CHECK(json == NULL);
+  OK(runqy_vault_purge(store, "ci", NULL, &json, &err));
+  CHECK(strcmp(json, "{\"versions\":1,\"entries\":1,\"vault_deleted\":true}") == 0);
+  runqy_vault_string_free(json);
+  EXPECT(runqy_vault_purge(store, "ci", NULL, &json, &err), RUNQY_VAULT_VAULT_NOT_FOUND, "'ci'");
+
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_VERSION_NOT_FOUND) == 404);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_VERSION_CONFLICT) == 409);
+  CHECK(strcmp(runqy_vault_result_name(RUNQY_VAULT_VERSION_NOT_FOUND), "RUNQY_VAULT_VERSION_NOT_FOUND") == 0);
+  CHECK(strcmp(runqy_vault_result_name(RUNQY_VAULT_VERSION_CONFLICT), "RUNQY_VAULT_VERSION_CONFLICT") == 0);
+  runqy_vault_store_free(store);
+}
+
+/* Two handles on one file, two threads, the same expected version: one wins. */
+struct cas_race {
+  RunqyVaultStore *store;
+  int64_t cas;
+  RunqyVaultResult rc;
+  pthread_barrier_t *barrier;
+};
+
+static void *cas_work(void *arg) {
+  struct cas_race *r = arg;
+  int64_t version = 0;
+  pthread_barrier_wait(r->barrier);
+  r->rc = runqy_vault_set_cas(r->store, "ci", "TOKEN", "racer", true, r->cas, &version, NULL);
+  return NULL;
+}
+
+static void test_two_handles_racing_set_cas_give_one_win_and_one_conflict(void) {
+  RunqyVaultStore *a = open_store("cas-race.db", KEY_A);
+  OK(runqy_vault_create(a, "ci", "", &err));
+  OK(runqy_vault_set(a, "ci", "TOKEN", "start", true, &err));
+  RunqyVaultStore *b = open_store("cas-race.db", KEY_A);
+  for (int64_t round = 1; round <= 10; round++) {
+    pthread_barrier_t barrier;
+    CHECK(pthread_barrier_init(&barrier, NULL, 2) == 0);
+    struct cas_race ra = {a, round, RUNQY_VAULT_OK, &barrier};
+    struct cas_race rb = {b, round, RUNQY_VAULT_OK, &barrier};
+    pthread_t ta, tb;
+    CHECK(pthread_create(&ta, NULL, cas_work, &ra) == 0);
+    CHECK(pthread_create(&tb, NULL, cas_work, &rb) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&barrier);
+    CHECK((ra.rc == RUNQY_VAULT_OK) != (rb.rc == RUNQY_VAULT_OK));
+    CHECK(ra.rc == RUNQY_VAULT_VERSION_CONFLICT || rb.rc == RUNQY_VAULT_VERSION_CONFLICT);
+  }
+  runqy_vault_store_free(a);
+  runqy_vault_store_free(b);
 }
 
 static void test_rolling_rotation_refuses_the_old_key_alone_after_a_write_under_the_new(void) {
@@ -311,6 +438,17 @@ static void test_store_without_key_opens_disabled_and_refuses_every_vault_call(v
   EXPECT(runqy_vault_resolve_json(store, v, 1, &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
   EXPECT(runqy_vault_registration_payload(store, v, 1, NULL, &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
   EXPECT(runqy_vault_rotate_key(store, KEY_B, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  int64_t version = 0;
+  uint32_t limit = 0;
+  uint64_t pruned = 0;
+  EXPECT(runqy_vault_history_json(store, "app", "K", &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_get_version(store, "app", "K", 1, &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_set_cas(store, "app", "K", "v", true, 0, &version, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_rollback(store, "app", "K", 1, &version, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_restore(store, "app", "K", &version, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_purge(store, "app", NULL, &out, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_history_limit(store, &limit, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
+  EXPECT(runqy_vault_set_history_limit(store, 3, &pruned, &err), RUNQY_VAULT_DISABLED, "vaults not configured");
   CHECK(out == NULL);
   CHECK(runqy_vault_http_status(RUNQY_VAULT_DISABLED) == 503);
   runqy_vault_store_free(store);
@@ -434,6 +572,41 @@ static void test_null_pointers_give_invalid_argument_naming_the_parameter(void) 
   EXPECT(runqy_vault_mask(NULL, &out, &err), BAD, "value is NULL");
   EXPECT(runqy_vault_mask("abc", NULL, &err), BAD, "masked_out is NULL");
   CHECK(out == NULL);
+  int64_t version = 7;
+  uint32_t limit = 7;
+  uint64_t pruned = 7;
+  EXPECT(runqy_vault_history_json(NULL, "app", "K", &out, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_history_json(store, NULL, "K", &out, &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_history_json(store, "app", NULL, &out, &err), BAD, "key is NULL");
+  EXPECT(runqy_vault_history_json(store, "app", "K", NULL, &err), BAD, "json_out is NULL");
+  EXPECT(runqy_vault_get_version(NULL, "app", "K", 1, &out, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_get_version(store, NULL, "K", 1, &out, &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_get_version(store, "app", NULL, 1, &out, &err), BAD, "key is NULL");
+  EXPECT(runqy_vault_get_version(store, "app", "K", 1, NULL, &err), BAD, "value_out is NULL");
+  EXPECT(runqy_vault_set_cas(NULL, "app", "K", "v", true, 0, &version, &err), BAD, "store is NULL");
+  CHECK(version == 0);
+  EXPECT(runqy_vault_set_cas(store, NULL, "K", "v", true, 0, &version, &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_set_cas(store, "app", NULL, "v", true, 0, &version, &err), BAD, "key is NULL");
+  EXPECT(runqy_vault_set_cas(store, "app", "K", NULL, true, 0, &version, &err), BAD, "value is NULL");
+  EXPECT(runqy_vault_set_cas(store, "app", "K", "v", true, 0, NULL, &err), BAD, "version_out is NULL");
+  EXPECT(runqy_vault_rollback(NULL, "app", "K", 1, &version, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_rollback(store, NULL, "K", 1, &version, &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_rollback(store, "app", NULL, 1, &version, &err), BAD, "key is NULL");
+  EXPECT(runqy_vault_rollback(store, "app", "K", 1, NULL, &err), BAD, "version_out is NULL");
+  EXPECT(runqy_vault_restore(NULL, "app", "K", &version, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_restore(store, NULL, "K", &version, &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_restore(store, "app", NULL, &version, &err), BAD, "key is NULL");
+  EXPECT(runqy_vault_restore(store, "app", "K", NULL, &err), BAD, "version_out is NULL");
+  EXPECT(runqy_vault_purge(NULL, "app", "K", &out, &err), BAD, "store is NULL");
+  EXPECT(runqy_vault_purge(store, NULL, "K", &out, &err), BAD, "vault is NULL");
+  EXPECT(runqy_vault_purge(store, "app", "K", NULL, &err), BAD, "json_out is NULL");
+  EXPECT(runqy_vault_history_limit(NULL, &limit, &err), BAD, "store is NULL");
+  CHECK(limit == 0);
+  EXPECT(runqy_vault_history_limit(store, NULL, &err), BAD, "limit_out is NULL");
+  EXPECT(runqy_vault_set_history_limit(NULL, 3, &pruned, &err), BAD, "store is NULL");
+  CHECK(pruned == 0);
+  EXPECT(runqy_vault_set_history_limit(store, 3, NULL, &err), BAD, "pruned_out is NULL");
+  CHECK(out == NULL);
 
   /* err_out NULL: the result code alone still says what happened. */
   CHECK(runqy_vault_get(store, "app", "K", &out, NULL) == RUNQY_VAULT_ENTRY_NOT_FOUND);
@@ -482,6 +655,13 @@ static void test_non_utf8_text_gives_invalid_argument(void) {
   EXPECT(runqy_vault_registration_payload(store, v, 1, bad, &out, &err), BAD, "git_token_ref_or_null is not valid UTF-8");
   EXPECT(runqy_vault_mask(bad, &out, &err), BAD, "value is not valid UTF-8");
   EXPECT(runqy_vault_rotate_key(store, bad, &err), BAD, "new_master_key is not valid UTF-8");
+  int64_t version = 0;
+  EXPECT(runqy_vault_history_json(store, "app", bad, &out, &err), BAD, "key is not valid UTF-8");
+  EXPECT(runqy_vault_get_version(store, bad, "K", 1, &out, &err), BAD, "vault is not valid UTF-8");
+  EXPECT(runqy_vault_set_cas(store, "app", "K", bad, true, 0, &version, &err), BAD, "value is not valid UTF-8");
+  EXPECT(runqy_vault_rollback(store, "app", bad, 1, &version, &err), BAD, "key is not valid UTF-8");
+  EXPECT(runqy_vault_restore(store, bad, "K", &version, &err), BAD, "vault is not valid UTF-8");
+  EXPECT(runqy_vault_purge(store, "app", bad, &out, &err), BAD, "key_or_null is not valid UTF-8");
   /* Nothing was written by the refused calls. */
   OK(runqy_vault_list_json(store, &out, &err));
   CHECK(strcmp(out, "[{\"name\":\"app\",\"description\":\"\",\"entry_count\":0}]") == 0);
@@ -584,6 +764,8 @@ int main(void) {
   test_full_flow_create_set_get_show_list_resolve_payload_unset_delete();
   test_each_core_error_has_its_code_message_and_http_status();
   test_decryption_failed_names_vault_and_key();
+  test_history_versions_cas_rollback_restore_purge_and_limit();
+  test_two_handles_racing_set_cas_give_one_win_and_one_conflict();
   test_rolling_rotation_refuses_the_old_key_alone_after_a_write_under_the_new();
   test_store_without_key_opens_disabled_and_refuses_every_vault_call();
   test_rotate_key_moves_the_store_to_the_new_key();

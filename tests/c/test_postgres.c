@@ -91,9 +91,23 @@ static void test_main_flow_create_set_get_payload_rotate_then_old_key_mismatch(c
                "\"GIT\":\"ghp_token\",\"OPENAI_API_KEY\":\"sk-proj-abc123xx\"}}") == 0);
   runqy_vault_string_free(json);
 
+  /* History: a second write is version 2; rollback makes version 1 current as 3. */
+  OK(runqy_vault_set(store, "api-keys", "API_KEY", "newer", true, &err));
+  int64_t version = 0;
+  OK(runqy_vault_rollback(store, "api-keys", "API_KEY", 1, &version, &err));
+  CHECK(version == 3);
+  OK(runqy_vault_history_json(store, "api-keys", "API_KEY", &json, &err));
+  CHECK(strstr(json, "{\"version\":3,\"value\":\"****\",\"is_secret\":true,") == json + 1);
+  CHECK(strstr(json, "\"state\":\"current\"") != NULL);
+  runqy_vault_string_free(json);
+
   OK(runqy_vault_rotate_key(store, KEY_B, &err));
   OK(runqy_vault_get(store, "api-keys", "API_KEY", &value, &err));
   CHECK(strcmp(value, "old") == 0);
+  runqy_vault_string_free(value);
+  /* Rotation covered the kept versions too. */
+  OK(runqy_vault_get_version(store, "api-keys", "API_KEY", 2, &value, &err));
+  CHECK(strcmp(value, "newer") == 0);
   runqy_vault_string_free(value);
   runqy_vault_store_free(store);
 
