@@ -26,6 +26,8 @@ const (
 	CodeIO               Code = C.RUNQY_VAULT_IO
 	CodePanic            Code = C.RUNQY_VAULT_PANIC
 	CodeOther            Code = C.RUNQY_VAULT_OTHER_ERROR
+	CodeVersionNotFound  Code = C.RUNQY_VAULT_VERSION_NOT_FOUND
+	CodeVersionConflict  Code = C.RUNQY_VAULT_VERSION_CONFLICT
 )
 
 // HTTPStatus is the status a server answers with for the code (200 for CodeOK).
@@ -78,6 +80,8 @@ var (
 	ErrStorage          = &Error{Code: CodeStorage}
 	ErrIO               = &Error{Code: CodeIO}
 	ErrPanic            = &Error{Code: CodePanic}
+	ErrVersionNotFound  = &Error{Code: CodeVersionNotFound}
+	ErrVersionConflict  = &Error{Code: CodeVersionConflict}
 )
 
 // ErrClosed is returned by calls on a Store after Close.

@@ -283,7 +283,8 @@ func TestGenerateKeyMaskVersion(t *testing.T) {
 func TestCodeNamesAndStatusesComeFromTheLibrary(t *testing.T) {
 	codes := []Code{CodeOK, CodeDisabled, CodeInvalidMasterKey, CodeKeyMismatch, CodeVaultNotFound,
 		CodeEntryNotFound, CodeVaultExists, CodeInvalidName, CodeReservedName, CodeInvalidValue,
-		CodeInvalidArgument, CodeDecryptionFailed, CodeStorage, CodeIO, CodePanic, CodeOther}
+		CodeInvalidArgument, CodeDecryptionFailed, CodeStorage, CodeIO, CodePanic, CodeOther,
+		CodeVersionNotFound, CodeVersionConflict}
 	seen := map[string]Code{}
 	for _, c := range codes {
 		name := c.String()
