@@ -73,3 +73,15 @@ pub fn flag(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<bool> {
         .map(|b| b.is_true())
         .map_err(|_| PyTypeError::new_err(format!("{what} must be a bool, not {}", type_name(obj))))
 }
+
+/// A version number (or a check-and-set version, a history limit): an `int`,
+/// never a `bool`; its range is the core's rule (0 and negatives reach it).
+pub fn number(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an int, not {}",
+            type_name(obj)
+        )));
+    }
+    obj.extract::<i64>()
+}

@@ -23,6 +23,8 @@ pub struct Exceptions {
     invalid_value: Py<PyType>,
     invalid_input: Py<PyType>,
     decryption: Py<PyType>,
+    version_not_found: Py<PyType>,
+    version_conflict: Py<PyType>,
 }
 
 static EXCEPTIONS: PyOnceLock<Exceptions> = PyOnceLock::new();
@@ -86,6 +88,8 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
             invalid_value: make(py, &b, ("InvalidValueError", "A value cannot be stored (NUL byte, too long).", value_error(), status(ErrorKind::InvalidValue)))?,
             invalid_input: make(py, &b, ("InvalidInputError", "Input that is wrong as a whole: an import document, a rotation, a payload.", value_error(), status(ErrorKind::InvalidInput)))?,
             decryption: make(py, &b, ("DecryptionError", "A stored value did not decrypt.", None, status(ErrorKind::DecryptionFailed)))?,
+            version_not_found: make(py, &b, ("VersionNotFoundError", "The version of an entry asked for is not kept (0, negative, never written or pruned).", key_error(), status(ErrorKind::VersionNotFound)))?,
+            version_conflict: make(py, &b, ("VersionConflictError", "A check-and-set found another current version, or a restore found the entry current.", None, status(ErrorKind::VersionConflict)))?,
             base,
         })
     })?;
@@ -101,6 +105,8 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
         &exc.invalid_value,
         &exc.invalid_input,
         &exc.decryption,
+        &exc.version_not_found,
+        &exc.version_conflict,
     ] {
         let cls = cls.bind(py);
         module.add(cls.name()?, cls)?;
@@ -120,6 +126,8 @@ fn class_for(exc: &Exceptions, kind: ErrorKind) -> &Py<PyType> {
         ErrorKind::InvalidValue => &exc.invalid_value,
         ErrorKind::InvalidInput => &exc.invalid_input,
         ErrorKind::DecryptionFailed => &exc.decryption,
+        ErrorKind::VersionNotFound => &exc.version_not_found,
+        ErrorKind::VersionConflict => &exc.version_conflict,
         // Storage, Io, and any kind the core adds later: the base class (status 500).
         _ => &exc.base,
     }

@@ -183,8 +183,8 @@ impl PyStore {
     // `secret` is taken untyped so a non-bool gets a clear TypeError; the
     // signature shown to Python keeps its real default.
     #[pyo3(
-        signature = (vault, key, value, *, secret=None),
-        text_signature = "(self, vault, key, value, *, secret=True)"
+        signature = (vault, key, value, *, secret=None, cas=None),
+        text_signature = "(self, vault, key, value, *, secret=True, cas=None)"
     )]
     fn set(
         &self,
@@ -193,26 +193,119 @@ impl PyStore {
         key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
         secret: Option<&Bound<'_, PyAny>>,
+        cas: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
         let value = SecretString::from(args::text(value, "value")?);
         let secret = secret.map_or(Ok(true), |s| args::flag(s, "secret"))?;
-        self.run(py, move |s| s.set(&vault, &key, value.expose(), secret))
+        let cas = cas
+            .filter(|c| !c.is_none())
+            .map(|c| args::number(c, "cas"))
+            .transpose()?;
+        self.run(py, move |s| match cas {
+            None => s.set(&vault, &key, value.expose(), secret),
+            Some(cas) => s
+                .set_cas(&vault, &key, value.expose(), secret, cas)
+                .map(drop),
+        })
     }
 
-    /// The decrypted value.
+    /// The decrypted value, or with `version` that version's from the history.
+    #[pyo3(signature = (vault, key, *, version=None))]
     fn get<'py>(
         &self,
         py: Python<'py>,
         vault: &Bound<'_, PyAny>,
         key: &Bound<'_, PyAny>,
+        version: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyString>> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
-        let value = self.run(py, move |s| s.get(&vault, &key))?;
+        let version = version
+            .filter(|v| !v.is_none())
+            .map(|v| args::number(v, "version"))
+            .transpose()?;
+        let value = self.run(py, move |s| match version {
+            None => s.get(&vault, &key),
+            Some(n) => s.get_version(&vault, &key, n),
+        })?;
         // Straight from the wiped-on-drop buffer: no unwiped Rust `String` copy.
         Ok(PyString::new(py, value.expose()))
+    }
+
+    /// `[{version, value, is_secret, created_at, actor, state}]`, newest first, values masked.
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+        vault: &Bound<'_, PyAny>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let vault = args::text(vault, "vault")?;
+        let key = args::text(key, "key")?;
+        let history = self.run(py, move |s| s.history(&vault, &key))?;
+        to_py(py, &history)
+    }
+
+    /// Makes `version` current again as a new version; returns the new version.
+    fn rollback(
+        &self,
+        py: Python<'_>,
+        vault: &Bound<'_, PyAny>,
+        key: &Bound<'_, PyAny>,
+        version: &Bound<'_, PyAny>,
+    ) -> PyResult<i64> {
+        let vault = args::text(vault, "vault")?;
+        let key = args::text(key, "key")?;
+        let version = args::number(version, "version")?;
+        self.run(py, move |s| s.rollback(&vault, &key, version))
+    }
+
+    /// Brings back a removed entry's last version as a new version; returns it.
+    fn restore(
+        &self,
+        py: Python<'_>,
+        vault: &Bound<'_, PyAny>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<i64> {
+        let vault = args::text(vault, "vault")?;
+        let key = args::text(key, "key")?;
+        self.run(py, move |s| s.restore(&vault, &key))
+    }
+
+    /// Destroys an entry and its versions, or with no key the vault and all of it.
+    #[pyo3(signature = (vault, key=None))]
+    fn purge<'py>(
+        &self,
+        py: Python<'py>,
+        vault: &Bound<'_, PyAny>,
+        key: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let vault = args::text(vault, "vault")?;
+        let key = key
+            .filter(|k| !k.is_none())
+            .map(|k| args::text(k, "key"))
+            .transpose()?;
+        let report = self.run(py, move |s| s.purge(&vault, key.as_deref()))?;
+        to_py(py, &report)
+    }
+
+    /// How many versions of each key are kept, the current one included.
+    #[getter(history_limit)]
+    fn get_history_limit(&self, py: Python<'_>) -> PyResult<u32> {
+        self.run(py, |s| s.history_limit())
+    }
+
+    /// Setting it prunes every key past the new limit at once.
+    #[setter(history_limit)]
+    fn set_history_limit(&self, py: Python<'_>, limit: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let Some(limit) = limit else {
+            return Err(pyo3::exceptions::PyAttributeError::new_err(
+                "history_limit cannot be deleted",
+            ));
+        };
+        let limit = args::number(limit, "history_limit")?;
+        self.run(py, move |s| s.set_history_limit(limit).map(drop))
     }
 
     fn unset(

@@ -22,6 +22,8 @@ TREE = [
     (runqy_vault.InvalidValueError, ValueError, 400),
     (runqy_vault.InvalidInputError, ValueError, 400),
     (runqy_vault.DecryptionError, None, 500),
+    (runqy_vault.VersionNotFoundError, KeyError, 404),
+    (runqy_vault.VersionConflictError, None, 409),
 ]
 
 

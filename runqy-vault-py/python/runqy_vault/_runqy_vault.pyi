@@ -18,6 +18,8 @@ __all__ = [
     "VaultExistsError",
     "VaultNotFoundError",
     "VaultsDisabledError",
+    "VersionConflictError",
+    "VersionNotFoundError",
     "__version__",
     "child_env",
     "generate_key",
@@ -48,6 +50,22 @@ class VaultDetail(TypedDict):
     created_at: str
     updated_at: str
     entries: list[EntryView]
+
+@type_check_only
+class HistoryEntry(TypedDict):
+    version: int | None
+    value: str
+    is_secret: bool
+    created_at: str
+    actor: str | None
+    state: Literal["current", "replaced", "removed"]
+
+@type_check_only
+class PurgeReport(TypedDict):
+    versions: int
+    entries: int
+    vault_deleted: bool
+    warnings: NotRequired[list[str]]
 
 @type_check_only
 class RegistrationPayload(TypedDict):
@@ -92,6 +110,12 @@ class InvalidInputError(VaultError, ValueError):
 class DecryptionError(VaultError):
     """A stored value did not decrypt: wrong key, corruption, or a moved blob (HTTP 500)."""
 
+class VersionNotFoundError(VaultError, KeyError):
+    """The version asked for is not kept: 0, negative, never written or pruned (HTTP 404)."""
+
+class VersionConflictError(VaultError):
+    """A check-and-set found another current version, or a restore found the entry current (HTTP 409)."""
+
 @final
 class Store:
     """A vault store: a SQLite file, or a PostgreSQL database given by its URL.
@@ -134,10 +158,50 @@ class Store:
         """A vault with its entries sorted by key, secret values masked."""
     def entries(self, name: str) -> list[EntryView]:
         """A vault's entries sorted by key, secret values masked."""
-    def set(self, vault: str, key: str, value: str, *, secret: bool = True) -> None:
-        """Sets an entry (insert or replace); ``secret=False`` lets listings show it."""
-    def get(self, vault: str, key: str) -> str:
-        """The decrypted value of an entry."""
+    def set(
+        self, vault: str, key: str, value: str, *, secret: bool = True, cas: int | None = None
+    ) -> None:
+        """Sets an entry (insert or replace); ``secret=False`` lets listings show it.
+
+        The value becomes the entry's next version. With ``cas`` it is written
+        only if the entry's current version is ``cas`` (0: only if the entry
+        does not exist); otherwise VersionConflictError names the current version.
+        """
+    def get(self, vault: str, key: str, *, version: int | None = None) -> str:
+        """The decrypted value of an entry, or with ``version`` that kept version's.
+
+        A version that is not kept (0, negative, never written, pruned) raises
+        VersionNotFoundError, saying which versions are.
+        """
+    def history(self, vault: str, key: str) -> list[HistoryEntry]:
+        """The entry's versions, newest first, values masked as ``show`` masks them.
+
+        ``state`` is ``current``, ``replaced`` or ``removed``; ``version`` is
+        ``None`` for a current value another program wrote straight into the
+        upstream tables. Works for removed entries and deleted vaults too.
+        """
+    def rollback(self, vault: str, key: str, version: int) -> int:
+        """Makes ``version`` current again (value and flag), as a new version; returns it.
+
+        The entry must exist: a removed one comes back with :meth:`restore`.
+        """
+    def restore(self, vault: str, key: str) -> int:
+        """Brings back a removed entry's last version as a new version; returns it.
+
+        The vault must exist; an entry that is current raises VersionConflictError.
+        """
+    def purge(self, vault: str, key: str | None = None) -> PurgeReport:
+        """Destroys an entry and every version of it, or with no ``key`` the vault
+        (if it still exists), its entries and all their versions. Cannot be undone.
+        """
+    @property
+    def history_limit(self) -> int:
+        """How many versions of each key are kept, the current one included (default 10).
+
+        Setting it (at least 1; 1 keeps only current values) prunes every key at once.
+        """
+    @history_limit.setter
+    def history_limit(self, limit: int) -> None: ...
     def unset(self, vault: str, key: str) -> None:
         """Removes an entry."""
     def resolve(self, vaults: Iterable[str]) -> dict[str, str]:
