@@ -136,6 +136,42 @@ fn store(c: &mut Criterion) {
             .unwrap()
         })
     });
+    // The same writes with history_limit 1 (each set still writes its
+    // version and prunes the one before: the numbering needs the newest),
+    // the store's "no history" setting, beside `set` at the default 10.
+    let (_dir_1, s1) = store_with(&doc);
+    s1.set_history_limit(1).unwrap();
+    g.bench_function("set_history_limit_1", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            s1.set(
+                "scratch",
+                &format!("SET_{}", i % 100),
+                "a-64-byte-secret-value-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                true,
+            )
+            .unwrap()
+        })
+    });
+    drop(s1);
+    // A key with 10 versions (the default limit): history decrypts and masks each.
+    for n in 0..10 {
+        s.set(
+            "scratch",
+            "HISTORY_10",
+            &format!("sk-version-{n}-of-ten"),
+            true,
+        )
+        .unwrap();
+    }
+    assert_eq!(s.history("scratch", "HISTORY_10").unwrap().len(), 10);
+    g.bench_function("history_10", |b| {
+        b.iter(|| s.history("scratch", "HISTORY_10").unwrap())
+    });
+    g.bench_function("get_version", |b| {
+        b.iter(|| s.get_version("scratch", "HISTORY_10", 5).unwrap())
+    });
     g.bench_function("get", |b| b.iter(|| s.get("v1", "KEY_7").unwrap()));
     // The floor under any read: one trivial statement by primary key on a
     // WAL database in autocommit (a read transaction takes and drops an
@@ -209,6 +245,21 @@ fn bulk(c: &mut Criterion) {
     ];
     let mut next = 1;
     g.bench_function("rotate_20000", |b| {
+        b.iter(|| {
+            s.rotate_key(&keys[next]).unwrap();
+            next = 1 - next;
+        })
+    });
+    drop(s);
+
+    // 20,000 entries written 5 times: 20,000 current values and 100,000
+    // kept versions, all re-encrypted in the one transaction.
+    let (_dir5, s) = store_with(&twenty_thousand);
+    for _ in 1..5 {
+        s.import(&twenty_thousand).unwrap();
+    }
+    let mut next = 1;
+    g.bench_function("rotate_20000x5", |b| {
         b.iter(|| {
             s.rotate_key(&keys[next]).unwrap();
             next = 1 - next;
