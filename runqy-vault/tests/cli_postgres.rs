@@ -162,6 +162,50 @@ fn cli_main_flow_on_postgres_create_set_show_get_payload_rotate() {
     not(runqy_vault_pg_tests),
     ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
 )]
+fn cli_history_on_postgres_rollback_cas_restore_purge() {
+    let url = postgres_url();
+    let db = TempDatabase::new(&url);
+    let key = MasterKey::generate().to_base64().expose().to_owned();
+    let d = db.url.as_str();
+    ok(d, &key, &["create", "ci"], "");
+    ok(d, &key, &["set", "ci", "TOKEN", "ghp_first_value"], "");
+    ok(d, &key, &["set", "ci", "TOKEN", "ghp_second_value"], "");
+    let history = ok(d, &key, &["history", "ci", "TOKEN"], "");
+    let states: Vec<(&str, &str)> = history
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            (cells[0], cells[cells.len() - 1])
+        })
+        .collect();
+    assert_eq!(states, [("2", "current"), ("1", "replaced")], "{history}");
+    assert_eq!(
+        ok(d, &key, &["rollback", "ci", "TOKEN", "1"], ""),
+        "Entry 'TOKEN' in vault 'ci' rolled back to version 1 (now version 3).\n"
+    );
+    let err = fail(command(
+        &key,
+        &["--db", d, "set", "ci", "TOKEN", "x", "--cas", "2"],
+        &[],
+    ));
+    assert!(err.ends_with("but the current version is 3\n"), "{err}");
+    ok(d, &key, &["unset", "ci", "TOKEN"], "");
+    assert_eq!(
+        ok(d, &key, &["restore", "ci", "TOKEN"], ""),
+        "Entry 'TOKEN' restored in vault 'ci' (version 4).\n"
+    );
+    assert_eq!(
+        ok(d, &key, &["purge", "ci", "TOKEN", "--force"], ""),
+        "Purged 4 versions of entry 'TOKEN' in vault 'ci'.\n"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
 fn cli_on_an_unreachable_postgres_names_host_and_database_but_not_the_password() {
     let url = postgres_url();
     let key = MasterKey::generate().to_base64().expose().to_owned();
