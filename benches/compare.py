@@ -11,7 +11,7 @@ Peers:
   upstream-py the same design in Python, benches/upstream-python/upstream_model.py
   rust-ffi-baseline  the core's own calls looped in Rust, timed in the C bench's process (benches/c/run.sh)
   c           the C ABI from C, paired with that baseline in one process (benches/c/bench_ffi.c)
-  go-cgo      the Go package over cgo, paired with it in one process (examples/go TestPaired)
+  go-cgo      the Go package over cgo, paired with it in one process (runqy-vault-ffi/go TestPaired)
   python      runqy_vault from Python, benches/python/bench_payload.py (when present)
 
 A peer that is not in the tree yet is skipped with a note. In --quick mode a
@@ -129,7 +129,7 @@ def stats(name: str, per_op: list[float], **extra) -> dict:
 # --- output parsers for peers whose format is not ours ----------------------------
 
 GO_BENCH_LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op")
-# "c   get      1234 ns/op" (benches/c/bench_ffi.c, examples/go TestPaired)
+# "c   get      1234 ns/op" (benches/c/bench_ffi.c, runqy-vault-ffi/go TestPaired)
 # optionally followed by "N cpu-ns/op" (process CPU time)
 NAMED_LINE = re.compile(r"^(\w+)\s+(\w+)\s+([\d.]+) ns/op(?:\s+([\d.]+) cpu-ns/op)?")
 
@@ -269,7 +269,7 @@ def peer_upstream_py(quick: bool, build_dir: Path) -> dict:
 
 _FFI_RUN: dict = {}
 # "ratio c/rust Get 1.044 (quartiles 0.998-1.099, ...)": the median of the
-# per-pair ratios, timed in one process (benches/c/bench_ffi.c, examples/go TestPaired)
+# per-pair ratios, timed in one process (benches/c/bench_ffi.c, runqy-vault-ffi/go TestPaired)
 RATIO_LINE = re.compile(r"^ratio\s+(\w+)/(\w+)\s+(\w+)\s+([\d.]+)\s+\(quartiles ([\d.]+)-([\d.]+)")
 
 
@@ -468,10 +468,6 @@ def bindings_table(peers: dict) -> list[str]:
                 shown = f"{ratio:.2f}× paired (quartiles {pr['q1']:.2f}–{pr['q3']:.2f})"
             met = ratio <= BINDING_TARGETS[name] if ratio else None
             target = f"≤ {BINDING_TARGETS[name]}×"
-            if name == "go-cgo" and r["workload"] == "RegistrationPayload":
-                # The C ABI call is RegistrationPayloadJSON's; this one then
-                # decodes the JSON into a Go map, Go's own work: shown, not judged.
-                target, met = "— (the call plus decoding into a Go map)", None
             lines.append(f"| {label} | `{w}` ({r['workload']}) | {fmt_cell(r)} | {fmt_ns(rm)} ({src}) | "
                          f"{shown} | {target} | "
                          f"{({True: 'met', False: '**missed**', None: '—'})[met]} |")

@@ -152,6 +152,14 @@ const char *runqy_vault_version(void);
 uint16_t runqy_vault_http_status(RunqyVaultResult result);
 
 /**
+ * The name of `result` as a static NUL-terminated string, e.g.
+ * `"RUNQY_VAULT_VAULT_NOT_FOUND"` (`"RUNQY_VAULT_OK"` for 0), never freed;
+ * `"RUNQY_VAULT_UNKNOWN"` for a value this version of the library does not
+ * know. Never fails.
+ */
+const char *runqy_vault_result_name(RunqyVaultResult result);
+
+/**
  * Frees a string returned by this library (a value, JSON, a key, a message),
  * wiping its bytes first. `s` NULL does nothing. The string must not have
  * been modified and must not be used afterwards.

@@ -20,12 +20,13 @@ fi
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -r scripts/requirements-dev.txt
 
-# --- C ABI (issue 3): a C compiler, valgrind and Go for scripts/test-c.sh and test-go.sh
-if ! command -v cc >/dev/null || ! command -v valgrind >/dev/null; then
+# --- C ABI (issue 3): a C compiler, valgrind and Go for scripts/test-c.sh and
+# test-go.sh; pkg-config, through which the Go package finds the library
+if ! command -v cc >/dev/null || ! command -v valgrind >/dev/null || ! command -v pkg-config >/dev/null; then
   if command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq build-essential valgrind >/dev/null
+    apt-get update -qq && apt-get install -y -qq build-essential valgrind pkg-config >/dev/null
   else
-    echo "setup: install a C compiler and valgrind" >&2
+    echo "setup: install a C compiler, valgrind and pkg-config" >&2
   fi
 fi
 command -v go >/dev/null || echo "setup: Go (1.22 or newer) is needed for scripts/test-go.sh" >&2

@@ -89,15 +89,18 @@ for variant in test_postgres test_postgres_asan valgrind; do
 done
 drop_pg_dbs
 
-echo "--- C example, shared and static"
+echo "--- C example: shared, static, and through pkg-config (scripts/install-lib.sh)"
 export RUNQY_VAULT_MASTER_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 work="$(mktemp -d)"
 trap 'rm -rf "$work"; drop_pg_dbs' EXIT
 # The two link lines of examples/c/payload.c, against the copied libraries.
 cc -Wall -Wextra -Werror -Iinclude examples/c/payload.c -L"$OUT" -lrunqy_vault_ffi -o "$OUT/payload-shared"
 cc -Wall -Wextra -Werror -Iinclude examples/c/payload.c "$OUT/librunqy_vault_ffi.a" -lpthread -ldl -lm -o "$OUT/payload-static"
+bash scripts/install-lib.sh "$work/prefix" --debug
+read -ra pc_flags <<<"$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs runqy_vault)"
+cc -Wall -Wextra -Werror examples/c/payload.c "${pc_flags[@]}" -o "$OUT/payload-pkg-config"
 want_payload='payload: {"vaults":{"OPENAI_API_KEY":"sk-proj-abc123xx","REGION":"eu-west-1"}}'
-for variant in shared static; do
+for variant in shared static pkg-config; do
   got="$(LD_LIBRARY_PATH="$OUT" "$OUT/payload-$variant" "$work/$variant.db")"
   echo "$got"
   grep -qF '"key":"OPENAI_API_KEY","value":"sk****xx","is_secret":true' <<<"$got"

@@ -19,13 +19,16 @@
  * "ratio c/rust <workload> R (quartiles Q1-Q3, P pairs of B calls)".
  */
 #define _POSIX_C_SOURCE 200809L
-#define RUNQY_VAULT_BENCH_HOOKS
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "runqy_vault.h"
+/* Defined by the runqy_vault.pc of a library built with the hooks. */
+#ifndef RUNQY_VAULT_BENCH_HOOKS
+#error "needs the library installed with bench hooks: scripts/install-lib.sh PREFIX --features bench-hooks (benches/c/run.sh does)"
+#endif
 
 #define MAX_PAIRS 1001
 

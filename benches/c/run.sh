@@ -10,12 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 pairs="${1:-201}"
-cargo build --release -p runqy-vault-ffi --features bench-hooks
-mkdir -p target/c-bench
-cp target/release/librunqy_vault_ffi.a target/c-bench/
-cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/c/bench_ffi.c \
-  target/c-bench/librunqy_vault_ffi.a -lpthread -ldl -lm -o target/c-bench/bench_ffi
-# Linked now, while target/release holds the bench-hooks build.
-(cd examples/go && go test -tags 'runqyvault_release runqyvault_paired' -c -o ../../target/c-bench/go_paired.test .)
+# Installed for pkg-config into target/c-bench; its .pc defines
+# RUNQY_VAULT_BENCH_HOOKS, which both benches need.
+bash scripts/install-lib.sh target/c-bench --features bench-hooks
+export PKG_CONFIG_PATH="$PWD/target/c-bench/lib/pkgconfig"
+read -ra cflags <<<"$(pkg-config --cflags runqy_vault)"
+read -ra libs <<<"$(pkg-config --libs runqy_vault)"
+cc -O2 -std=c11 -Wall -Wextra -Werror "${cflags[@]}" benches/c/bench_ffi.c "${libs[@]}" -o target/c-bench/bench_ffi
+(cd runqy-vault-ffi/go && go test -tags runqyvault_paired -c -o ../../target/c-bench/go_paired.test .)
 target/c-bench/bench_ffi "$pairs"
 target/c-bench/go_paired.test -test.run '^TestPaired$' -pairs "$pairs"

@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     println!(
         "store: {} (format {})",
-        store.path().display(),
+        store.location(),
         store.format().unwrap().as_str()
     );
 

@@ -53,45 +53,63 @@ pub enum RunqyVaultResult {
 
 use RunqyVaultResult::*;
 
+/// The one table of the C ABI: each result code, the core error kind it
+/// stands for (none for OK and the ABI's own codes) and its name. Every
+/// mapping (`from_kind`, `kind`, `runqy_vault_result_name`) reads it, so the
+/// Go package and other bindings keep no table of their own.
+macro_rules! row {
+    ($code:ident, $kind:expr) => {
+        ($code, $kind, concat!(stringify!($code), "\0"))
+    };
+}
+const TABLE: &[(RunqyVaultResult, Option<ErrorKind>, &str)] = &[
+    row!(RUNQY_VAULT_OK, None),
+    row!(RUNQY_VAULT_DISABLED, Some(ErrorKind::Disabled)),
+    row!(
+        RUNQY_VAULT_INVALID_MASTER_KEY,
+        Some(ErrorKind::InvalidMasterKey)
+    ),
+    row!(RUNQY_VAULT_KEY_MISMATCH, Some(ErrorKind::KeyMismatch)),
+    row!(RUNQY_VAULT_VAULT_NOT_FOUND, Some(ErrorKind::VaultNotFound)),
+    row!(RUNQY_VAULT_ENTRY_NOT_FOUND, Some(ErrorKind::EntryNotFound)),
+    row!(RUNQY_VAULT_VAULT_EXISTS, Some(ErrorKind::VaultExists)),
+    row!(RUNQY_VAULT_INVALID_NAME, Some(ErrorKind::InvalidName)),
+    row!(RUNQY_VAULT_RESERVED_NAME, Some(ErrorKind::ReservedName)),
+    row!(RUNQY_VAULT_INVALID_VALUE, Some(ErrorKind::InvalidValue)),
+    row!(RUNQY_VAULT_INVALID_ARGUMENT, Some(ErrorKind::InvalidInput)),
+    row!(
+        RUNQY_VAULT_DECRYPTION_FAILED,
+        Some(ErrorKind::DecryptionFailed)
+    ),
+    row!(RUNQY_VAULT_STORAGE, Some(ErrorKind::Storage)),
+    row!(RUNQY_VAULT_IO, Some(ErrorKind::Io)),
+    row!(RUNQY_VAULT_PANIC, None),
+    row!(RUNQY_VAULT_OTHER_ERROR, None),
+];
+
 impl RunqyVaultResult {
     /// The code for a core error kind.
     pub(crate) fn from_kind(kind: ErrorKind) -> RunqyVaultResult {
-        match kind {
-            ErrorKind::Disabled => RUNQY_VAULT_DISABLED,
-            ErrorKind::InvalidMasterKey => RUNQY_VAULT_INVALID_MASTER_KEY,
-            ErrorKind::KeyMismatch => RUNQY_VAULT_KEY_MISMATCH,
-            ErrorKind::VaultNotFound => RUNQY_VAULT_VAULT_NOT_FOUND,
-            ErrorKind::EntryNotFound => RUNQY_VAULT_ENTRY_NOT_FOUND,
-            ErrorKind::VaultExists => RUNQY_VAULT_VAULT_EXISTS,
-            ErrorKind::InvalidName => RUNQY_VAULT_INVALID_NAME,
-            ErrorKind::ReservedName => RUNQY_VAULT_RESERVED_NAME,
-            ErrorKind::InvalidValue => RUNQY_VAULT_INVALID_VALUE,
-            ErrorKind::InvalidInput => RUNQY_VAULT_INVALID_ARGUMENT,
-            ErrorKind::DecryptionFailed => RUNQY_VAULT_DECRYPTION_FAILED,
-            ErrorKind::Storage => RUNQY_VAULT_STORAGE,
-            ErrorKind::Io => RUNQY_VAULT_IO,
-            _ => RUNQY_VAULT_OTHER_ERROR,
-        }
+        TABLE
+            .iter()
+            .find(|(_, k, _)| *k == Some(kind))
+            .map_or(RUNQY_VAULT_OTHER_ERROR, |(code, _, _)| *code)
     }
 
     /// The core kind of a code, for the HTTP status (the rule lives in the core).
     pub(crate) fn kind(code: u32) -> Option<ErrorKind> {
-        Some(match code {
-            1 => ErrorKind::Disabled,
-            2 => ErrorKind::InvalidMasterKey,
-            3 => ErrorKind::KeyMismatch,
-            4 => ErrorKind::VaultNotFound,
-            5 => ErrorKind::EntryNotFound,
-            6 => ErrorKind::VaultExists,
-            7 => ErrorKind::InvalidName,
-            8 => ErrorKind::ReservedName,
-            9 => ErrorKind::InvalidValue,
-            10 => ErrorKind::InvalidInput,
-            11 => ErrorKind::DecryptionFailed,
-            12 => ErrorKind::Storage,
-            13 => ErrorKind::Io,
-            _ => return None,
-        })
+        TABLE
+            .iter()
+            .find(|(c, _, _)| *c as u32 == code)
+            .and_then(|(_, kind, _)| *kind)
+    }
+
+    /// The NUL-terminated name of a code, `None` for a value this version does not know.
+    pub(crate) fn name(code: u32) -> Option<&'static str> {
+        TABLE
+            .iter()
+            .find(|(c, _, _)| *c as u32 == code)
+            .map(|(_, _, name)| *name)
     }
 }
 

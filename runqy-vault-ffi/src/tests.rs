@@ -30,21 +30,7 @@ fn version_macros_match_cargo_toml() {
 
 #[test]
 fn every_core_kind_has_its_own_code_and_the_core_http_status() {
-    let kinds = [
-        ErrorKind::Disabled,
-        ErrorKind::InvalidMasterKey,
-        ErrorKind::KeyMismatch,
-        ErrorKind::VaultNotFound,
-        ErrorKind::EntryNotFound,
-        ErrorKind::VaultExists,
-        ErrorKind::InvalidName,
-        ErrorKind::ReservedName,
-        ErrorKind::InvalidValue,
-        ErrorKind::InvalidInput,
-        ErrorKind::DecryptionFailed,
-        ErrorKind::Storage,
-        ErrorKind::Io,
-    ];
+    let kinds = ErrorKind::ALL;
     let mut codes: Vec<u32> = kinds
         .iter()
         .map(|&k| RunqyVaultResult::from_kind(k) as u32)
@@ -139,5 +125,23 @@ fn get_returns_the_value_and_clears_err_out() {
         assert_eq!(CStr::from_ptr(out), value);
         runqy_vault_string_free(out);
         runqy_vault_store_free(store);
+    }
+}
+
+#[test]
+fn result_name_names_every_code_as_the_header_spells_it() {
+    let name = |code: u32| unsafe { CStr::from_ptr(runqy_vault_result_name(code)) };
+    assert_eq!(name(0).to_str().unwrap(), "RUNQY_VAULT_OK");
+    assert_eq!(name(4).to_str().unwrap(), "RUNQY_VAULT_VAULT_NOT_FOUND");
+    assert_eq!(name(10).to_str().unwrap(), "RUNQY_VAULT_INVALID_ARGUMENT");
+    assert_eq!(name(14).to_str().unwrap(), "RUNQY_VAULT_PANIC");
+    assert_eq!(name(9999).to_str().unwrap(), "RUNQY_VAULT_UNKNOWN");
+    // Codes are dense from 0: every one up to OTHER_ERROR has a name, and
+    // each name appears in the committed header.
+    let header = include_str!("../../include/runqy_vault.h");
+    for code in 0..=RunqyVaultResult::RUNQY_VAULT_OTHER_ERROR as u32 {
+        let n = name(code).to_str().unwrap();
+        assert_ne!(n, "RUNQY_VAULT_UNKNOWN", "code {code}");
+        assert!(header.contains(&format!("{n} = {code},")), "{n} = {code}");
     }
 }

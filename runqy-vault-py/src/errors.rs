@@ -66,23 +66,26 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
                 "VaultError",
                 "Base class of every runqy_vault error. `http_status` is what a server answers with.",
                 None,
-                500,
+                // Storage, Io and kinds without a class of their own land here.
+                ErrorKind::Storage.http_status(),
             ),
         )?;
         let b = base.bind(py).clone();
         let key_error = || Some(py.get_type::<PyKeyError>());
         let value_error = || Some(py.get_type::<PyValueError>());
+        // Each class's status is its kinds' status in the core's one table.
+        let status = |kind: ErrorKind| kind.http_status();
         Ok(Exceptions {
-            disabled: make(py, &b, ("VaultsDisabledError", "No master key is configured: vaults are disabled.", None, 503))?,
-            invalid_master_key: make(py, &b, ("InvalidMasterKeyError", "The master key is not 32 bytes of standard base64.", None, 400))?,
-            key_mismatch: make(py, &b, ("KeyMismatchError", "The master key does not open this store.", None, 500))?,
-            vault_not_found: make(py, &b, ("VaultNotFoundError", "One or more vaults do not exist (all are named).", key_error(), 404))?,
-            entry_not_found: make(py, &b, ("EntryNotFoundError", "The vault has no such key.", key_error(), 404))?,
-            vault_exists: make(py, &b, ("VaultExistsError", "The vault already exists.", None, 409))?,
-            invalid_name: make(py, &b, ("InvalidNameError", "A vault name or key breaks the naming rules or is reserved.", value_error(), 400))?,
-            invalid_value: make(py, &b, ("InvalidValueError", "A value cannot be stored (NUL byte, too long).", value_error(), 400))?,
-            invalid_input: make(py, &b, ("InvalidInputError", "Input that is wrong as a whole: an import document, a rotation, a payload.", value_error(), 400))?,
-            decryption: make(py, &b, ("DecryptionError", "A stored value did not decrypt.", None, 500))?,
+            disabled: make(py, &b, ("VaultsDisabledError", "No master key is configured: vaults are disabled.", None, status(ErrorKind::Disabled)))?,
+            invalid_master_key: make(py, &b, ("InvalidMasterKeyError", "The master key is not 32 bytes of standard base64.", None, status(ErrorKind::InvalidMasterKey)))?,
+            key_mismatch: make(py, &b, ("KeyMismatchError", "The master key does not open this store.", None, status(ErrorKind::KeyMismatch)))?,
+            vault_not_found: make(py, &b, ("VaultNotFoundError", "One or more vaults do not exist (all are named).", key_error(), status(ErrorKind::VaultNotFound)))?,
+            entry_not_found: make(py, &b, ("EntryNotFoundError", "The vault has no such key.", key_error(), status(ErrorKind::EntryNotFound)))?,
+            vault_exists: make(py, &b, ("VaultExistsError", "The vault already exists.", None, status(ErrorKind::VaultExists)))?,
+            invalid_name: make(py, &b, ("InvalidNameError", "A vault name or key breaks the naming rules or is reserved.", value_error(), status(ErrorKind::InvalidName)))?,
+            invalid_value: make(py, &b, ("InvalidValueError", "A value cannot be stored (NUL byte, too long).", value_error(), status(ErrorKind::InvalidValue)))?,
+            invalid_input: make(py, &b, ("InvalidInputError", "Input that is wrong as a whole: an import document, a rotation, a payload.", value_error(), status(ErrorKind::InvalidInput)))?,
+            decryption: make(py, &b, ("DecryptionError", "A stored value did not decrypt.", None, status(ErrorKind::DecryptionFailed)))?,
             base,
         })
     })?;

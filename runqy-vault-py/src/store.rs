@@ -3,16 +3,11 @@
 //! Every call extracts its arguments, then runs the SQLite and crypto work in
 //! `py.detach` (the GIL released), then builds Python objects.
 
-use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use runqy_vault::{
-    EntryView, Error, ExportDocument, MasterKey, RegistrationPayload, SecretString, Store,
-    VaultDetail,
-};
+use pyo3::types::{PyString, PyTuple};
+use runqy_vault::{Error, ExportDocument, Location, MasterKey, SecretString, Store};
 
 use crate::args;
 use crate::errors::{vault_error, IntoPyResult};
@@ -21,9 +16,9 @@ use crate::errors::{vault_error, IntoPyResult};
 /// block) releases its SQLite connections.
 #[pyclass(module = "runqy_vault", name = "Store", frozen)]
 pub struct PyStore {
-    /// The core's `Store::path()`: a PostgreSQL URL's password is `***`, so
-    /// `path`, `repr` and the "closed" error never show it.
-    path: PathBuf,
+    /// The core's `Store::location()` as shown: a PostgreSQL URL's password
+    /// is `***`, so `path`, `repr` and the "closed" error never show it.
+    path: String,
     // `None` once closed. Calls clone the Arc, so a close during another
     // thread's call lets that call finish.
     store: RwLock<Option<Arc<Store>>>,
@@ -34,7 +29,7 @@ impl PyStore {
         let guard = self.store.read().unwrap_or_else(PoisonError::into_inner);
         guard
             .clone()
-            .ok_or_else(|| vault_error(py, format!("store '{}' is closed", self.path.display())))
+            .ok_or_else(|| vault_error(py, format!("store '{}' is closed", self.path)))
     }
 
     /// Runs `f` on the store with the GIL released.
@@ -48,68 +43,15 @@ impl PyStore {
     }
 }
 
-fn entry_dict<'py>(py: Python<'py>, e: &EntryView) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("key", &e.key)?;
-    d.set_item("value", &e.value)?;
-    d.set_item("is_secret", e.is_secret)?;
-    d.set_item("created_at", &e.created_at)?;
-    d.set_item("updated_at", &e.updated_at)?;
-    Ok(d)
-}
-
-fn entry_list<'py>(py: Python<'py>, entries: &[EntryView]) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
-    for e in entries {
-        list.append(entry_dict(py, e)?)?;
-    }
-    Ok(list)
-}
-
-fn detail_dict<'py>(py: Python<'py>, v: &VaultDetail) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("name", &v.name)?;
-    d.set_item("description", &v.description)?;
-    d.set_item("created_at", &v.created_at)?;
-    d.set_item("updated_at", &v.updated_at)?;
-    d.set_item("entries", entry_list(py, &v.entries)?)?;
-    Ok(d)
-}
-
-/// `{key: value}`, taking the entries so each plaintext is wiped
-/// (`SecretString` zeroizes on drop) right after its one copy into a Python
-/// `str`, in the same pass that builds the dict.
-fn secret_map(
-    py: Python<'_>,
-    entries: impl IntoIterator<Item = (String, SecretString)>,
-) -> PyResult<Bound<'_, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in entries {
-        d.set_item(k, v.expose())?;
-    }
-    Ok(d)
-}
-
-/// SPEC §7's members, omitted when empty (as `RegistrationPayload::to_json`
-/// does), plus `"warnings"` when there are any. The member names are
-/// interned (constants, nothing secret); entry names and values are not.
-fn payload_dict(py: Python<'_>, p: RegistrationPayload) -> PyResult<Bound<'_, PyDict>> {
-    let RegistrationPayload {
-        vaults,
-        git_token,
-        warnings,
-    } = p;
-    let d = PyDict::new(py);
-    if !vaults.is_empty() {
-        d.set_item(intern!(py, "vaults"), secret_map(py, vaults)?)?;
-    }
-    if let Some(token) = git_token.filter(|t| !t.expose().is_empty()) {
-        d.set_item(intern!(py, "git_token"), token.expose())?;
-    }
-    if !warnings.is_empty() {
-        d.set_item(intern!(py, "warnings"), warnings)?;
-    }
-    Ok(d)
+/// A core result as Python objects, through its one serde shape
+/// (`runqy_vault::model`): dicts with the JSON's member names. Strings that
+/// hold plaintext go straight from the core's wiped buffers into `str`s.
+fn to_py<'py, T: serde::Serialize + ?Sized>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    pythonize::pythonize(py, value)
+        .map_err(|e| vault_error(py, format!("could not convert a result: {e}")))
 }
 
 #[pymethods]
@@ -121,15 +63,15 @@ impl PyStore {
         path: &Bound<'_, PyAny>,
         master_key: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let path = args::path(path, "path")?;
+        let location = Location::from(args::path(path, "path")?);
         let key: Option<SecretString> = master_key
             .map(|k| args::text(k, "master_key").map(SecretString::from))
             .transpose()?;
         let store = py
-            .detach(|| Store::open(&path, key.as_ref().map(SecretString::expose)))
+            .detach(|| Store::open(location, key.as_ref().map(SecretString::expose)))
             .into_py_result(py)?;
         Ok(PyStore {
-            path: store.path().to_path_buf(),
+            path: store.location().to_string(),
             store: RwLock::new(Some(Arc::new(store))),
         })
     }
@@ -151,10 +93,10 @@ impl PyStore {
             .into_py_result(py)
     }
 
-    /// The database path; for PostgreSQL the URL with its password as `***`.
+    /// The database path, or for PostgreSQL the URL with its password as `***`.
     #[getter]
-    fn path(&self) -> PathBuf {
-        self.path.clone()
+    fn path(&self) -> &str {
+        &self.path
     }
 
     /// Releases the store; later calls raise `VaultError`. Closing twice is fine.
@@ -183,10 +125,7 @@ impl PyStore {
             Some(s) if s.is_enabled() => "enabled",
             Some(_) => "disabled",
         };
-        format!(
-            "<runqy_vault.Store {:?} {state}>",
-            self.path.display().to_string()
-        )
+        format!("<runqy_vault.Store {:?} {state}>", self.path)
     }
 
     #[pyo3(
@@ -218,24 +157,16 @@ impl PyStore {
     }
 
     /// `[{name, description, entry_count}]`, sorted by name.
-    fn list_vaults<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn list_vaults<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let vaults = self.run(py, |s| s.list_vaults())?;
-        let list = PyList::empty(py);
-        for v in &vaults {
-            let d = PyDict::new(py);
-            d.set_item("name", &v.name)?;
-            d.set_item("description", &v.description)?;
-            d.set_item("entry_count", v.entry_count)?;
-            list.append(d)?;
-        }
-        Ok(list)
+        to_py(py, &vaults)
     }
 
     /// `{name, description, created_at, updated_at, entries}`, secret values masked.
-    fn show<'py>(&self, py: Python<'py>, name: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    fn show<'py>(&self, py: Python<'py>, name: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let name = args::text(name, "name")?;
         let detail = self.run(py, move |s| s.show(&name))?;
-        detail_dict(py, &detail)
+        to_py(py, &detail)
     }
 
     /// `[{key, value, is_secret, created_at, updated_at}]`, secret values masked.
@@ -243,10 +174,10 @@ impl PyStore {
         &self,
         py: Python<'py>,
         name: &Bound<'_, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let name = args::text(name, "name")?;
         let entries = self.run(py, move |s| s.entries(&name))?;
-        entry_list(py, &entries)
+        to_py(py, &entries)
     }
 
     // `secret` is taken untyped so a non-bool gets a clear TypeError; the
@@ -300,10 +231,10 @@ impl PyStore {
         &self,
         py: Python<'py>,
         vaults: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let names = args::vault_names(vaults)?;
         let resolved = self.run(py, move |s| s.resolve(&names))?;
-        secret_map(py, resolved.values)
+        to_py(py, &resolved.values)
     }
 
     /// The registration payload of SPEC §7 as a dict, plus "warnings" when any.
@@ -313,7 +244,7 @@ impl PyStore {
         py: Python<'py>,
         vaults: &Bound<'py, PyAny>,
         git_token: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let names = args::vault_names(vaults)?;
         let git_token = git_token
             .filter(|t| !t.is_none())
@@ -323,7 +254,7 @@ impl PyStore {
         let payload = self.run(py, move |s| {
             s.registration_payload(&names, git_token.as_deref())
         })?;
-        payload_dict(py, payload)
+        to_py(py, &payload)
     }
 
     /// Re-encrypts every entry under `new_key`; returns how many.

@@ -45,7 +45,7 @@ def test_mask_counts_characters_not_bytes() -> None:
 def test_new_store_is_enabled_and_writes_v2(store: Store, db: Path) -> None:
     assert store.enabled is True
     assert store.format == "v2"
-    assert store.path == db
+    assert store.path == str(db) and isinstance(store.path, str)
     assert repr(store) == f"<runqy_vault.Store {str(db)!r} enabled>".replace("'", '"')
 
 

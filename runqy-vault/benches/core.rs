@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use runqy_vault::cipher::{Cipher, EntryRef, Format};
+use runqy_vault::cipher::{Binding, Cipher, Format};
 use runqy_vault::{ExportDocument, ExportEntry, ExportVault, KeySet, MasterKey, Store};
 
-const ENTRY: EntryRef<'static> = EntryRef {
+const ENTRY: Binding<'static> = Binding {
     vault: "api-keys",
     key: "OPENAI_API_KEY",
     is_secret: true,

@@ -46,15 +46,19 @@ impl Format {
     }
 }
 
-/// Where a value lives; v2 binds its ciphertext to this.
+/// Where a value lives, which v2 binds its ciphertext to (the associated
+/// data): a blob moved to another vault, key or flag no longer decrypts.
 #[derive(Debug, Clone, Copy)]
-pub struct EntryRef<'a> {
+pub struct Binding<'a> {
+    /// The vault's name.
     pub vault: &'a str,
+    /// The entry's key.
     pub key: &'a str,
+    /// The entry's `is_secret` flag.
     pub is_secret: bool,
 }
 
-impl EntryRef<'_> {
+impl Binding<'_> {
     fn decryption_failed(&self) -> Error {
         Error::DecryptionFailed {
             vault: self.vault.to_owned(),
@@ -103,6 +107,7 @@ impl std::fmt::Debug for Cipher {
 /// What [`Cipher::decrypt`] found out about a blob besides its plaintext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobInfo {
+    /// The format the blob was in.
     pub format: Format,
     /// The id of the key that opened it.
     pub key_id: KeyId,
@@ -133,7 +138,7 @@ impl Cipher {
 
     /// Encrypts `plaintext` for `entry` in `format` under the current key,
     /// with a fresh random nonce.
-    pub fn encrypt(&self, format: Format, entry: EntryRef<'_>, plaintext: &[u8]) -> Vec<u8> {
+    pub fn encrypt(&self, format: Format, entry: Binding<'_>, plaintext: &[u8]) -> Vec<u8> {
         let nonce = fresh_nonce();
         match format {
             Format::Legacy => seal(&self.current.legacy, &nonce, &[], plaintext, Vec::new()),
@@ -152,7 +157,7 @@ impl Cipher {
     /// Decrypts a blob of either format. A blob with the v2 magic that fails
     /// as v2 is tried as legacy before failing (a legacy nonce may start with
     /// the magic by chance). Errors name the vault and key only.
-    pub fn decrypt(&self, entry: EntryRef<'_>, blob: &[u8]) -> Result<(SecretString, BlobInfo)> {
+    pub fn decrypt(&self, entry: Binding<'_>, blob: &[u8]) -> Result<(SecretString, BlobInfo)> {
         if blob.len() >= V2_HEADER_LEN + NONCE_LEN + TAG_LEN && blob.starts_with(V2_MAGIC) {
             let id = KeyId(blob[4..12].try_into().expect("8 bytes"));
             if let Some(k) = self.keys().find(|k| k.key_id == id) {
@@ -182,7 +187,7 @@ impl Cipher {
     }
 }
 
-fn utf8(mut bytes: Zeroizing<Vec<u8>>, entry: &EntryRef<'_>) -> Result<SecretString> {
+fn utf8(mut bytes: Zeroizing<Vec<u8>>, entry: &Binding<'_>) -> Result<SecretString> {
     // The buffer becomes the string without a copy; a value that authenticates
     // but is not UTF-8 was not written by a runqy vault.
     match String::from_utf8(std::mem::take(&mut *bytes)) {
@@ -196,7 +201,7 @@ fn utf8(mut bytes: Zeroizing<Vec<u8>>, entry: &EntryRef<'_>) -> Result<SecretStr
 
 /// Calls `f` with `"RQV" 0x02 ‖ key_id ‖ u32be(len vault) ‖ vault ‖ u32be(len key) ‖ key ‖ is_secret`.
 /// Names within SPEC §4's limits fit a stack buffer: no allocation per value.
-fn with_v2_aad<T>(key_id: KeyId, entry: EntryRef<'_>, f: impl FnOnce(&[u8]) -> T) -> T {
+fn with_v2_aad<T>(key_id: KeyId, entry: Binding<'_>, f: impl FnOnce(&[u8]) -> T) -> T {
     let len = V2_HEADER_LEN + 4 + entry.vault.len() + 4 + entry.key.len() + 1;
     let mut stack = [0u8; V2_HEADER_LEN + 4 + 64 + 4 + 256 + 1];
     let mut heap = Vec::new(); // names from a foreign database may be longer
@@ -280,7 +285,7 @@ mod tests {
         }
     }
 
-    const E: EntryRef<'static> = EntryRef {
+    const E: Binding<'static> = Binding {
         vault: "api-keys",
         key: "OPENAI_API_KEY",
         is_secret: true,
@@ -313,12 +318,12 @@ mod tests {
         let c = Cipher::new(&keys(7));
         let blob = c.encrypt(Format::V2, E, b"sk-123");
         for moved in [
-            EntryRef { key: "OTHER", ..E },
-            EntryRef {
+            Binding { key: "OTHER", ..E },
+            Binding {
                 vault: "other",
                 ..E
             },
-            EntryRef {
+            Binding {
                 is_secret: false,
                 ..E
             },

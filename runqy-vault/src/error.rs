@@ -30,18 +30,31 @@ impl fmt::Display for NameKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
+    /// No master key: vaults are not configured.
     Disabled,
+    /// A master key that is not 32 bytes of standard base64.
     InvalidMasterKey,
+    /// The master key does not open the store.
     KeyMismatch,
+    /// One or more vaults do not exist.
     VaultNotFound,
+    /// The vault has no such key.
     EntryNotFound,
+    /// The vault exists already.
     VaultExists,
+    /// A name breaks the naming rule.
     InvalidName,
+    /// A name is reserved.
     ReservedName,
+    /// A value cannot be stored.
     InvalidValue,
+    /// Input that is wrong as a whole.
     InvalidInput,
+    /// A stored value did not decrypt.
     DecryptionFailed,
+    /// The database failed.
     Storage,
+    /// A file could not be read or written.
     Io,
 }
 
@@ -59,7 +72,12 @@ pub enum Error {
     /// A master key was given but is not 32 bytes of standard base64.
     /// `source_name` says where it came from (an environment variable, a file, the API).
     #[error("invalid master key from {source_name}: {reason}")]
-    InvalidMasterKey { source_name: String, reason: String },
+    InvalidMasterKey {
+        /// Where the key came from: a variable's name, a file, the API.
+        source_name: String,
+        /// What is wrong with it (never the key).
+        reason: String,
+    },
 
     /// The master key does not open this store.
     #[error(
@@ -67,43 +85,65 @@ pub enum Error {
          but the master key given has key id {key_id}"
     )]
     KeyMismatch {
+        /// The key id(s) the store's values are under.
         store_key_id: String,
+        /// The id of the key given.
         key_id: String,
     },
 
     /// One or more vaults do not exist (all of them are named at once).
     #[error("{}", vault_not_found_message(.vaults))]
-    VaultNotFound { vaults: Vec<String> },
+    VaultNotFound {
+        /// Every missing vault, in the order asked.
+        vaults: Vec<String>,
+    },
 
     /// The vault exists but holds no such key.
     #[error("entry '{key}' not found in vault '{vault}'")]
-    EntryNotFound { vault: String, key: String },
+    EntryNotFound {
+        /// The vault.
+        vault: String,
+        /// The key it does not hold.
+        key: String,
+    },
 
     /// `create` of a vault that is already there.
     #[error("vault '{vault}' already exists")]
-    VaultExists { vault: String },
+    VaultExists {
+        /// The vault.
+        vault: String,
+    },
 
     /// A vault name or key that breaks the naming rule.
     #[error("invalid {kind} '{name}': {reason}")]
     InvalidName {
+        /// A vault name or a key.
         kind: NameKind,
+        /// The name as given.
         name: String,
+        /// Which rule it breaks.
         reason: String,
     },
 
     /// A vault name or key that is reserved.
     #[error("reserved {kind} '{name}': {reason}")]
     ReservedName {
+        /// A vault name or a key.
         kind: NameKind,
+        /// The name as given.
         name: String,
+        /// Why it is reserved.
         reason: String,
     },
 
     /// A value that cannot be stored; the value itself is never shown.
     #[error("invalid value for key '{key}' in vault '{vault}': {reason}")]
     InvalidValue {
+        /// The vault.
         vault: String,
+        /// The key.
         key: String,
+        /// What is wrong with the value (never the value).
         reason: String,
     },
 
@@ -114,15 +154,25 @@ pub enum Error {
     /// A stored value did not decrypt: wrong key, corruption, or a blob moved to
     /// another entry. Deliberately says nothing more.
     #[error("decryption failed for key '{key}' in vault '{vault}'")]
-    DecryptionFailed { vault: String, key: String },
+    DecryptionFailed {
+        /// The vault.
+        vault: String,
+        /// The key whose value did not decrypt.
+        key: String,
+    },
 
     /// The database failed (not a database, read-only, locked, ...).
     #[error("storage error: {0}")]
-    Storage(String),
+    Storage(#[source] StorageError),
 
     /// A file could not be read or written.
     #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 fn vault_not_found_message(vaults: &[String]) -> String {
@@ -173,7 +223,25 @@ impl Error {
 }
 
 impl ErrorKind {
-    /// The HTTP status of errors of this kind.
+    /// Every kind there is, so a binding can check that its own codes cover them.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Disabled,
+        ErrorKind::InvalidMasterKey,
+        ErrorKind::KeyMismatch,
+        ErrorKind::VaultNotFound,
+        ErrorKind::EntryNotFound,
+        ErrorKind::VaultExists,
+        ErrorKind::InvalidName,
+        ErrorKind::ReservedName,
+        ErrorKind::InvalidValue,
+        ErrorKind::InvalidInput,
+        ErrorKind::DecryptionFailed,
+        ErrorKind::Storage,
+        ErrorKind::Io,
+    ];
+
+    /// The HTTP status of errors of this kind: the one table every binding
+    /// (C, Go, Python) takes its statuses from.
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::InvalidMasterKey
@@ -192,10 +260,86 @@ impl ErrorKind {
     }
 }
 
+impl Error {
+    /// Whether the same call may succeed if tried again: the database was
+    /// busy or locked by another writer, or the connection to the server was
+    /// lost (a restart, a failover).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Storage(s) if s.retryable)
+    }
+
+    /// A storage error with only a message.
+    pub(crate) fn storage(message: impl Into<String>) -> Error {
+        Error::Storage(StorageError::new(message))
+    }
+}
+
+/// What went wrong in the database: the message shown, whether a retry may
+/// succeed, and the driver's own error as the source.
+#[derive(Debug)]
+pub struct StorageError {
+    message: String,
+    retryable: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StorageError {
+    /// A storage error with only a message.
+    pub(crate) fn new(message: impl Into<String>) -> StorageError {
+        StorageError {
+            message: message.into(),
+            retryable: false,
+            source: None,
+        }
+    }
+
+    /// Keeps the driver's error as the source, and whether a retry may succeed.
+    pub(crate) fn caused_by(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+        retryable: bool,
+    ) -> StorageError {
+        self.source = Some(Box::new(source));
+        self.retryable = retryable;
+        self
+    }
+
+    /// The same error with `prefix: ` before its message (a path, a host).
+    pub(crate) fn prefixed(mut self, prefix: &str) -> StorageError {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+
+    /// The message, without the `storage error: ` of [`Error`]'s display.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the same call may succeed if tried again.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         // rusqlite errors carry SQL text and codes, never bound parameter values.
-        let hint = match e.sqlite_error_code() {
+        let code = e.sqlite_error_code();
+        let hint = match code {
             Some(rusqlite::ErrorCode::NotADatabase) => " (the file is not a SQLite database)",
             Some(rusqlite::ErrorCode::ReadOnly) => " (the database is read-only)",
             Some(rusqlite::ErrorCode::CannotOpen) => {
@@ -203,7 +347,11 @@ impl From<rusqlite::Error> for Error {
             }
             _ => "",
         };
-        Error::Storage(format!("{e}{hint}"))
+        let retryable = matches!(
+            code,
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        Error::Storage(StorageError::new(format!("{e}{hint}")).caused_by(e, retryable))
     }
 }
 

@@ -108,6 +108,30 @@ impl MasterKey {
         Ok(MasterKey { bytes })
     }
 
+    /// Reads a key from a file (as `rotate-key --new-key-file` does), by the
+    /// same rules as the file `RUNQY_VAULT_MASTER_KEY_FILE` names.
+    pub fn from_file(path: &Path) -> Result<MasterKey> {
+        let source = path.display().to_string();
+        let text = read_key_file(path, &source)?;
+        MasterKey::parse(&text, &source)
+    }
+
+    /// Reads a key from a stream (standard input), named `source_name` in errors.
+    pub fn from_reader(mut reader: impl std::io::Read, source_name: &str) -> Result<MasterKey> {
+        let mut bytes = Zeroizing::new(Vec::new());
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::InvalidMasterKey {
+                source_name: source_name.to_owned(),
+                reason: format!("cannot read it: {e}"),
+            })?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| Error::InvalidMasterKey {
+            source_name: source_name.to_owned(),
+            reason: "it is not UTF-8 text".to_owned(),
+        })?;
+        MasterKey::parse(text, source_name)
+    }
+
     /// A new key of 32 bytes from the operating system's generator.
     pub fn generate() -> MasterKey {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
@@ -167,7 +191,9 @@ impl fmt::Debug for MasterKey {
 /// older ones that may still be needed to read (rolling rotation).
 #[derive(Clone, Debug)]
 pub struct KeySet {
+    /// The key new values are written under.
     pub current: MasterKey,
+    /// Older keys, only to read values still under them.
     pub previous: Vec<MasterKey>,
 }
 

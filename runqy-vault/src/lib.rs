@@ -19,10 +19,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod cipher;
 pub mod error;
 pub mod key;
 pub mod mask;
+pub mod model;
 pub mod names;
 mod nonce;
 pub mod payload;
@@ -34,13 +37,14 @@ pub mod timestamp;
 pub mod transfer;
 
 pub use cipher::Format;
-pub use error::{Error, ErrorKind, NameKind, Result};
+pub use error::{Error, ErrorKind, NameKind, Result, StorageError};
 pub use key::{KeyId, KeySet, KeySource, MasterKey};
 pub use mask::mask;
-pub use payload::{EntryReference, Injection, Provenance, RegistrationPayload, Resolved};
+pub use model::{EntryView, Provenance, RegistrationPayload, Resolved, VaultDetail, VaultSummary};
+pub use payload::{EntryReference, Injection};
 pub use redact::Redactor;
 pub use secret::SecretString;
-pub use store::{EntryView, Store, VaultDetail, VaultSummary};
+pub use store::{Location, Store};
 pub use transfer::{ExportDocument, ExportEntry, ExportVault};
 
 /// The crate version, as in Cargo.toml.

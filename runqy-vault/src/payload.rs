@@ -1,114 +1,23 @@
-//! Merging vaults, the registration payload a server hands a worker (SPEC §7),
-//! and the worker side: turning a payload into environment variables.
+//! Merging vaults into the registration payload a server hands a worker
+//! (SPEC §7; its shape is in [`crate::model`]), `vault://` references, and the
+//! worker side: turning a payload into environment variables.
 
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::model::{Provenance, Resolved};
 use crate::names;
 use crate::secret::SecretString;
 
 /// The variable that tells a child process which variables came from vaults.
 pub const ENV_VAULT_KEYS: &str = "RUNQY_VAULT_KEYS";
 
-/// Where a resolved key came from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Provenance {
-    /// The vault whose value won (the last listed that has the key).
-    pub vault: String,
-    /// The earlier vaults that also had the key, in list order.
-    pub shadowed: Vec<String>,
-}
-
-/// The merge of several vaults: later vaults override earlier ones.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Resolved {
-    /// Key → plaintext value.
-    pub values: BTreeMap<String, SecretString>,
-    /// Key → where it came from and what it shadowed.
-    pub sources: BTreeMap<String, Provenance>,
-}
-
-/// What a server sends a worker at registration.
-#[derive(Debug, Clone, Default)]
-pub struct RegistrationPayload {
-    /// The merged vault entries, key → plaintext.
-    pub vaults: BTreeMap<String, SecretString>,
-    /// The git token, when a reference was given and it resolved.
-    pub git_token: Option<SecretString>,
-    /// Why the git token was left out, if it was.
-    pub warnings: Vec<String>,
-}
-
-impl RegistrationPayload {
-    /// The JSON of SPEC §7: keys sorted, empty members left out.
-    ///
-    /// ```
-    /// use runqy_vault::RegistrationPayload;
-    /// let mut p = RegistrationPayload::default();
-    /// assert_eq!(p.to_json().expose(), "{}");
-    /// p.vaults.insert("B".into(), "2".into());
-    /// p.vaults.insert("A".into(), "1".into());
-    /// p.git_token = Some("ghp_x".into());
-    /// assert_eq!(p.to_json().expose(), r#"{"git_token":"ghp_x","vaults":{"A":"1","B":"2"}}"#);
-    /// ```
-    pub fn to_json(&self) -> SecretString {
-        self.json(false)
-    }
-
-    /// The same JSON with a `"warnings"` array member when there are warnings
-    /// (for callers that get only one string back, like the C ABI).
-    pub fn to_json_with_warnings(&self) -> SecretString {
-        self.json(true)
-    }
-
-    fn json(&self, with_warnings: bool) -> SecretString {
-        #[derive(serde::Serialize)]
-        struct Wire<'a> {
-            #[serde(skip_serializing_if = "Option::is_none")]
-            git_token: Option<&'a SecretString>,
-            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-            vaults: &'a BTreeMap<String, SecretString>,
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            warnings: &'a [String],
-        }
-        let wire = Wire {
-            git_token: self.git_token.as_ref().filter(|t| !t.expose().is_empty()),
-            vaults: &self.vaults,
-            warnings: if with_warnings { &self.warnings } else { &[] },
-        };
-        crate::secret::secret_json(&wire, false)
-    }
-
-    /// Parses a payload as a worker receives it (`{"vaults": {...}, "git_token": ...}`);
-    /// other members are ignored.
-    pub fn from_json(json: &str) -> Result<RegistrationPayload> {
-        #[derive(serde::Deserialize)]
-        struct Wire {
-            #[serde(default)]
-            vaults: BTreeMap<String, SecretString>,
-            #[serde(default)]
-            git_token: Option<SecretString>,
-        }
-        let wire: Wire = serde_json::from_str(json).map_err(|e| {
-            // serde's "invalid type" messages may quote input, so only the position is kept.
-            Error::InvalidInput(format!(
-                "registration payload is not valid JSON of the expected shape (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        Ok(RegistrationPayload {
-            vaults: wire.vaults,
-            git_token: wire.git_token,
-            warnings: Vec::new(),
-        })
-    }
-}
-
 /// A `vault://<vault>/<key>` reference to one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryReference {
+    /// The vault named by the reference.
     pub vault: String,
+    /// The key named by the reference.
     pub key: String,
 }
 

@@ -71,7 +71,8 @@ use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
-use crate::payload::{RegistrationPayload, ENV_VAULT_KEYS};
+use crate::model::RegistrationPayload;
+use crate::payload::ENV_VAULT_KEYS;
 use crate::secret::SecretString;
 
 /// Values, lines and derived forms shorter than this many Unicode scalar

@@ -13,36 +13,50 @@ pub const EXPORT_FORMAT: u64 = 1;
 /// A whole store in plaintext. `Debug` never shows values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ExportDocument {
+    /// The document format, [`EXPORT_FORMAT`].
     pub format: u64,
+    /// Every vault, sorted by name.
     pub vaults: Vec<ExportVault>,
 }
 
 /// One vault of an [`ExportDocument`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ExportVault {
+    /// The vault's name.
     pub name: String,
+    /// Its description.
     pub description: String,
+    /// Its entries, sorted by key.
     pub entries: Vec<ExportEntry>,
 }
 
 /// One entry of an [`ExportVault`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExportEntry {
+    /// The entry's key.
     pub key: String,
+    /// The plaintext value.
     pub value: SecretString,
+    /// Whether the value is secret.
     pub is_secret: bool,
 }
 
 impl ExportDocument {
     /// The document as pretty JSON (it holds plaintext: the string is wiped on drop).
     pub fn to_json(&self) -> SecretString {
-        let doc = ExportDocument {
-            format: EXPORT_FORMAT,
-            vaults: self.vaults.clone(),
-        };
-        serde_json::to_string_pretty(&doc)
-            .expect("strings always serialize")
-            .into()
+        #[derive(serde::Serialize)]
+        struct Wire<'a> {
+            format: u64,
+            vaults: &'a [ExportVault],
+        }
+        // Into an exactly sized buffer: no unwiped reallocation of the plaintext.
+        crate::secret::secret_json(
+            &Wire {
+                format: EXPORT_FORMAT,
+                vaults: &self.vaults,
+            },
+            true,
+        )
     }
 
     /// Writes the document to a new file created with mode 0600. An existing

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
-use runqy_vault::cipher::{Cipher, EntryRef};
+use runqy_vault::cipher::{Binding, Cipher};
 use runqy_vault::{ErrorKind, ExportDocument, ExportEntry, ExportVault, Format, KeySet};
 use runqy_vault::{MasterKey, Store};
 
@@ -894,8 +894,12 @@ fn rotate_key_refuses_the_current_key_and_invalid_keys_and_changes_nothing() {
     assert!(err.contains("empty"), "{err}");
     let err = failure(v.run_with_input(&["rotate-key"], b"\xff\xfe"));
     assert!(err.contains("not UTF-8"), "{err}");
+    // The file is read by the core's key-file rules, as RUNQY_VAULT_MASTER_KEY_FILE is.
     let err = v.fail(&["rotate-key", "--new-key-file", "missing.key"]);
-    assert!(err.starts_with("error: missing.key: "), "{err}");
+    assert!(
+        err.starts_with("error: invalid master key from missing.key: cannot read the file"),
+        "{err}"
+    );
     assert_eq!(v.store().export().unwrap(), before);
 }
 
@@ -928,7 +932,7 @@ fn legacy_store(v: &Vault, entries: &[(&str, &str, &str, bool)]) {
             [vault],
         )
         .unwrap();
-        let entry = EntryRef {
+        let entry = Binding {
             vault,
             key,
             is_secret: *is_secret,

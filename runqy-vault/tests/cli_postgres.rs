@@ -69,8 +69,12 @@ fn fail(cmd: Command) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
 fn cli_main_flow_on_postgres_create_set_show_get_payload_rotate() {
-    let Some(url) = postgres_url() else { return };
+    let url = postgres_url();
     let db = TempDatabase::new(&url);
     let key = MasterKey::generate().to_base64().expose().to_owned();
     let d = db.url.as_str();
@@ -154,8 +158,12 @@ fn cli_main_flow_on_postgres_create_set_show_get_payload_rotate() {
 }
 
 #[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
 fn cli_on_an_unreachable_postgres_names_host_and_database_but_not_the_password() {
-    let Some(url) = postgres_url() else { return };
+    let url = postgres_url();
     let key = MasterKey::generate().to_base64().expose().to_owned();
     let db = with_user(
         &support::with_database(&url, "vaultdb"),

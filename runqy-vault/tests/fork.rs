@@ -1,6 +1,6 @@
 //! Nonces never repeat across `fork()`: worker processes fork.
 
-use runqy_vault::cipher::{Cipher, EntryRef, Format};
+use runqy_vault::cipher::{Binding, Cipher, Format};
 use runqy_vault::{KeySet, MasterKey};
 use std::collections::HashSet;
 use std::io::Read;
@@ -9,7 +9,7 @@ use std::os::fd::FromRawFd;
 const N: usize = 2_000;
 
 fn nonces(c: &Cipher) -> Vec<[u8; 12]> {
-    let e = EntryRef {
+    let e = Binding {
         vault: "v",
         key: "K",
         is_secret: true,

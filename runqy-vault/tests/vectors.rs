@@ -13,7 +13,7 @@
 //! v2 = b"RQV\x02" + kid + nonce + AESGCM(enc).encrypt(nonce, pt, aad)
 //! ```
 
-use runqy_vault::cipher::{aead_open, Cipher, EntryRef, Format};
+use runqy_vault::cipher::{aead_open, Binding, Cipher, Format};
 use runqy_vault::{ErrorKind, KeySet, MasterKey};
 
 const MASTER_KEY_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -33,7 +33,7 @@ fn cipher() -> Cipher {
     })
 }
 
-const ENTRY: EntryRef<'static> = EntryRef {
+const ENTRY: Binding<'static> = Binding {
     vault: "api-keys",
     key: "OPENAI_API_KEY",
     is_secret: true,
@@ -53,7 +53,7 @@ fn legacy_vector_decrypts() {
     assert_eq!(text.expose(), "sk-proj-abc123xx");
     assert_eq!(info.format, Format::Legacy);
     // Legacy has no associated data: any location opens it.
-    let elsewhere = EntryRef {
+    let elsewhere = Binding {
         vault: "x",
         key: "Y",
         is_secret: false,
@@ -68,7 +68,7 @@ fn v2_vectors_decrypt_only_where_they_belong() {
     let (text, info) = cipher().decrypt(ENTRY, &hex::decode(V2).unwrap()).unwrap();
     assert_eq!(text.expose(), "sk-proj-abc123xx");
     assert_eq!(info.format, Format::V2);
-    let empty = EntryRef {
+    let empty = Binding {
         vault: "v",
         key: "K",
         is_secret: false,
@@ -81,7 +81,7 @@ fn v2_vectors_decrypt_only_where_they_belong() {
             .expose(),
         ""
     );
-    let flipped = EntryRef {
+    let flipped = Binding {
         is_secret: true,
         ..empty
     };
@@ -131,13 +131,14 @@ struct Case {
     result: String,
 }
 
-/// Read at test time from the shared test data beside the repository, never copied in.
+/// Read at test time from the repository's copy (tests/data/wycheproof, with
+/// its LICENSE and origin); `RUNQY_VAULT_WYCHEPROOF` may point at another copy.
 fn wycheproof() -> Wycheproof {
     let path = std::env::var_os("RUNQY_VAULT_WYCHEPROOF")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/testdata/wycheproof/aes_gcm_test.json")
+                .join("tests/data/wycheproof/aes_gcm_test.json")
         });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(

@@ -1,5 +1,4 @@
 import os
-from pathlib import Path
 from collections.abc import Iterable, Mapping, MutableMapping
 from types import TracebackType
 from typing import ClassVar, Literal, TypedDict, final, type_check_only
@@ -64,27 +63,58 @@ class VaultError(Exception):
 
     http_status: int
 
-class VaultsDisabledError(VaultError): ...
-class InvalidMasterKeyError(VaultError): ...
-class KeyMismatchError(VaultError): ...
-class VaultNotFoundError(VaultError, KeyError): ...
-class EntryNotFoundError(VaultError, KeyError): ...
-class VaultExistsError(VaultError): ...
-class InvalidNameError(VaultError, ValueError): ...
-class InvalidValueError(VaultError, ValueError): ...
-class InvalidInputError(VaultError, ValueError): ...
-class DecryptionError(VaultError): ...
+class VaultsDisabledError(VaultError):
+    """No master key is configured: vaults are disabled (HTTP 503)."""
+
+class InvalidMasterKeyError(VaultError):
+    """The master key is not 32 bytes of standard base64 (HTTP 400)."""
+
+class KeyMismatchError(VaultError):
+    """The master key does not open this store (HTTP 500)."""
+
+class VaultNotFoundError(VaultError, KeyError):
+    """One or more vaults do not exist; all are named (HTTP 404)."""
+
+class EntryNotFoundError(VaultError, KeyError):
+    """The vault has no such key (HTTP 404)."""
+
+class VaultExistsError(VaultError):
+    """The vault already exists (HTTP 409)."""
+
+class InvalidNameError(VaultError, ValueError):
+    """A vault name or key breaks the naming rules or is reserved (HTTP 400)."""
+
+class InvalidValueError(VaultError, ValueError):
+    """A value cannot be stored: a NUL byte, or too long (HTTP 400)."""
+
+class InvalidInputError(VaultError, ValueError):
+    """Input that is wrong as a whole: an import document, a rotation, a payload (HTTP 400)."""
+
+class DecryptionError(VaultError):
+    """A stored value did not decrypt: wrong key, corruption, or a moved blob (HTTP 500)."""
 
 @final
 class Store:
+    """A vault store: a SQLite file, or a PostgreSQL database given by its URL.
+
+    ``master_key`` is the base64 text of a 32-byte key; ``None`` reads it from
+    ``RUNQY_VAULT_MASTER_KEY`` (or ``_FILE``); with no key anywhere the store
+    opens disabled. Safe to share between threads; the GIL is released while
+    SQLite or crypto work runs.
+    """
+
     def __new__(cls, path: _Path, master_key: str | None = None) -> Self: ...
     @property
-    def enabled(self) -> bool: ...
+    def enabled(self) -> bool:
+        """Whether a master key is configured."""
     @property
-    def format(self) -> Literal["legacy", "v2"]: ...
+    def format(self) -> Literal["legacy", "v2"]:
+        """The format new values are written in; raises VaultsDisabledError when disabled."""
     @property
-    def path(self) -> Path: ...
-    def close(self) -> None: ...
+    def path(self) -> str:
+        """The SQLite path, or the PostgreSQL URL with its password shown as ``***``."""
+    def close(self) -> None:
+        """Releases the store; later calls raise VaultError. Closing twice is fine."""
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -93,32 +123,62 @@ class Store:
         traceback: TracebackType | None,
         /,
     ) -> bool: ...
-    def create_vault(self, name: str, description: str = "") -> None: ...
-    def delete_vault(self, name: str) -> None: ...
-    def vault_exists(self, name: str) -> bool: ...
-    def list_vaults(self) -> list[VaultSummary]: ...
-    def show(self, name: str) -> VaultDetail: ...
-    def entries(self, name: str) -> list[EntryView]: ...
-    def set(self, vault: str, key: str, value: str, *, secret: bool = True) -> None: ...
-    def get(self, vault: str, key: str) -> str: ...
-    def unset(self, vault: str, key: str) -> None: ...
-    def resolve(self, vaults: Iterable[str]) -> dict[str, str]: ...
+    def create_vault(self, name: str, description: str = "") -> None:
+        """Creates an empty vault; VaultExistsError if it exists."""
+    def delete_vault(self, name: str) -> None:
+        """Deletes a vault and all its entries, atomically."""
+    def vault_exists(self, name: str) -> bool:
+        """Whether a vault of that name exists."""
+    def list_vaults(self) -> list[VaultSummary]:
+        """Every vault with its description and entry count, sorted by name."""
+    def show(self, name: str) -> VaultDetail:
+        """A vault with its entries sorted by key, secret values masked."""
+    def entries(self, name: str) -> list[EntryView]:
+        """A vault's entries sorted by key, secret values masked."""
+    def set(self, vault: str, key: str, value: str, *, secret: bool = True) -> None:
+        """Sets an entry (insert or replace); ``secret=False`` lets listings show it."""
+    def get(self, vault: str, key: str) -> str:
+        """The decrypted value of an entry."""
+    def unset(self, vault: str, key: str) -> None:
+        """Removes an entry."""
+    def resolve(self, vaults: Iterable[str]) -> dict[str, str]:
+        """The listed vaults merged, later vaults overriding earlier ones."""
     def registration_payload(
         self, vaults: Iterable[str], git_token: str | None = None
-    ) -> RegistrationPayload: ...
-    def rotate_key(self, new_key: str) -> int: ...
-    def migrate(self) -> int: ...
-    def export(self, path: _Path) -> None: ...
-    def import_(self, path: _Path) -> int: ...
+    ) -> RegistrationPayload:
+        """The payload a server hands a worker (SPEC §7), plus ``warnings`` when any.
 
-def generate_key() -> str: ...
-def mask(value: str) -> str: ...
+        ``git_token`` is a ``vault://VAULT/KEY`` reference; one that does not
+        resolve leaves the token out with a warning instead of failing.
+        """
+    def rotate_key(self, new_key: str) -> int:
+        """Re-encrypts every entry under ``new_key`` in one transaction; returns how many."""
+    def migrate(self) -> int:
+        """Rewrites a legacy (runqy server) store to v2; returns how many entries."""
+    def export(self, path: _Path) -> None:
+        """Writes every vault with plaintext values to a new file (mode 0600)."""
+    def import_(self, path: _Path) -> int:
+        """Imports an export file (vaults merged, keys replaced); returns how many entries."""
+
+def generate_key() -> str:
+    """A new random master key as standard base64 (as ``openssl rand -base64 32``)."""
+
+def mask(value: str) -> str:
+    """The masked form of a value, counted in characters: ``sk-proj-abc…xx`` → ``sk****xx``."""
+
 def inject(
     payload: Mapping[str, object] | str, environ: MutableMapping[str, str] | None = None
-) -> list[str]: ...
+) -> list[str]:
+    """Sets a payload's vault entries and ``RUNQY_VAULT_KEYS`` in ``environ`` (``os.environ``).
+
+    Returns the names injected. Reserved or ill-formed names and NUL bytes are
+    refused before anything is set.
+    """
+
 def child_env(
     payload: Mapping[str, object] | str, base: Mapping[str, str] | None = None
-) -> dict[str, str]: ...
+) -> dict[str, str]:
+    """A new environment for a subprocess: ``base`` (``os.environ``) with the payload on top."""
 
 @final
 class Redactor:

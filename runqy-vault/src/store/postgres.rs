@@ -10,10 +10,10 @@ use std::time::Duration;
 use postgres::types::{FromSql, ToSql};
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
-use super::{
-    EachEntry, EntryAt, EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary,
-};
-use crate::error::{Error, Result};
+use super::backend::{Each, EntryRow, Stamp, Tx, VaultRow};
+use super::location::PostgresUrl;
+use crate::error::{Error, Result, StorageError};
+use crate::model::VaultSummary;
 use crate::schema;
 
 /// Connections open at once per `Store`, at most.
@@ -79,9 +79,10 @@ pub(crate) struct Pool {
 impl Pool {
     /// Checks the URL and the server by opening one connection now, so a bad
     /// URL, password or server fails `open` at once with the server's reason.
-    pub(crate) fn connect(url: &str) -> Result<Pool> {
+    pub(crate) fn connect(url: &PostgresUrl) -> Result<Pool> {
+        let url = url.expose();
         let label = describe(url);
-        let mut config: Config = url.parse().map_err(|e| storage(&label, &e))?;
+        let mut config: Config = url.parse().map_err(|e| storage(&label, e))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -89,7 +90,7 @@ impl Pool {
             config.application_name("runqy-vault");
         }
         let manager = Manager { config };
-        drop(r2d2::ManageConnection::connect(&manager).map_err(|e| storage(&label, &e))?);
+        drop(r2d2::ManageConnection::connect(&manager).map_err(|e| storage(&label, e))?);
         let pool = r2d2::Pool::builder()
             .max_size(MAX_CONNECTIONS)
             .min_idle(Some(0))
@@ -110,7 +111,7 @@ impl Pool {
     }
 
     fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| storage(&self.label, &e))
+        self.pool.get().map_err(|e| storage(&self.label, e))
     }
 
     /// One statement, in autocommit: no BEGIN/COMMIT round trips.
@@ -124,18 +125,37 @@ impl Pool {
         })
     }
 
-    /// A READ COMMITTED write transaction, committed when `f` succeeds and
-    /// rolled back (by dropping it) when `f` fails.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    /// A REPEATABLE READ, READ ONLY transaction: its statements see one snapshot.
+    pub(crate) fn read_snapshot<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
         let Conn { client, statements } = &mut *conn;
-        let mut tx = client.transaction().map_err(|e| storage(&self.label, &e))?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(|e| storage(&self.label, e))?;
         let out = f(&mut Pg {
             client: &mut tx,
             statements,
             label: &self.label,
         })?;
-        tx.commit().map_err(|e| storage(&self.label, &e))?;
+        tx.commit().map_err(|e| storage(&self.label, e))?;
+        Ok(out)
+    }
+
+    /// A READ COMMITTED write transaction, committed when `f` succeeds and
+    /// rolled back (by dropping it) when `f` fails.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut conn = self.get()?;
+        let Conn { client, statements } = &mut *conn;
+        let mut tx = client.transaction().map_err(|e| storage(&self.label, e))?;
+        let out = f(&mut Pg {
+            client: &mut tx,
+            statements,
+            label: &self.label,
+        })?;
+        tx.commit().map_err(|e| storage(&self.label, e))?;
         Ok(out)
     }
 }
@@ -165,7 +185,8 @@ fn describe(url: &str) -> String {
 /// A storage error naming the database, with the chain of causes (the
 /// client's own message is only "db error" or "error connecting to server").
 /// The client's messages carry SQL and server text, never bound values or the password.
-fn storage(label: &str, e: &dyn std::error::Error) -> Error {
+fn storage<E: std::error::Error + Send + Sync + 'static>(label: &str, e: E) -> Error {
+    let retryable = is_retryable(&e);
     let mut msg = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -176,7 +197,34 @@ fn storage(label: &str, e: &dyn std::error::Error) -> Error {
         }
         cause = c.source();
     }
-    Error::Storage(format!("{label}: {}", msg.replace('\n', "; ")))
+    let message = format!("{label}: {}", msg.replace('\n', "; "));
+    Error::Storage(StorageError::new(message).caused_by(e, retryable))
+}
+
+/// Whether a failure may pass on a retry: a connection lost (a server
+/// restart or failover), a serialization failure or a deadlock.
+fn is_retryable(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(pg) = c.downcast_ref::<postgres::Error>() {
+            if pg.is_closed() {
+                return true;
+            }
+            if let Some(db) = pg.as_db_error() {
+                use postgres::error::SqlState;
+                let code = db.code();
+                return *code == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *code == SqlState::T_R_DEADLOCK_DETECTED
+                    || *code == SqlState::ADMIN_SHUTDOWN
+                    || *code == SqlState::CRASH_SHUTDOWN;
+            }
+        }
+        if c.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// The primitive queries on one client or transaction.
@@ -190,7 +238,7 @@ type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
 impl<C: GenericClient> Pg<'_, C> {
     fn err(&self, e: postgres::Error) -> Error {
-        storage(self.label, &e)
+        storage(self.label, e)
     }
 
     fn statement(&mut self, sql: &'static str) -> Result<Statement> {
@@ -221,26 +269,29 @@ impl<C: GenericClient> Pg<'_, C> {
         row.try_get(idx).map_err(|e| self.err(e))
     }
 
-    /// `key, value, is_secret` from columns `at`, `at + 1`, `at + 2`.
-    fn stored_entry(&self, row: &Row, at: usize) -> Result<StoredEntry> {
-        Ok(StoredEntry {
-            key: self.col(row, at)?,
-            value: self.col(row, at + 1)?,
-            is_secret: self.col::<Option<bool>>(row, at + 2)?.unwrap_or(true),
-        })
-    }
-
-    /// A LEFT JOIN row: vault name, description, then an entry or NULLs.
-    fn vault_entry_row(&self, row: &Row) -> Result<VaultEntryRow> {
-        let key: Option<String> = self.col(row, 2)?;
-        Ok(VaultEntryRow {
-            vault: self.col(row, 0)?,
-            description: self.col(row, 1)?,
-            entry: match key {
-                Some(_) => Some(self.stored_entry(row, 2)?),
-                None => None,
-            },
-        })
+    /// An entry borrowed from columns `at..`: `id, key, value, is_secret`,
+    /// then `created_at, updated_at` (RFC 3339 text) when `stamps`. `None`
+    /// when `id` is NULL (a vault without entries, from a LEFT JOIN).
+    fn entry_at<'r>(&self, row: &'r Row, at: usize, stamps: bool) -> Result<Option<EntryRow<'r>>> {
+        let Some(id) = self.col::<Option<i64>>(row, at)? else {
+            return Ok(None);
+        };
+        let (created_at, updated_at) = if stamps {
+            (
+                Stamp::Text(self.col(row, at + 4)?),
+                Stamp::Text(self.col(row, at + 5)?),
+            )
+        } else {
+            (Stamp::NotRead, Stamp::NotRead)
+        };
+        Ok(Some(EntryRow {
+            id,
+            key: self.col(row, at + 1)?,
+            value: self.col(row, at + 2)?,
+            is_secret: self.col::<Option<bool>>(row, at + 3)?.unwrap_or(true),
+            created_at,
+            updated_at,
+        }))
     }
 }
 
@@ -263,10 +314,10 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
     fn create_schema(&mut self) -> Result<()> {
         self.client
             .batch_execute(schema::PG_UPSTREAM_TABLES)
-            .map_err(|e| storage(self.label, &e))?;
+            .map_err(|e| storage(self.label, e))?;
         self.client
             .batch_execute(schema::META_TABLE)
-            .map_err(|e| storage(self.label, &e))
+            .map_err(|e| storage(self.label, e))
     }
 
     fn meta_get(&mut self, name: &str) -> Result<Option<String>> {
@@ -329,7 +380,7 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         )?;
         match rows.first() {
             Some(row) => self.col(row, 0),
-            None => Err(Error::Storage(format!(
+            None => Err(Error::storage(format!(
                 "{}: inserting vault '{name}' returned no id",
                 self.label
             ))),
@@ -363,14 +414,14 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
             .collect()
     }
 
-    fn vault_detail(&mut self, name: &str) -> Result<Option<(VaultRow, Vec<EntryRow>)>> {
+    fn vault_detail(&mut self, name: &str, each: &mut Each<'_>) -> Result<Option<VaultRow>> {
         let rows = self.query(
             concat!(
                 "SELECT COALESCE(v.description, ''), ",
                 rfc3339!("v.created_at"),
                 ", ",
                 rfc3339!("v.updated_at"),
-                ", e.key, e.value, e.is_secret, ",
+                ", e.id::bigint, e.key, e.value, e.is_secret, ",
                 rfc3339!("e.created_at"),
                 ", ",
                 rfc3339!("e.updated_at"),
@@ -387,18 +438,13 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
             created_at: self.col(first, 1)?,
             updated_at: self.col(first, 2)?,
         };
-        let mut entries = Vec::with_capacity(rows.len());
         for r in &rows {
-            if self.col::<Option<&str>>(r, 3)?.is_none() {
-                break; // the vault has no entries
+            match self.entry_at(r, 3, true)? {
+                Some(entry) => each(name, Some(entry))?,
+                None => break, // the vault has no entries
             }
-            entries.push(EntryRow {
-                entry: self.stored_entry(r, 3)?,
-                created_at: self.col(r, 6)?,
-                updated_at: self.col(r, 7)?,
-            });
         }
-        Ok(Some((vault, entries)))
+        Ok(Some(vault))
     }
 
     fn upsert_entry(
@@ -430,19 +476,16 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         }
     }
 
-    fn get_entry(&mut self, vault: &str, key: &str) -> Result<Option<Option<StoredEntry>>> {
+    fn get_entry(&mut self, vault: &str, key: &str, each: &mut Each<'_>) -> Result<()> {
         let row = self.query_opt(
-            "SELECT e.key, e.value, e.is_secret FROM vaults v
+            "SELECT e.id::bigint, e.key, e.value, e.is_secret FROM vaults v
              LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = $2
              WHERE v.name = $1",
             &[&vault, &key],
         )?;
         match row {
-            None => Ok(None),
-            Some(r) => match self.col::<Option<String>>(&r, 0)? {
-                None => Ok(Some(None)),
-                Some(_) => Ok(Some(Some(self.stored_entry(&r, 0)?))),
-            },
+            Some(r) => each(vault, self.entry_at(&r, 0, false)?),
+            None => Ok(()),
         }
     }
 
@@ -454,56 +497,35 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         Ok(n > 0)
     }
 
-    fn listed_entries(&mut self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
+    fn listed_entries(&mut self, names: &[&str], each: &mut Each<'_>) -> Result<()> {
         // One statement with the names as an array: one round trip however
-        // many vaults; rows grouped by vault in the order asked, as the
-        // store's payload expects.
+        // many vaults; rows grouped by vault in the order asked (the port's
+        // ordering contract).
         let rows = self.query(
-            "SELECT v.name, e.key, e.value, e.is_secret FROM vaults v
+            "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret FROM vaults v
              LEFT JOIN vault_entries e ON e.vault_id = v.id
              WHERE v.name = ANY($1) ORDER BY array_position($1, v.name)",
             &[&names],
         )?;
         for r in &rows {
-            let entry = match self.col::<Option<&str>>(r, 1)? {
-                None => None,
-                Some(key) => Some(EntryAt {
-                    key,
-                    value: self.col(r, 2)?,
-                    is_secret: self.col::<Option<bool>>(r, 3)?.unwrap_or(true),
-                }),
-            };
-            each(self.col(r, 0)?, entry)?;
+            each(self.col(r, 0)?, self.entry_at(r, 1, false)?)?;
         }
         Ok(())
     }
 
-    fn export_rows(&mut self) -> Result<Vec<VaultEntryRow>> {
+    fn entries_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
         let rows = self.query(
-            "SELECT v.name, COALESCE(v.description, ''), e.key, e.value, e.is_secret
-             FROM vaults v LEFT JOIN vault_entries e ON e.vault_id = v.id
-             ORDER BY v.name COLLATE \"C\", e.key COLLATE \"C\"",
-            &[],
+            "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret FROM vault_entries e
+             JOIN vaults v ON v.id = e.vault_id WHERE e.id > $1::bigint
+             ORDER BY e.id LIMIT $2::bigint",
+            &[&after, &i64::from(limit)],
         )?;
-        rows.iter().map(|r| self.vault_entry_row(r)).collect()
-    }
-
-    fn all_entries(&mut self, limit: Option<u32>) -> Result<Vec<FullEntry>> {
-        let limit: Option<i64> = limit.map(i64::from); // NULL: no limit
-        let rows = self.query(
-            "SELECT e.id::bigint, v.name, e.key, e.value, e.is_secret FROM vault_entries e
-             JOIN vaults v ON v.id = e.vault_id ORDER BY e.id LIMIT $1::bigint",
-            &[&limit],
-        )?;
-        rows.iter()
-            .map(|r| {
-                Ok(FullEntry {
-                    id: self.col(r, 0)?,
-                    vault: self.col(r, 1)?,
-                    entry: self.stored_entry(r, 2)?,
-                })
-            })
-            .collect()
+        for r in &rows {
+            if let Some(e) = self.entry_at(r, 1, false)? {
+                each(self.col(r, 0)?, Some(e))?;
+            }
+        }
+        Ok(())
     }
 
     fn update_value(&mut self, entry_id: i64, value: &[u8]) -> Result<()> {

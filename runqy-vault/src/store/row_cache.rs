@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::{EachEntry, EntryAt};
+use super::backend::{Each, EntryRow, Stamp};
 use crate::error::Result;
 
 /// Rows kept per connection at most, counted in bytes of names and values:
@@ -17,8 +17,10 @@ use crate::error::Result;
 /// queries more often.
 pub(crate) const MAX_BYTES: usize = 4 << 20;
 
-/// One entry as stored.
+/// One entry as stored: the owned copy of an [`EntryRow`] (without the
+/// timestamps a payload never reads).
 struct Row {
+    id: i64,
     key: String,
     value: Vec<u8>,
     is_secret: bool,
@@ -60,7 +62,7 @@ impl RowCache {
     }
 
     /// Records that `vault` exists (with no rows yet) and, with `entry`, one of its rows.
-    pub(crate) fn add(&mut self, vault: &str, entry: Option<EntryAt<'_>>) {
+    pub(crate) fn add(&mut self, vault: &str, entry: Option<EntryRow<'_>>) {
         if !self.vaults.contains_key(vault) {
             self.bytes += vault.len();
             self.vaults.insert(vault.to_owned(), Vec::new());
@@ -69,6 +71,7 @@ impl RowCache {
             self.bytes += e.key.len() + e.value.len();
             let rows = self.vaults.get_mut(vault).expect("inserted above");
             rows.push(Row {
+                id: e.id,
                 key: e.key.to_owned(),
                 value: e.value.to_vec(),
                 is_secret: e.is_secret,
@@ -87,7 +90,7 @@ impl RowCache {
 
     /// Calls `each` for `vault`'s rows, or once with `None` when it has none;
     /// not at all when the vault is not kept.
-    pub(crate) fn visit(&self, vault: &str, each: &mut EachEntry<'_>) -> Result<()> {
+    pub(crate) fn visit(&self, vault: &str, each: &mut Each<'_>) -> Result<()> {
         let Some(rows) = self.vaults.get(vault) else {
             return Ok(());
         };
@@ -95,10 +98,13 @@ impl RowCache {
             return each(vault, None);
         }
         for r in rows {
-            let at = EntryAt {
+            let at = EntryRow {
+                id: r.id,
                 key: &r.key,
                 value: &r.value,
                 is_secret: r.is_secret,
+                created_at: Stamp::NotRead,
+                updated_at: Stamp::NotRead,
             };
             each(vault, Some(at))?;
         }
@@ -110,11 +116,14 @@ impl RowCache {
 mod tests {
     use super::*;
 
-    fn entry<'a>(key: &'a str, value: &'a [u8]) -> Option<EntryAt<'a>> {
-        Some(EntryAt {
+    fn entry<'a>(key: &'a str, value: &'a [u8]) -> Option<EntryRow<'a>> {
+        Some(EntryRow {
+            id: 1,
             key,
             value,
             is_secret: true,
+            created_at: Stamp::NotRead,
+            updated_at: Stamp::NotRead,
         })
     }
 

@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::backend::{Each, EntryRow, Stamp, Tx, VaultRow};
 use super::row_cache::RowCache;
-use super::{
-    EachEntry, EntryAt, EntryRow, FullEntry, StoredEntry, Tx, VaultEntryRow, VaultRow, VaultSummary,
-};
 use crate::error::{Error, Result};
+use crate::model::VaultSummary;
 use crate::schema;
-use crate::timestamp;
 
 /// How long a writer waits for another process's transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,10 +76,23 @@ impl Pool {
         out
     }
 
+    /// Runs `f` in a read transaction (`BEGIN DEFERRED`), so its statements
+    /// see one snapshot; rolled back at the end, as nothing was written.
+    pub(crate) fn read_snapshot<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let conn = self.get()?;
+        let out = conn
+            .conn
+            .unchecked_transaction()
+            .map_err(Error::from)
+            .and_then(|tx| f(&mut Sqlite(&tx)));
+        self.put(conn);
+        out
+    }
+
     /// The listed vaults' rows, as [`Tx::listed_entries`] gives them: from the
     /// connection's row cache when nobody committed since they were read
     /// (one `PRAGMA data_version` instead of a query over every entry).
-    pub(crate) fn listed_entries(&self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
+    pub(crate) fn listed_entries(&self, names: &[&str], each: &mut Each<'_>) -> Result<()> {
         let mut pooled = self.get()?;
         let out = listed_entries_cached(&mut pooled, names, each);
         self.put(pooled);
@@ -108,7 +119,7 @@ impl Pool {
     }
 }
 
-fn listed_entries_cached(p: &mut Pooled, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
+fn listed_entries_cached(p: &mut Pooled, names: &[&str], each: &mut Each<'_>) -> Result<()> {
     if !p.rows.holds(data_version(&p.conn)?, names) {
         // The missing vaults and the version they belong to, in one snapshot,
         // so a payload never mixes rows from before and after a commit.
@@ -188,8 +199,8 @@ fn storage_at(path: &Path, e: rusqlite::Error) -> Error {
 /// Prefixes a storage error met while opening with the database path.
 pub(crate) fn with_path(e: Error, path: &Path) -> Error {
     match e {
-        Error::Storage(msg) if !msg.starts_with(&*path.to_string_lossy()) => {
-            Error::Storage(format!("{}: {msg}", path.display()))
+        Error::Storage(s) if !s.message().starts_with(&*path.to_string_lossy()) => {
+            Error::Storage(s.prefixed(&path.display().to_string()))
         }
         other => other,
     }
@@ -216,38 +227,41 @@ fn text_ref<'r>(row: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r 
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, value.data_type(), e.into()))
 }
 
-/// `key, value, is_secret` from columns `at`, `at + 1`, `at + 2`.
-fn stored_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredEntry> {
-    Ok(StoredEntry {
-        key: r.get(at)?,
-        value: value_ref(r, at + 1)?.to_vec(),
-        is_secret: r.get::<_, Option<bool>>(at + 2)?.unwrap_or(true),
-    })
-}
-
-/// A timestamp column as RFC 3339 UTC: text as SQLite or the Go driver
-/// writes it, or an integer of Unix seconds; NULL is empty.
-fn timestamp_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<String> {
+/// A timestamp column: text as SQLite or the Go driver writes it, or an
+/// integer of Unix seconds; anything else reads as missing.
+fn stamp_at<'r>(r: &'r rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Stamp<'r>> {
     use rusqlite::types::ValueRef;
     Ok(match r.get_ref(at)? {
-        ValueRef::Text(t) => timestamp::to_rfc3339(&String::from_utf8_lossy(t)),
-        ValueRef::Integer(i) => timestamp::from_unix(i),
-        ValueRef::Real(f) => f.to_string(),
-        ValueRef::Null | ValueRef::Blob(_) => String::new(),
+        ValueRef::Text(t) => std::str::from_utf8(t).map_or(Stamp::NotRead, Stamp::Text),
+        ValueRef::Integer(i) => Stamp::Unix(i),
+        ValueRef::Real(_) | ValueRef::Null | ValueRef::Blob(_) => Stamp::NotRead,
     })
 }
 
-/// A LEFT JOIN row: vault name, description, then an entry or NULLs.
-fn vault_entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VaultEntryRow> {
-    let entry = match r.get_ref(2)? {
-        rusqlite::types::ValueRef::Null => None,
-        _ => Some(stored_entry(r, 2)?),
+/// An entry borrowed from columns `at..`: `id, key, value, is_secret`, then
+/// `created_at, updated_at` when `stamps`. `None` when `id` is NULL (a
+/// vault without entries, from a LEFT JOIN).
+fn entry_at<'r>(
+    r: &'r rusqlite::Row<'_>,
+    at: usize,
+    stamps: bool,
+) -> rusqlite::Result<Option<EntryRow<'r>>> {
+    let Some(id) = r.get::<_, Option<i64>>(at)? else {
+        return Ok(None);
     };
-    Ok(VaultEntryRow {
-        vault: r.get(0)?,
-        description: r.get(1)?,
-        entry,
-    })
+    let (created_at, updated_at) = if stamps {
+        (stamp_at(r, at + 4)?, stamp_at(r, at + 5)?)
+    } else {
+        (Stamp::NotRead, Stamp::NotRead)
+    };
+    Ok(Some(EntryRow {
+        id,
+        key: text_ref(r, at + 1)?,
+        value: value_ref(r, at + 2)?,
+        is_secret: r.get::<_, Option<bool>>(at + 3)?.unwrap_or(true),
+        created_at,
+        updated_at,
+    }))
 }
 
 /// The primitive queries on one SQLite transaction.
@@ -352,10 +366,10 @@ impl Tx for Sqlite<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn vault_detail(&mut self, name: &str) -> Result<Option<(VaultRow, Vec<EntryRow>)>> {
+    fn vault_detail(&mut self, name: &str, each: &mut Each<'_>) -> Result<Option<VaultRow>> {
         let mut stmt = self.0.prepare_cached(
             "SELECT COALESCE(v.description, ''), v.created_at, v.updated_at,
-                    e.key, e.value, e.is_secret, e.created_at, e.updated_at
+                    e.id, e.key, e.value, e.is_secret, e.created_at, e.updated_at
              FROM vaults v LEFT JOIN vault_entries e ON e.vault_id = v.id
              WHERE v.name = ?1 ORDER BY e.key",
         )?;
@@ -365,23 +379,18 @@ impl Tx for Sqlite<'_> {
         };
         let vault = VaultRow {
             description: first.get(0)?,
-            created_at: timestamp_at(first, 1)?,
-            updated_at: timestamp_at(first, 2)?,
+            created_at: stamp_at(first, 1)?.to_rfc3339(),
+            updated_at: stamp_at(first, 2)?.to_rfc3339(),
         };
-        let mut entries = Vec::new();
         let mut row = Some(first);
         while let Some(r) = row {
-            if r.get_ref(3)? == rusqlite::types::ValueRef::Null {
-                break; // the vault has no entries
+            match entry_at(r, 3, true)? {
+                Some(entry) => each(name, Some(entry))?,
+                None => break, // the vault has no entries
             }
-            entries.push(EntryRow {
-                entry: stored_entry(r, 3)?,
-                created_at: timestamp_at(r, 6)?,
-                updated_at: timestamp_at(r, 7)?,
-            });
             row = rows.next()?;
         }
-        Ok(Some((vault, entries)))
+        Ok(Some(vault))
     }
 
     fn upsert_entry(
@@ -412,19 +421,17 @@ impl Tx for Sqlite<'_> {
             .optional()?)
     }
 
-    fn get_entry(&mut self, vault: &str, key: &str) -> Result<Option<Option<StoredEntry>>> {
-        Ok(self
-            .0
-            .prepare_cached(
-                "SELECT e.key, e.value, e.is_secret FROM vaults v
-                 LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = ?2
-                 WHERE v.name = ?1",
-            )?
-            .query_row([vault, key], |r| match r.get_ref(0)? {
-                rusqlite::types::ValueRef::Null => Ok(None),
-                _ => Ok(Some(stored_entry(r, 0)?)),
-            })
-            .optional()?)
+    fn get_entry(&mut self, vault: &str, key: &str, each: &mut Each<'_>) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT e.id, e.key, e.value, e.is_secret FROM vaults v
+             LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = ?2
+             WHERE v.name = ?1",
+        )?;
+        let mut rows = stmt.query([vault, key])?;
+        if let Some(r) = rows.next()? {
+            each(vault, entry_at(r, 0, false)?)?;
+        }
+        Ok(())
     }
 
     fn delete_entry(&mut self, vault_id: i64, key: &str) -> Result<bool> {
@@ -435,54 +442,44 @@ impl Tx for Sqlite<'_> {
         Ok(n > 0)
     }
 
-    fn listed_entries(&mut self, names: &[&str], each: &mut EachEntry<'_>) -> Result<()> {
-        let placeholders = vec!["?"; names.len()].join(",");
+    fn listed_entries(&mut self, names: &[&str], each: &mut Each<'_>) -> Result<()> {
+        // The listed names with their positions, so the rows come grouped in
+        // list order (the port's ordering contract), sorted by SQLite.
+        let listed = vec!["(?, ?)"; names.len()].join(",");
         let sql = format!(
-            "SELECT v.name, e.key, e.value, e.is_secret FROM vaults v
+            "WITH listed(pos, name) AS (VALUES {listed})
+             SELECT v.name, e.id, e.key, e.value, e.is_secret FROM listed l
+             JOIN vaults v ON v.name = l.name
              LEFT JOIN vault_entries e ON e.vault_id = v.id
-             WHERE v.name IN ({placeholders})"
+             ORDER BY l.pos"
         );
         let mut stmt = self.0.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(names.iter()))?;
+        let positions: Vec<i64> = (0..names.len() as i64).collect();
+        let params: Vec<&dyn rusqlite::ToSql> = positions
+            .iter()
+            .zip(names)
+            .flat_map(|(pos, name)| [pos as &dyn rusqlite::ToSql, name])
+            .collect();
+        let mut rows = stmt.query(params.as_slice())?;
         while let Some(r) = rows.next()? {
-            let vault = text_ref(r, 0)?;
-            let entry = match r.get_ref(1)? {
-                rusqlite::types::ValueRef::Null => None,
-                _ => Some(EntryAt {
-                    key: text_ref(r, 1)?,
-                    value: value_ref(r, 2)?,
-                    is_secret: r.get::<_, Option<bool>>(3)?.unwrap_or(true),
-                }),
-            };
-            each(vault, entry)?;
+            each(text_ref(r, 0)?, entry_at(r, 1, false)?)?;
         }
         Ok(())
     }
 
-    fn export_rows(&mut self) -> Result<Vec<VaultEntryRow>> {
+    fn entries_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
         let mut stmt = self.0.prepare_cached(
-            "SELECT v.name, COALESCE(v.description, ''), e.key, e.value, e.is_secret
-             FROM vaults v LEFT JOIN vault_entries e ON e.vault_id = v.id
-             ORDER BY v.name, e.key",
+            "SELECT v.name, e.id, e.key, e.value, e.is_secret FROM vault_entries e
+             JOIN vaults v ON v.id = e.vault_id WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
         )?;
-        let rows = stmt.query_map([], vault_entry_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
-    fn all_entries(&mut self, limit: Option<u32>) -> Result<Vec<FullEntry>> {
-        let mut stmt = self.0.prepare_cached(
-            "SELECT e.id, v.name, e.key, e.value, e.is_secret FROM vault_entries e
-             JOIN vaults v ON v.id = e.vault_id ORDER BY e.id LIMIT ?1",
-        )?;
-        let limit = limit.map_or(-1, i64::from); // SQLite: a negative LIMIT is none
-        let rows = stmt.query_map([limit], |r| {
-            Ok(FullEntry {
-                id: r.get(0)?,
-                vault: r.get(1)?,
-                entry: stored_entry(r, 2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut rows = stmt.query(params![after, limit])?;
+        while let Some(r) = rows.next()? {
+            let vault = text_ref(r, 0)?;
+            if let Some(e) = entry_at(r, 1, false)? {
+                each(vault, Some(e))?;
+            }
+        }
+        Ok(())
     }
 
     fn update_value(&mut self, entry_id: i64, value: &[u8]) -> Result<()> {

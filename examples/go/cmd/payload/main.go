@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"os"
 
-	runqyvault "github.com/publikey/runqy-vault/examples/go"
+	runqyvault "github.com/publikey/runqy-vault/runqy-vault-ffi/go"
 )
 
 func main() {

@@ -33,6 +33,12 @@ func (c Code) HTTPStatus() int {
 	return int(C.runqy_vault_http_status(C.RunqyVaultResult(c)))
 }
 
+// String is the code's name in the C ABI, e.g. "RUNQY_VAULT_VAULT_NOT_FOUND",
+// or "RUNQY_VAULT_UNKNOWN" for a code the linked library does not know.
+func (c Code) String() string {
+	return C.GoString(C.runqy_vault_result_name(C.RunqyVaultResult(c)))
+}
+
 // Error is a failure reported by the library: its code and its message
 // (which never contains a secret value).
 type Error struct {
@@ -42,7 +48,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Message == "" {
-		return "runqy-vault: " + codeNames[e.Code]
+		return "runqy-vault: " + e.Code.String()
 	}
 	return "runqy-vault: " + e.Message
 }
@@ -77,25 +83,16 @@ var (
 // ErrClosed is returned by calls on a Store after Close.
 var ErrClosed = errors.New("runqy-vault: store is closed")
 
-var codeNames = map[Code]string{
-	CodeOK: "ok", CodeDisabled: "vaults not configured", CodeInvalidMasterKey: "invalid master key",
-	CodeKeyMismatch: "master key mismatch", CodeVaultNotFound: "vault not found",
-	CodeEntryNotFound: "entry not found", CodeVaultExists: "vault exists",
-	CodeInvalidName: "invalid name", CodeReservedName: "reserved name",
-	CodeInvalidValue: "invalid value", CodeInvalidArgument: "invalid argument",
-	CodeDecryptionFailed: "decryption failed", CodeStorage: "storage error", CodeIO: "i/o error",
-	CodePanic: "internal panic", CodeOther: "error",
-}
-
-// HTTPStatus is the status for any error: 200 for nil, the library's status
-// for an *Error, 500 for anything else.
+// HTTPStatus is the status for any error, as the library gives it: CodeOK's
+// (200) for nil, the code's for an *Error, CodeOther's (500) for any other
+// error.
 func HTTPStatus(err error) int {
 	if err == nil {
-		return 200
+		return CodeOK.HTTPStatus()
 	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.HTTPStatus()
 	}
-	return 500
+	return CodeOther.HTTPStatus()
 }

@@ -1,6 +1,18 @@
 // Package runqyvault is the runqy job queue's secret vault for Go, over the
 // C ABI of runqy-vault (include/runqy_vault.h) with cgo.
 //
+// The import path ends in the directory that holds the package, go, inside
+// the repository's runqy-vault-ffi; the package is named runqyvault:
+//
+//	import runqyvault "github.com/publikey/runqy-vault/runqy-vault-ffi/go"
+//
+// cgo finds the library through pkg-config (package runqy_vault), which
+// names its static library, so programs need no LD_LIBRARY_PATH. Install it
+// from a checkout of the repository and point pkg-config at it:
+//
+//	scripts/install-lib.sh /usr/local   # or any prefix
+//	export PKG_CONFIG_PATH=/usr/local/lib/pkgconfig
+//
 // A *Store is safe for concurrent use by many goroutines. Close it when done;
 // a finalizer closes a forgotten one, but only at the garbage collector's
 // pleasure. Errors are *Error values that match the sentinels (ErrVaultNotFound,
@@ -11,7 +23,7 @@
 package runqyvault
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo pkg-config: runqy_vault
 #include <stdlib.h>
 #include <string.h>
 #include "runqy_vault.h"
@@ -558,12 +570,11 @@ func (s *Store) Resolve(vaults []string) (*Resolved, error) {
 // gitTokenRef is a vault://<vault>/<key> reference or "" for none; a bad one
 // leaves the token out and adds a warning.
 func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Payload, error) {
-	// Decoded by decodePayload, which reads only the library's payload JSON,
-	// in a fraction of encoding/json's time. The strings are copies, so a
-	// JSON too big for the scratch buffer (a copy of its own) is wiped too.
+	// The decoded strings are copies, so a JSON too big for the scratch
+	// buffer (a copy of its own) is wiped here as the buffer is on release.
 	var wire payloadWire
 	err := s.payload(vaults, gitTokenRef, func(raw []byte, owned bool) error {
-		err := decodePayload(raw, &wire)
+		err := json.Unmarshal(raw, &wire)
 		if owned {
 			clear(raw)
 		}
@@ -617,9 +628,7 @@ func (s *Store) payload(vaults []string, gitTokenRef string, use func(raw []byte
 }
 
 // UnmarshalJSON reads the library's payload JSON, warnings included
-// (Warnings is hidden from Marshal, which gives the worker's JSON). It takes
-// any JSON encoding/json would decode into payloadWire, so it stays on
-// encoding/json rather than on RegistrationPayload's stricter decoder.
+// (Warnings is hidden from Marshal, which gives the worker's JSON).
 func (p *Payload) UnmarshalJSON(data []byte) error {
 	var wire payloadWire
 	if err := json.Unmarshal(data, &wire); err != nil {

@@ -103,6 +103,28 @@ func TestFullFlowThroughCgo(t *testing.T) {
 	}
 }
 
+// Values that JSON must escape come out of RegistrationPayload as they went in.
+func TestPayloadValuesNeedingEscapesDecodeExactly(t *testing.T) {
+	s := openA(t, "escapes.db")
+	must(t, s.CreateVault("app", ""))
+	values := map[string]string{
+		"QUOTES":  `say "hi" \ C:\path`,
+		"LINES":   "line 1\nline 2\r\n\ttabbed",
+		"CONTROL": "\x01\x1f\x7f",
+		"UNICODE": "héllo 日本 🔑 \u2028\u2029",
+		"HTML":    "<script>&amp;</script>",
+		"EMPTY":   "",
+	}
+	for k, v := range values {
+		must(t, s.Set("app", k, v, true))
+	}
+	p, err := s.RegistrationPayload([]string{"app"}, "vault://app/UNICODE")
+	must(t, err)
+	if fmt.Sprint(p.Vaults) != fmt.Sprint(values) || p.GitToken != values["UNICODE"] {
+		t.Fatalf("payload = %q (git token %q), want %q", p.Vaults, p.GitToken, values)
+	}
+}
+
 func TestBadGitTokenIsAWarningNotAnError(t *testing.T) {
 	s := openA(t, "warn.db")
 	must(t, s.CreateVault("app", ""))
@@ -253,6 +275,39 @@ func TestGenerateKeyMaskVersion(t *testing.T) {
 	}
 	if CodePanic.HTTPStatus() != 500 || CodeOK.HTTPStatus() != 200 || CodeVaultExists.HTTPStatus() != 409 {
 		t.Error("Code.HTTPStatus")
+	}
+}
+
+// The names come from the linked library's table (runqy_vault_result_name),
+// not from a copy in Go.
+func TestCodeNamesAndStatusesComeFromTheLibrary(t *testing.T) {
+	codes := []Code{CodeOK, CodeDisabled, CodeInvalidMasterKey, CodeKeyMismatch, CodeVaultNotFound,
+		CodeEntryNotFound, CodeVaultExists, CodeInvalidName, CodeReservedName, CodeInvalidValue,
+		CodeInvalidArgument, CodeDecryptionFailed, CodeStorage, CodeIO, CodePanic, CodeOther}
+	seen := map[string]Code{}
+	for _, c := range codes {
+		name := c.String()
+		if !strings.HasPrefix(name, "RUNQY_VAULT_") || name == "RUNQY_VAULT_UNKNOWN" {
+			t.Errorf("code %d is named %q", uint32(c), name)
+		}
+		if other, dup := seen[name]; dup {
+			t.Errorf("codes %d and %d are both named %q", uint32(other), uint32(c), name)
+		}
+		seen[name] = c
+	}
+	if got := CodeVaultNotFound.String(); got != "RUNQY_VAULT_VAULT_NOT_FOUND" {
+		t.Errorf("CodeVaultNotFound.String() = %q", got)
+	}
+	if got := ErrVaultNotFound.Error(); got != "runqy-vault: RUNQY_VAULT_VAULT_NOT_FOUND" {
+		t.Errorf("ErrVaultNotFound.Error() = %q", got)
+	}
+	unknown := Code(0xfffe)
+	if unknown.String() != "RUNQY_VAULT_UNKNOWN" || unknown.HTTPStatus() != 500 {
+		t.Errorf("an unknown code: %q, HTTP %d", unknown.String(), unknown.HTTPStatus())
+	}
+	// A library error with its message still matches the message-less sentinel.
+	if err := error(&Error{Code: CodeVaultNotFound, Message: "vault 'x' not found"}); !errors.Is(err, ErrVaultNotFound) || errors.Is(err, ErrEntryNotFound) {
+		t.Errorf("%v against the sentinels", err)
 	}
 }
 

@@ -5,12 +5,15 @@ package runqyvault
 // Loops for TestPaired (paired_bench_test.go): the same get and payload as
 // bench_test.go, called from C through the C ABI, and run by the core itself
 // in Rust (runqy_vault_bench_core_*, which exist only in a library built with
-// the bench-hooks feature: benches/c/run.sh builds it). Each is one cgo call
-// for a whole batch. Built only with -tags runqyvault_paired.
+// the bench-hooks feature: benches/c/run.sh installs one, and its .pc defines
+// RUNQY_VAULT_BENCH_HOOKS). Each is one cgo call for a whole batch. Built
+// only with -tags runqyvault_paired.
 
 /*
-#define RUNQY_VAULT_BENCH_HOOKS
 #include "runqy_vault.h"
+#ifndef RUNQY_VAULT_BENCH_HOOKS
+#error "-tags runqyvault_paired needs the library installed with bench hooks first on PKG_CONFIG_PATH: scripts/install-lib.sh PREFIX --features bench-hooks"
+#endif
 static const char *paired_vaults[] = {"vault-0", "vault-1", "vault-2"};
 static int paired_c_get(const RunqyVaultStore *s, int n) {
 	for (int i = 0; i < n; i++) {

@@ -1,0 +1,3 @@
+module github.com/publikey/runqy-vault/runqy-vault-ffi/go
+
+go 1.22

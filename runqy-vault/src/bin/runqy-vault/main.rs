@@ -1,0 +1,170 @@
+//! `runqy-vault`: the `runqy vault` commands on a local store (SPEC §8).
+//!
+//! Output is the same whether or not a terminal is attached; only `delete`
+//! asks a question. Errors are one `error: ` line on standard error, exit 1;
+//! usage errors exit 2 (clap's own). No command prints a secret value except
+//! `get` and `payload`, which exist to print them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use runqy_vault::{Location, Store};
+use zeroize::Zeroizing;
+
+mod keys;
+mod output;
+mod transfer;
+mod vaults;
+
+/// The secret vault of the runqy job queue: named vaults of encrypted
+/// key/value entries in a SQLite file or a PostgreSQL database.
+///
+/// The master key comes from RUNQY_VAULT_MASTER_KEY (or the file named by
+/// RUNQY_VAULT_MASTER_KEY_FILE); make one with `runqy-vault keygen` or
+/// `openssl rand -base64 32`.
+#[derive(Parser)]
+#[command(name = "runqy-vault", version)]
+struct Cli {
+    /// The store: a SQLite database file, or a PostgreSQL URL
+    /// (postgres://user:password@host:port/db?sslmode=verify-full) [default:
+    /// $RUNQY_VAULT_DB, or runqy-vault.db in the working directory].
+    // Not clap's `env`: it refuses an empty RUNQY_VAULT_DB, which the core reads as unset.
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the vaults with their descriptions and entry counts.
+    List,
+    /// Create an empty vault.
+    Create {
+        name: String,
+        /// What the vault holds.
+        #[arg(short, long, value_name = "TEXT")]
+        description: Option<String>,
+    },
+    /// Show a vault and its entries (secret values masked).
+    Show { name: String },
+    /// Set an entry (insert or replace); the value is secret unless --no-secret.
+    Set {
+        vault: String,
+        key: String,
+        /// The value, or `-` to read it from standard input so that it stays out
+        /// of the shell history. From standard input: all bytes are read, they
+        /// must be UTF-8, and one trailing newline ("\n" or "\r\n") is removed,
+        /// so `echo secret | runqy-vault set VAULT KEY -` stores `secret`. To
+        /// store a literal `-`, use `printf %s - | runqy-vault set VAULT KEY -`.
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+        /// Store the value as non-secret: shown unmasked by `show` and `entries`.
+        #[arg(long)]
+        no_secret: bool,
+    },
+    /// Print an entry's value and a newline, nothing else.
+    Get { vault: String, key: String },
+    /// Remove an entry.
+    Unset { vault: String, key: String },
+    /// List a vault's entries (secret values masked).
+    Entries { vault: String },
+    /// Delete a vault and all its entries, after asking (y/N).
+    Delete {
+        name: String,
+        /// Do not ask.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a new random master key (base64 of 32 bytes).
+    Keygen,
+    /// Print the registration payload JSON for the listed vaults (later vaults
+    /// override earlier ones); warnings go to standard error.
+    Payload {
+        #[arg(required = true, value_name = "VAULT")]
+        vaults: Vec<String>,
+        /// Where the git token is: vault://VAULT/KEY.
+        #[arg(long, value_name = "REF")]
+        git_token: Option<String>,
+    },
+    /// Re-encrypt every entry under a new master key, read from standard input
+    /// (or --new-key-file), in one transaction.
+    RotateKey {
+        /// Read the new key from this file instead of standard input.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
+    },
+    /// Write every vault with plaintext values as JSON to FILE, created with
+    /// mode 0600; an existing FILE is refused.
+    Export { file: PathBuf },
+    /// Import a document written by `export` (all of it or nothing): existing
+    /// vaults are merged, existing keys replaced.
+    Import { file: PathBuf },
+    /// Rewrite a legacy (runqy server) store to the v2 format.
+    Migrate,
+}
+
+/// A failure to report as `error: <message>`; never holds a secret value.
+pub(crate) struct Failure(pub(crate) String);
+
+impl From<runqy_vault::Error> for Failure {
+    fn from(e: runqy_vault::Error) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+/// What every command returns.
+pub(crate) type Outcome = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            // One line, whatever the message holds.
+            eprintln!("error: {}", message.replace(['\n', '\r'], " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Outcome {
+    if let Command::Keygen = cli.command {
+        return keys::keygen();
+    }
+    let location = match cli.db {
+        Some(db) => Location::from(db),
+        None => Location::from_env(),
+    };
+    let store = Store::open(location, None)?;
+    match cli.command {
+        Command::Keygen => unreachable!("handled above"),
+        Command::List => vaults::list(&store),
+        Command::Create { name, description } => {
+            vaults::create(&store, &name, description.as_deref())
+        }
+        Command::Show { name } => vaults::show(&store, &name),
+        Command::Set {
+            vault,
+            key,
+            value,
+            no_secret,
+        } => {
+            let value = Zeroizing::new(value);
+            vaults::set(&store, &vault, &key, &value, !no_secret)
+        }
+        Command::Get { vault, key } => vaults::get(&store, &vault, &key),
+        Command::Unset { vault, key } => vaults::unset(&store, &vault, &key),
+        Command::Entries { vault } => vaults::entries(&store, &vault),
+        Command::Delete { name, force } => vaults::delete(&store, &name, force),
+        Command::Payload { vaults, git_token } => {
+            transfer::payload(&store, &vaults, git_token.as_deref())
+        }
+        Command::RotateKey { new_key_file } => keys::rotate_key(&store, new_key_file.as_deref()),
+        Command::Export { file } => transfer::export(&store, &file),
+        Command::Import { file } => transfer::import(&store, &file),
+        Command::Migrate => keys::migrate(&store),
+    }
+}

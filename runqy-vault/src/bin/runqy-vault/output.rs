@@ -1,0 +1,70 @@
+//! How the CLI prints (SPEC §8): tables padded by two spaces, cells on one
+//! line, and writes to standard output that fail cleanly on a closed pipe.
+
+use std::io::{self, Write};
+
+use crate::Failure;
+use crate::Outcome;
+
+/// `yes` / `no`, as the SECRET column shows a flag.
+pub(crate) fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// A table cell on one line: control characters escaped.
+pub(crate) fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// At most `max` characters, the last three `...` when cut (as `runqy vault list`).
+pub(crate) fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(3)).collect();
+    out.push_str("...");
+    out
+}
+
+/// Columns separated by two spaces, each as wide as its widest cell; the last
+/// column is not padded, so no line ends in spaces.
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut all: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    all.extend(rows);
+    let mut widths = vec![0; header.len()];
+    for row in &all {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &all {
+        let last = row.len() - 1;
+        for (i, cell) in row.iter().enumerate() {
+            out.push_str(cell);
+            if i < last {
+                let pad = widths[i] - cell.chars().count() + 2;
+                out.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes to standard output; a failed write (a closed pipe) is an error, not a panic.
+pub(crate) fn emit(text: &str) -> Outcome {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure(format!("standard output: {e}")))
+}

@@ -1,0 +1,147 @@
+//! The key check (SPEC §1, §3): which master keys the store's values are
+//! under, recorded in the meta table (`key_id`, `key_ids`) and checked at
+//! open and inside every write.
+//!
+//! `key_id` is the current key's id; `key_ids` lists every key that may
+//! still have values (during a rolling rotation with `_PREVIOUS`, the old
+//! ones too). A store opens only when the keys given know all of them, so a
+//! wrong key fails at open with `KeyMismatch` instead of a later wave of
+//! decryption errors.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::backend::Tx;
+use crate::cipher::{Binding, Cipher};
+use crate::error::{Error, Result};
+use crate::key::KeyId;
+use crate::schema::{META_KEY_ID, META_KEY_IDS};
+
+/// The key ids of one open store, and whether the current one is recorded.
+pub(crate) struct Keyring {
+    /// Whether the store already lists the current key among its key ids, so
+    /// a write need not record it (and needs only a shared lock on the row).
+    recorded: AtomicBool,
+}
+
+impl Keyring {
+    /// At open, inside the schema transaction: checks the keys against the
+    /// recorded ids, or records the id for a store that has none yet.
+    pub(crate) fn open(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Keyring> {
+        let recorded = match tx.meta_get(META_KEY_ID)? {
+            Some(stored) => {
+                let ids = stored_ids(tx, &stored)?;
+                all_known(cipher, &ids, "")?;
+                ids.contains(&cipher.key_id().to_string())
+            }
+            None => {
+                // A new store, or a runqy server's: record the id of the key its values are under.
+                let id = probe(tx, cipher)?.unwrap_or_else(|| cipher.key_id());
+                record_only(tx, id)?;
+                id == cipher.key_id()
+            }
+        };
+        Ok(Keyring {
+            recorded: AtomicBool::new(recorded),
+        })
+    }
+
+    /// Inside a write: locks the stored key id and checks this store's keys
+    /// still open every value in the store. Another process may have rotated
+    /// the key since this store was opened; writing on would leave the store
+    /// under a key nobody holds. The first write under a new current key (a
+    /// rolling rotation with `_PREVIOUS`) adds it to the store's key ids, so a
+    /// server with only the old key is refused at open instead of failing later
+    /// on values it cannot decrypt.
+    pub(crate) fn check(&self, tx: &mut dyn Tx, cipher: &Cipher, exclusive: bool) -> Result<()> {
+        let recorded = self.recorded.load(Ordering::Acquire);
+        let Some(stored) = tx.lock_key_id(exclusive || !recorded)? else {
+            return record_only(tx, cipher.key_id());
+        };
+        let mut ids = stored_ids(tx, &stored)?;
+        all_known(
+            cipher,
+            &ids,
+            " (the key was rotated by another process since this store was opened: \
+             reopen it with the new key)",
+        )?;
+        let current = cipher.key_id().to_string();
+        if !ids.contains(&current) {
+            ids.push(current.clone());
+            tx.meta_set(META_KEY_ID, &current)?;
+            tx.meta_set(META_KEY_IDS, &ids.join(","))?;
+        }
+        // Set after commit would be exact; setting it early only costs a
+        // shared lock where an exclusive one was due, and the check still runs.
+        self.recorded.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// After a rewrite of every value (rotation, migration, a new store): one key.
+pub(crate) fn record_only(tx: &mut dyn Tx, id: KeyId) -> Result<()> {
+    tx.meta_set(META_KEY_ID, &id.to_string())?;
+    tx.meta_set(META_KEY_IDS, &id.to_string())
+}
+
+/// The key check itself: every recorded id must be one of `cipher`'s keys;
+/// `KeyMismatch` names the ids it does not know, then `why`.
+fn all_known(cipher: &Cipher, ids: &[String], why: &str) -> Result<()> {
+    let unknown: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !KeyId::from_hex(id).is_some_and(|id| cipher.knows(id)))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::KeyMismatch {
+        store_key_id: format!("{}{why}", unknown.join(", ")),
+        key_id: cipher.key_id().to_string(),
+    })
+}
+
+/// The ids of every key that may have values in the store.
+fn stored_ids(tx: &mut dyn Tx, key_id: &str) -> Result<Vec<String>> {
+    Ok(match tx.meta_get(META_KEY_IDS)? {
+        Some(list) => list
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => vec![key_id.to_owned()],
+    })
+}
+
+/// How many entries of a store without a recorded key id are tried.
+const PROBE_ENTRIES: u32 = 5;
+
+/// For a store without a recorded key id: the id of the key that opens its
+/// entries, `Ok(None)` if it has none yet, `KeyMismatch` if none of a few opens.
+fn probe(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Option<KeyId>> {
+    let mut tried = 0;
+    let mut found = None;
+    tx.entries_after(i64::MIN, PROBE_ENTRIES, &mut |vault, row| {
+        let Some(row) = row else { return Ok(()) };
+        tried += 1;
+        if found.is_none() {
+            let at = Binding {
+                vault,
+                key: row.key,
+                is_secret: row.is_secret,
+            };
+            if let Ok((_, info)) = cipher.decrypt(at, row.value) {
+                found = Some(info.key_id);
+            }
+        }
+        Ok(())
+    })?;
+    match (tried, found) {
+        (0, _) => Ok(None),
+        (_, Some(id)) => Ok(Some(id)),
+        (_, None) => Err(Error::KeyMismatch {
+            store_key_id: "unknown (a legacy store whose entries this key does not open)"
+                .to_owned(),
+            key_id: cipher.key_id().to_string(),
+        }),
+    }
+}
