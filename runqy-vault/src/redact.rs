@@ -83,10 +83,11 @@ pub const MIN_CHARS: usize = 6;
 pub const GIT_TOKEN_NAME: &str = "git_token";
 
 /// Up to this many bytes of forms in all, the matcher is a full DFA (the
-/// fastest search, a few MB of tables); beyond, a contiguous NFA, which is
-/// smaller and a little slower, so a payload of large values (PEM keys)
+/// fastest search, but about 300 bytes of tables per byte of forms: here at
+/// most ~10 MB); beyond, a contiguous NFA (~7 bytes per byte, half as fast
+/// where the prefilter lets it run), so a payload of large values (PEM keys)
 /// cannot make the tables balloon.
-const DFA_MAX_FORM_BYTES: usize = 256 * 1024;
+const DFA_MAX_FORM_BYTES: usize = 32 * 1024;
 
 /// Replaces vault values, in every form listed in the [module docs](self),
 /// by their masks.
@@ -141,35 +142,13 @@ impl Redactor {
         let mut masks = Vec::new();
         let mut skipped = Vec::new();
         for (name, value) in &entries {
-            let value = value.expose();
-            let mask_index = masks.len();
-            let mut texts: Vec<&str> = Vec::new();
-            let mut short = false;
-            let mut derived = Vec::new();
-            if value.contains('\n') {
-                for line in value.split('\n').map(str::trim) {
-                    if chars_at_least(line, MIN_CHARS) {
-                        texts.push(line);
-                    } else if !line.is_empty() {
-                        short = true;
-                    }
-                }
-                // The encoded forms of the whole value hold no newline: match them whole.
-                push_forms(value, &mut derived);
-            } else if chars_at_least(value, MIN_CHARS) {
-                texts.push(value);
-            } else {
-                short = true;
-            }
-            for text in texts {
-                push_forms(text, &mut derived);
-            }
+            let (derived, short) = value_forms(value.expose());
             if short {
                 skipped.push(name.clone());
             }
-            derived.retain(|f| !f.contains(&b'\n') && utf8_chars_at_least(f, MIN_CHARS));
             if !derived.is_empty() {
-                masks.push(crate::mask::mask(value));
+                let mask_index = masks.len();
+                masks.push(crate::mask::mask(value.expose()));
                 forms.extend(derived.into_iter().map(|f| (f, mask_index)));
             }
         }
@@ -180,26 +159,16 @@ impl Redactor {
         skipped.dedup();
 
         let longest = forms.iter().map(|f| f.0.len()).max().unwrap_or(0);
-        let total: usize = forms.iter().map(|f| f.0.len()).sum();
         let matcher = if forms.is_empty() {
             None
         } else {
-            let kind = if total <= DFA_MAX_FORM_BYTES {
-                AhoCorasickKind::DFA
-            } else {
-                AhoCorasickKind::ContiguousNFA
-            };
-            let built = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(kind))
-                .build(forms.iter().map(|f| f.0.as_slice()))
-                .map_err(|e| {
-                    Error::InvalidInput(format!(
-                        "cannot build a redactor of {} values ({} forms): {e}",
-                        masks.len(),
-                        forms.len()
-                    ))
-                })?;
+            let built = matcher(forms.iter().map(|f| f.0.as_slice())).map_err(|e| {
+                Error::InvalidInput(format!(
+                    "cannot build a redactor of {} values ({} forms): {e}",
+                    masks.len(),
+                    forms.len()
+                ))
+            })?;
             Some(built)
         };
         let prefilter = Prefilter::new(forms.iter().map(|f| f.0.as_slice()));
@@ -553,6 +522,46 @@ impl Prefilter {
             }
         }
     }
+}
+
+/// The forms of one value to match, and whether some of it is left alone
+/// for being short (the value, or one of its lines).
+fn value_forms(value: &str) -> (Vec<Zeroizing<Vec<u8>>>, bool) {
+    let mut forms = Vec::new();
+    let mut short = false;
+    if value.contains('\n') {
+        for line in value.split('\n').map(str::trim) {
+            if chars_at_least(line, MIN_CHARS) {
+                push_forms(line, &mut forms);
+            } else if !line.is_empty() {
+                short = true;
+            }
+        }
+        // The encoded forms of the whole value hold no newline: match them whole.
+        push_forms(value, &mut forms);
+    } else if chars_at_least(value, MIN_CHARS) {
+        push_forms(value, &mut forms);
+    } else {
+        short = true;
+    }
+    forms.retain(|f| !f.contains(&b'\n') && utf8_chars_at_least(f, MIN_CHARS));
+    (forms, short)
+}
+
+/// The matcher of `forms`: leftmost-longest, a DFA unless the forms are many.
+fn matcher<'a>(
+    forms: impl Iterator<Item = &'a [u8]> + Clone,
+) -> std::result::Result<AhoCorasick, aho_corasick::BuildError> {
+    let total: usize = forms.clone().map(<[u8]>::len).sum();
+    let kind = if total <= DFA_MAX_FORM_BYTES {
+        AhoCorasickKind::DFA
+    } else {
+        AhoCorasickKind::ContiguousNFA
+    };
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .kind(Some(kind))
+        .build(forms)
 }
 
 fn chars_at_least(text: &str, n: usize) -> bool {
@@ -1000,6 +1009,33 @@ mod tests {
         assert_eq!(r.redact(r#"quo\"ted-1"#), "qu****-1");
         assert_eq!(r.redact(r#"quo"ted-1"#), "qu****-1");
     }
+    #[test]
+    fn many_forms_get_the_smaller_matcher_and_are_still_masked() {
+        // A 4096-bit PEM key's worth of lines: far beyond the DFA's budget.
+        let lines: Vec<String> = (0..50)
+            .map(|i| format!("MIIJQgIBADANBgkqhkiG9w0BAQEFAASCCSwwggkoAgEAAoICAQ{i:014}"))
+            .collect();
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----",
+            lines.join("\n")
+        );
+        let r = redactor(&[("TLS", &pem)]);
+        let matcher = r.inner.matcher.as_ref().unwrap();
+        assert_eq!(matcher.kind(), AhoCorasickKind::ContiguousNFA);
+        let mask = crate::mask::mask(&pem);
+        assert_eq!(
+            r.redact(&format!("x {} y", lines[17])),
+            format!("x {mask} y")
+        );
+        let printed = r.redact(&format!("{pem}\n"));
+        assert_eq!(printed, format!("{mask}\n").repeat(52));
+        let small = redactor(&[("K", "sk-proj-abc123")]);
+        assert_eq!(
+            small.inner.matcher.as_ref().unwrap().kind(),
+            AhoCorasickKind::DFA
+        );
+    }
+
     #[test]
     fn the_prefilter_lets_the_matcher_find_every_match_a_whole_scan_finds() {
         // Values whose forms are 6 bytes and up, so the filter looks at every 3rd window.
