@@ -29,6 +29,7 @@ mod postgres;
 mod rotation;
 mod row_cache;
 mod sqlite;
+pub(crate) mod survey;
 
 use backend::{Backend, EntryRow, Tx};
 use keyring::Keyring;
