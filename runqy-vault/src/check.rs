@@ -456,7 +456,7 @@ fn empty_vaults(cx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         let users = cx.listing(vault);
         let (severity, tail) = if users.is_empty() {
-            (Severity::Note, "and no queue lists it".to_owned())
+            (Severity::Note, "no queue lists it".to_owned())
         } else {
             (
                 Severity::Warning,
