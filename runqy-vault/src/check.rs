@@ -458,9 +458,10 @@ fn empty_vaults(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let (severity, tail) = if users.is_empty() {
             (Severity::Note, "no queue lists it".to_owned())
         } else {
+            let verb = if users.len() == 1 { "gets" } else { "get" };
             (
                 Severity::Warning,
-                format!("{} get nothing from it", queues_phrase(&users)),
+                format!("{} {verb} nothing from it", queues_phrase(&users)),
             )
         };
         out.push(finding(
