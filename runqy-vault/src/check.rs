@@ -20,8 +20,9 @@
 //! );
 //! let report = store.check(&configs, runqy_vault::check::DEFAULT_MAX_AGE_DAYS);
 //! assert_eq!(report.errors, 1);
+//! let error = report.findings.iter().find(|f| f.check == "missing_vault").unwrap();
 //! assert_eq!(
-//!     report.findings[0].to_string(),
+//!     error.to_string(),
 //!     "error: queue 'inference' lists vault 'model-credentials', which does not exist: \
 //!      its workers fail to register"
 //! );
