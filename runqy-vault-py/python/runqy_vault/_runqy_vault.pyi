@@ -56,6 +56,33 @@ class RegistrationPayload(TypedDict):
     git_token: NotRequired[str]
     warnings: NotRequired[list[str]]
 
+@type_check_only
+class VaultUsage(TypedDict):
+    vault: str
+    queues: list[str]
+    git_token_of: list[str]
+
+@type_check_only
+class Usage(TypedDict):
+    vaults: list[VaultUsage]
+    missing: list[VaultUsage]
+    problems: list[str]
+
+@type_check_only
+class Finding(TypedDict):
+    severity: Literal["error", "warning", "note"]
+    check: str
+    queue: str | None
+    vault: str | None
+    key: str | None
+    message: str
+
+@type_check_only
+class CheckReport(TypedDict):
+    findings: list[Finding]
+    errors: int
+    warnings: int
+
 _Path = str | os.PathLike[str]
 
 class VaultError(Exception):
@@ -159,6 +186,28 @@ class Store:
         """Writes every vault with plaintext values to a new file (mode 0600)."""
     def import_(self, path: _Path) -> int:
         """Imports an export file (vaults merged, keys replaced); returns how many entries."""
+    def usage(self, configs: _Path | Iterable[_Path] | None = None) -> Usage:
+        """Which queues use each vault (SPEC §14).
+
+        ``configs`` are runqy queue configurations: YAML files, or directories
+        whose ``*.yaml``/``*.yml`` files holding ``queues:`` are read, as the
+        runqy server reads them; ``None``: ``QUEUE_WORKERS_DIR`` when set. The
+        server's ``queues`` table is read too when the database has one.
+        ``vaults`` lists every vault with its queues (and the queues whose
+        ``git_token`` points into it), ``missing`` the vaults queues name that
+        do not exist, ``problems`` what could not be read. Needs no key.
+        """
+    def check(
+        self, configs: _Path | Iterable[_Path] | None = None, max_age_days: int | None = None
+    ) -> CheckReport:
+        """Every problem that keeps workers from receiving their secrets (SPEC §14).
+
+        Queues are read as :meth:`usage` reads them; entries not updated for
+        more than ``max_age_days`` days (default 90) are reported. Every entry
+        is decrypted once to prove it decrypts; no finding holds a value.
+        Findings are data: a store with problems (a disabled one included)
+        gives ``errors > 0``, not an exception.
+        """
 
 def generate_key() -> str:
     """A new random master key as standard base64 (as ``openssl rand -base64 32``)."""
