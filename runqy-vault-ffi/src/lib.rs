@@ -30,6 +30,8 @@ mod strings;
 // these, then the hooks (blank lines keep rustfmt from sorting them).
 mod tools;
 
+mod queues;
+
 mod history;
 
 mod hooks;
@@ -39,6 +41,7 @@ pub use handle::RunqyVaultStore;
 pub use history::*;
 #[cfg(any(feature = "test-hooks", feature = "bench-hooks"))]
 pub use hooks::*;
+pub use queues::*;
 pub use store::*;
 pub use tools::*;
 

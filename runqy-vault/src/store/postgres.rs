@@ -10,7 +10,9 @@ use std::time::Duration;
 use postgres::types::{FromSql, ToSql};
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
-use super::backend::{Each, EachVersion, EntryRow, Head, Stamp, Tx, VaultRow, VersionRow};
+use super::backend::{
+    Each, EachVersion, EntryRow, Head, QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
+};
 use super::location::PostgresUrl;
 use crate::error::{Error, Result, StorageError};
 use crate::model::VaultSummary;
@@ -678,6 +680,31 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         Ok(())
     }
 
+    fn vault_names(&mut self) -> Result<Vec<String>> {
+        let rows = self.query("SELECT name FROM vaults ORDER BY name COLLATE \"C\"", &[])?;
+        rows.iter().map(|r| self.col(r, 0)).collect()
+    }
+
+    fn entries_stamped_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
+        let rows = self.query(
+            concat!(
+                "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret, ",
+                rfc3339!("e.created_at"),
+                ", ",
+                rfc3339!("e.updated_at"),
+                " FROM vault_entries e JOIN vaults v ON v.id = e.vault_id
+                 WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2::bigint"
+            ),
+            &[&after, &i64::from(limit)],
+        )?;
+        for r in &rows {
+            if let Some(e) = self.entry_at(r, 1, true)? {
+                each(self.col(r, 0)?, Some(e))?;
+            }
+        }
+        Ok(())
+    }
+
     fn update_version_value(&mut self, id: i64, value: &[u8]) -> Result<()> {
         self.execute(
             "UPDATE runqy_vault_versions SET value = $2 WHERE id = $1",
@@ -738,6 +765,27 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
             &[&vault],
         )?;
         rows.iter().map(|r| self.col(r, 0)).collect()
+    }
+
+    fn server_queues(&mut self, each: &mut QueueRowFn<'_>) -> Result<bool> {
+        if !self.table_exists("queues")? {
+            return Ok(false);
+        }
+        // `deployment` is JSONB upstream; text whatever the column's type.
+        let rows = self.query(
+            "SELECT name, deployment::text, COALESCE(enabled::boolean, TRUE) FROM queues
+             ORDER BY name COLLATE \"C\"",
+            &[],
+        )?;
+        for r in &rows {
+            let deployment: Option<&str> = self.col(r, 1)?;
+            each(self.col(r, 0)?, deployment, self.col(r, 2)?)?;
+        }
+        Ok(true)
+    }
+
+    fn quick_check(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new()) // PostgreSQL checks its pages itself; nothing to ask here
     }
 }
 

@@ -6,14 +6,14 @@ use std::io::{self, BufRead};
 use runqy_vault::{HistoryEntry, PurgeReport, Store};
 use zeroize::Zeroizing;
 
-use crate::output::{emit, one_line, table, yes_no};
-use crate::{Failure, Outcome};
+use crate::output::{emit, emit_json, one_line, table, yes_no};
+use crate::{Failure, JsonArg, Outcome};
 
 /// `history VAULT KEY [--json]`: newest first, values masked.
-pub(crate) fn history(store: &Store, vault: &str, key: &str, json: bool) -> Outcome {
+pub(crate) fn history(store: &Store, vault: &str, key: &str, json: JsonArg) -> Outcome {
     let versions = store.history(vault, key)?;
-    if json {
-        return emit(&json_line(&versions)?);
+    if json.json {
+        return emit_json(&versions);
     }
     let rows = versions.iter().map(row).collect();
     emit(&table(
@@ -32,13 +32,6 @@ fn row(h: &HistoryEntry) -> Vec<String> {
         h.actor.as_deref().map_or_else(|| "-".to_owned(), one_line),
         h.state.as_str().to_owned(),
     ]
-}
-
-fn json_line<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
-    let mut text = serde_json::to_string(value)
-        .map_err(|e| Failure(format!("could not encode the result as JSON: {e}")))?;
-    text.push('\n');
-    Ok(text)
 }
 
 /// `get VAULT KEY --version N`: the value and a newline, nothing else.
