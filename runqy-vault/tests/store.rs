@@ -1871,6 +1871,39 @@ fn messages_not_sanitised_a_newline_in_a_reference_cannot_forge_a_warning_line(b
 }
 
 #[test]
+fn values_at_rest_the_database_files_never_hold_a_value_or_the_key() {
+    let f = Fixture::new(Backend::Sqlite);
+    f.store.create_vault("prod", "").unwrap();
+    let value = "sk-live-0123456789-DISTINCTIVE-PLAINTEXT";
+    f.store.set("prod", "API_KEY", value, true).unwrap();
+    f.store.set("prod", "REGION", "eu-west-1-NOT-SECRET", false).unwrap();
+    let key_b64 = key_text(1);
+    let key_raw = [1u8; 32];
+    // While open (the WAL holds the pages) and after close (checkpointed).
+    let files = |dir: &std::path::Path| -> Vec<u8> {
+        let mut all = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            all.extend(std::fs::read(e.unwrap().path()).unwrap());
+        }
+        all
+    };
+    let dir = f.db.dir.path().to_path_buf();
+    for bytes in [files(&dir), {
+        let db = f.close();
+        let b = files(&dir);
+        drop(db);
+        b
+    }] {
+        let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(!has(value.as_bytes()), "a plaintext value is in the database files");
+        assert!(!has(b"eu-west-1-NOT-SECRET"), "non-secret values are encrypted too");
+        assert!(!has(key_b64.as_bytes()) && !has(&key_raw), "the master key is in the files");
+        // Names are not encrypted (docs/security.md says so).
+        assert!(has(b"API_KEY") && has(b"prod"));
+    }
+}
+
+#[test]
 fn inaccurate_messages_an_integer_tampered_into_the_value_column_names_vault_and_key() {
     let f = Fixture::new(Backend::Sqlite);
     f.store.create_vault("ci", "").unwrap();
