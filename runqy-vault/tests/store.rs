@@ -1876,7 +1876,9 @@ fn values_at_rest_the_database_files_never_hold_a_value_or_the_key() {
     f.store.create_vault("prod", "").unwrap();
     let value = "sk-live-0123456789-DISTINCTIVE-PLAINTEXT";
     f.store.set("prod", "API_KEY", value, true).unwrap();
-    f.store.set("prod", "REGION", "eu-west-1-NOT-SECRET", false).unwrap();
+    f.store
+        .set("prod", "REGION", "eu-west-1-NOT-SECRET", false)
+        .unwrap();
     let key_b64 = key_text(1);
     let key_raw = [1u8; 32];
     // While open (the WAL holds the pages) and after close (checkpointed).
@@ -1895,9 +1897,18 @@ fn values_at_rest_the_database_files_never_hold_a_value_or_the_key() {
         b
     }] {
         let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-        assert!(!has(value.as_bytes()), "a plaintext value is in the database files");
-        assert!(!has(b"eu-west-1-NOT-SECRET"), "non-secret values are encrypted too");
-        assert!(!has(key_b64.as_bytes()) && !has(&key_raw), "the master key is in the files");
+        assert!(
+            !has(value.as_bytes()),
+            "a plaintext value is in the database files"
+        );
+        assert!(
+            !has(b"eu-west-1-NOT-SECRET"),
+            "non-secret values are encrypted too"
+        );
+        assert!(
+            !has(key_b64.as_bytes()) && !has(&key_raw),
+            "the master key is in the files"
+        );
         // Names are not encrypted (docs/security.md says so).
         assert!(has(b"API_KEY") && has(b"prod"));
     }
