@@ -58,8 +58,9 @@ for t in "${targets[@]}"; do
 done
 
 echo "--- the Go package: library installed for pkg-config, then go test -fuzz"
-bash scripts/install-lib.sh "$work/prefix" --debug >/dev/null
-export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+# A fixed prefix: go's build cache keeps the link flags pkg-config gave it.
+bash scripts/install-lib.sh "$PWD/target/fuzz-lib" --debug >/dev/null
+export PKG_CONFIG_PATH="$PWD/target/fuzz-lib/lib/pkgconfig"
 for t in "${go_targets[@]}"; do
   echo "--- $t"
   (cd runqy-vault-ffi/go && go test -run '^$' -fuzz "^${t}\$" -fuzztime "${per}s" -parallel 2 .)
