@@ -24,9 +24,8 @@ const RESERVED_VAULT_NAMES: &[&str] = &[
     "TMPDIR",
 ];
 
-/// Keys that would let a vault hijack the worker's process, its loader or
-/// the interpreters and tools a task starts (SPEC §4): each of these makes
-/// some program run code or read files of the setter's choosing.
+/// Keys that would let a vault hijack the worker's process, its loader, or
+/// an interpreter or tool a task runs (SPEC §4).
 const RESERVED_KEYS: &[&str] = &[
     "PATH",
     "HOME",
@@ -49,10 +48,9 @@ const RESERVED_KEYS: &[&str] = &[
     "GIT_EXEC_PATH",
 ];
 
-/// Reserved key prefixes: every `PYTHON*` variable (PYTHONPATH, PYTHONHOME,
-/// PYTHONSTARTUP, PYTHONWARNINGS, ... each can make the interpreter run
-/// code), the Linux and macOS loaders', bash's exported functions, and
-/// runqy's own variables.
+/// Reserved key prefixes: every `PYTHON*` variable (each can make the
+/// interpreter run code), the loaders' `LD_` and `DYLD_`, runqy's own
+/// `RUNQY_`, and bash's exported functions.
 const RESERVED_KEY_PREFIXES: &[&str] = &["PYTHON", "LD_", "DYLD_", "RUNQY_", "BASH_FUNC_"];
 
 /// Checks a vault name: `^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$`, not reserved.
@@ -148,18 +146,12 @@ pub fn check_key(key: &str) -> Result<()> {
 pub fn reserved_key_reason(key: &str) -> Option<String> {
     let upper = key.to_ascii_uppercase();
     if RESERVED_KEYS.contains(&upper.as_str()) {
-        return Some(format!(
-            "{upper} is reserved: it can change which code a task runs"
-        ));
+        return Some(format!("{upper} is reserved"));
     }
     RESERVED_KEY_PREFIXES
         .iter()
         .find(|p| upper.starts_with(*p))
-        .map(|prefix| {
-            format!(
-                "names starting with {prefix} are reserved: they can change which code a task runs"
-            )
-        })
+        .map(|prefix| format!("names starting with {prefix} are reserved"))
 }
 
 /// Checks a value for `key` in `vault`: no NUL byte, at most 65,536 bytes.
@@ -290,6 +282,16 @@ mod tests {
             "dyld_x",
             "RUNQY_VAULT_KEYS",
             "runqy_anything",
+            "PYTHONWARNINGS",
+            "pythonbreakpoint",
+            "LD_ANYTHING",
+            "BASH_FUNC_x",
+            "SHELLOPTS",
+            "ps4",
+            "IFS",
+            "NODE_OPTIONS",
+            "_JAVA_OPTIONS",
+            "GIT_SSH_COMMAND",
         ] {
             assert_eq!(kind(check_key(bad)), ErrorKind::ReservedName, "{bad}");
         }

@@ -29,6 +29,7 @@ mod postgres;
 mod rotation;
 mod row_cache;
 mod sqlite;
+pub(crate) mod survey;
 
 use backend::{Backend, EntryRow, MetaLock, Tx};
 use keyring::Keyring;
@@ -595,7 +596,7 @@ fn payload_values(
         }
         if let Some(reason) = names::reserved_key_reason(row.key) {
             let warning = format!(
-                "key '{}' of vault '{}' left out: {reason}; rename it (the store still holds it)",
+                "key '{}' of vault '{}' left out: {reason} (it could make a task run other code); rename it, the store still holds it",
                 shown(row.key),
                 shown(order[i])
             );
@@ -619,6 +620,9 @@ fn visit_listed(
     listed: &[&str],
     mut each: impl FnMut(usize, EntryRow<'_>) -> Result<()>,
 ) -> Result<()> {
+    if vaults.is_empty() {
+        return Ok(()); // nothing listed: no query (SQLite has no empty VALUES list)
+    }
     let mut found = vec![false; vaults.len()];
     let mut at = 0;
     b.listed_entries(vaults, &mut |vault, row| {
