@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 # --- Rust toolchain components --------------------------------------------
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# --- Fuzzing (scripts/fuzz.sh): the nightly toolchain and cargo-fuzz --------
+# libFuzzer and -Zsanitizer=address need nightly; the targets' own workspace
+# (fuzz/) builds only there.
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal >/dev/null
+fi
+if ! command -v cargo-fuzz >/dev/null; then
+  rustup run nightly cargo install --locked --quiet cargo-fuzz
+fi
+
 # --- cbindgen, pinned: the header check compares its output byte for byte --
 CBINDGEN_VERSION=0.29.4
 if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version | awk '{print $2}')" != "$CBINDGEN_VERSION" ]; then

@@ -32,7 +32,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{shown, text, Error, ErrorKind};
 use crate::key::KeySource;
 use crate::model::{CheckReport, Finding, Severity};
 use crate::queues::{GitToken, Known, Queue, QueueConfigs};
@@ -233,7 +233,9 @@ fn finding(
         queue: queue.map(str::to_owned),
         vault: vault.map(str::to_owned),
         key: key.map(str::to_owned),
-        message,
+        // One place for every finding: names from YAML files and the
+        // database cannot forge a line or reach a terminal as they are.
+        message: text(&message).to_string(),
     }
 }
 
@@ -241,7 +243,7 @@ fn finding(
 fn quoted(names: &[&str]) -> String {
     names
         .iter()
-        .map(|n| format!("'{n}'"))
+        .map(|n| format!("'{}'", shown(n)))
         .collect::<Vec<_>>()
         .join(", ")
 }

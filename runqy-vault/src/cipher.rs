@@ -139,6 +139,14 @@ impl Cipher {
         self.keys().any(|k| k.key_id == id)
     }
 
+    /// The first bytes of a v2 blob under each of these keys: the magic and
+    /// the key id. A store holding a value that starts with one is v2.
+    pub fn v2_prefixes(&self) -> Vec<Vec<u8>> {
+        self.keys()
+            .map(|k| [V2_MAGIC.as_slice(), &k.key_id.0].concat())
+            .collect()
+    }
+
     fn keys(&self) -> impl Iterator<Item = &KeyCipher> {
         std::iter::once(&self.current).chain(self.previous.iter())
     }
@@ -217,14 +225,23 @@ impl Cipher {
         Some((text, info))
     }
 
-    /// Decrypts a blob of either format. A blob with the v2 magic that fails
-    /// as v2 is tried as legacy before failing (a legacy nonce may start with
-    /// the magic by chance). Errors name the vault and key only.
-    pub fn decrypt(&self, entry: Binding<'_>, blob: &[u8]) -> Result<(SecretString, BlobInfo)> {
+    /// Decrypts a blob of a store written in `format` (SPEC §3). A `v2`
+    /// store reads only v2 blobs: a legacy blob there can only have been
+    /// planted from an older copy of the database, and its missing binding
+    /// would let it stand in for any entry, so it fails. A `legacy` store
+    /// reads both, and a blob with the v2 magic that fails as v2 is tried as
+    /// legacy before failing (a legacy nonce may start with the magic by
+    /// chance). Errors name the vault and key only.
+    pub fn decrypt(
+        &self,
+        format: Format,
+        entry: Binding<'_>,
+        blob: &[u8],
+    ) -> Result<(SecretString, BlobInfo)> {
         if let Some((text, info)) = self.open_v2(entry, None, blob) {
             return Ok((utf8(text, || entry.decryption_failed())?, info));
         }
-        if blob.len() >= NONCE_LEN + TAG_LEN {
+        if format == Format::Legacy && blob.len() >= NONCE_LEN + TAG_LEN {
             for k in self.keys() {
                 if let Some(text) = open(&k.legacy, blob, &[]) {
                     let info = BlobInfo {
@@ -236,6 +253,25 @@ impl Cipher {
             }
         }
         Err(entry.decryption_failed())
+    }
+
+    /// Encrypts bytes in the legacy format under the current key, for the
+    /// runqy server's other secrets that share the master key
+    /// (`autoscale_providers.config`): no binding, not necessarily UTF-8.
+    pub(crate) fn encrypt_legacy_bytes(&self, plaintext: &[u8]) -> Vec<u8> {
+        seal(
+            &self.current.legacy,
+            &fresh_nonce(),
+            &[],
+            plaintext,
+            Vec::new(),
+        )
+    }
+
+    /// Opens a legacy blob under the current or a previous key (see
+    /// [`Cipher::encrypt_legacy_bytes`]); `None` when none opens it.
+    pub(crate) fn decrypt_legacy_bytes(&self, blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        self.keys().find_map(|k| open(&k.legacy, blob, &[]))
     }
 }
 
@@ -366,7 +402,7 @@ mod tests {
         assert_eq!(&blob[..4], V2_MAGIC);
         assert_eq!(&blob[4..12], &c.key_id().0);
         assert_eq!(blob.len(), 4 + 8 + 12 + 6 + 16);
-        let (text, info) = c.decrypt(E, &blob).unwrap();
+        let (text, info) = c.decrypt(Format::Legacy, E, &blob).unwrap();
         assert_eq!(text.expose(), "sk-123");
         assert_eq!(info.format, Format::V2);
     }
@@ -376,7 +412,7 @@ mod tests {
         let c = Cipher::new(&keys(7));
         let blob = c.encrypt(Format::Legacy, E, b"sk-123");
         assert_eq!(blob.len(), 12 + 6 + 16);
-        let (text, info) = c.decrypt(E, &blob).unwrap();
+        let (text, info) = c.decrypt(Format::Legacy, E, &blob).unwrap();
         assert_eq!(text.expose(), "sk-123");
         assert_eq!(info.format, Format::Legacy);
     }
@@ -396,7 +432,7 @@ mod tests {
                 ..E
             },
         ] {
-            let err = c.decrypt(moved, &blob).unwrap_err();
+            let err = c.decrypt(Format::Legacy, moved, &blob).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
             assert!(err.to_string().contains(moved.vault) && err.to_string().contains(moved.key));
         }
@@ -410,10 +446,10 @@ mod tests {
             for i in 0..blob.len() {
                 let mut bad = blob.clone();
                 bad[i] ^= 0x01;
-                assert!(c.decrypt(E, &bad).is_err(), "{format:?} byte {i}");
+                assert!(c.decrypt(format, E, &bad).is_err(), "{format:?} byte {i}");
             }
-            assert!(c.decrypt(E, &blob[..blob.len() - 1]).is_err());
-            assert!(c.decrypt(E, &[]).is_err());
+            assert!(c.decrypt(format, E, &blob[..blob.len() - 1]).is_err());
+            assert!(c.decrypt(format, E, &[]).is_err());
         }
     }
 
@@ -426,13 +462,26 @@ mod tests {
             current: MasterKey::from_bytes([2; 32]),
             previous: vec![MasterKey::from_bytes([1; 32])],
         });
-        assert_eq!(both.decrypt(E, &v2).unwrap().0.expose(), "a");
-        assert_eq!(both.decrypt(E, &legacy).unwrap().0.expose(), "b");
-        assert_eq!(both.decrypt(E, &legacy).unwrap().1.key_id, old.key_id());
-        let new = both.encrypt(Format::V2, E, b"c");
-        assert!(old.decrypt(E, &new).is_err());
         assert_eq!(
-            Cipher::new(&keys(2)).decrypt(E, &new).unwrap().0.expose(),
+            both.decrypt(Format::Legacy, E, &v2).unwrap().0.expose(),
+            "a"
+        );
+        assert_eq!(
+            both.decrypt(Format::Legacy, E, &legacy).unwrap().0.expose(),
+            "b"
+        );
+        assert_eq!(
+            both.decrypt(Format::Legacy, E, &legacy).unwrap().1.key_id,
+            old.key_id()
+        );
+        let new = both.encrypt(Format::V2, E, b"c");
+        assert!(old.decrypt(Format::Legacy, E, &new).is_err());
+        assert_eq!(
+            Cipher::new(&keys(2))
+                .decrypt(Format::Legacy, E, &new)
+                .unwrap()
+                .0
+                .expose(),
             "c"
         );
     }
@@ -451,7 +500,54 @@ mod tests {
             b"legacy value here",
             Vec::new(),
         );
-        assert_eq!(c.decrypt(E, &blob).unwrap().0.expose(), "legacy value here");
+        assert_eq!(
+            c.decrypt(Format::Legacy, E, &blob).unwrap().0.expose(),
+            "legacy value here"
+        );
+    }
+
+    #[test]
+    fn silent_downgrade_a_v2_store_refuses_a_legacy_blob_planted_in_it() {
+        let c = Cipher::new(&keys(7));
+        let legacy = c.encrypt(Format::Legacy, E, b"old value");
+        let err = c.decrypt(Format::V2, E, &legacy).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
+        assert_eq!(
+            err.to_string(),
+            "decryption failed for key 'OPENAI_API_KEY' in vault 'api-keys'"
+        );
+        // Even one whose nonce starts with the magic and this key's id.
+        let mut nonce = [0u8; 12];
+        nonce[..4].copy_from_slice(V2_MAGIC);
+        nonce[4..12].copy_from_slice(&c.key_id().0);
+        let tricky = seal(
+            &c.current.legacy,
+            &nonce,
+            &[],
+            b"legacy value here",
+            Vec::new(),
+        );
+        assert!(c.decrypt(Format::V2, E, &tricky).is_err());
+        assert!(c.decrypt(Format::Legacy, E, &tricky).is_ok());
+        // v2 blobs read in both.
+        let v2 = c.encrypt(Format::V2, E, b"new");
+        assert_eq!(c.decrypt(Format::V2, E, &v2).unwrap().0.expose(), "new");
+        assert_eq!(c.decrypt(Format::Legacy, E, &v2).unwrap().0.expose(), "new");
+    }
+
+    #[test]
+    fn legacy_bytes_round_trip_under_the_raw_key_without_associated_data() {
+        let c = Cipher::new(&keys(4));
+        let blob = c.encrypt_legacy_bytes(b"{\"api_key\":\"x\"}\xff");
+        assert_eq!(
+            aead_open(&[4; 32], &blob, &[]).unwrap().as_slice(),
+            b"{\"api_key\":\"x\"}\xff"
+        );
+        assert_eq!(
+            c.decrypt_legacy_bytes(&blob).unwrap().as_slice(),
+            b"{\"api_key\":\"x\"}\xff"
+        );
+        assert!(Cipher::new(&keys(5)).decrypt_legacy_bytes(&blob).is_none());
     }
 
     #[test]
@@ -463,7 +559,7 @@ mod tests {
         assert_eq!(c.decrypt_version(E, 3, &blob).unwrap().0.expose(), "sk-old");
         // Not as a current value, not as another version, key, vault or flag.
         assert_eq!(
-            c.decrypt(E, &blob).unwrap_err().kind(),
+            c.decrypt(Format::Legacy, E, &blob).unwrap_err().kind(),
             ErrorKind::DecryptionFailed
         );
         for (at, version) in [

@@ -76,7 +76,7 @@ pub enum Error {
 
     /// A master key was given but is not 32 bytes of standard base64.
     /// `source_name` says where it came from (an environment variable, a file, the API).
-    #[error("invalid master key from {source_name}: {reason}")]
+    #[error("invalid master key from {}: {}", text(.source_name), text(.reason))]
     InvalidMasterKey {
         /// Where the key came from: a variable's name, a file, the API.
         source_name: String,
@@ -86,8 +86,10 @@ pub enum Error {
 
     /// The master key does not open this store.
     #[error(
-        "master key mismatch: the store's values are under key id {store_key_id}, \
-         but the master key given has key id {key_id}"
+        "master key mismatch: the store's values are under key id {}, \
+         but the master key given has key id {}",
+        text(.store_key_id),
+        text(.key_id)
     )]
     KeyMismatch {
         /// The key id(s) the store's values are under.
@@ -104,7 +106,7 @@ pub enum Error {
     },
 
     /// The vault exists but holds no such key.
-    #[error("entry '{key}' not found in vault '{vault}'")]
+    #[error("entry '{}' not found in vault '{}'", shown(.key), shown(.vault))]
     EntryNotFound {
         /// The vault.
         vault: String,
@@ -113,14 +115,14 @@ pub enum Error {
     },
 
     /// `create` of a vault that is already there.
-    #[error("vault '{vault}' already exists")]
+    #[error("vault '{}' already exists", shown(.vault))]
     VaultExists {
         /// The vault.
         vault: String,
     },
 
     /// A vault name or key that breaks the naming rule.
-    #[error("invalid {kind} '{name}': {reason}")]
+    #[error("invalid {kind} '{}': {}", shown(.name), text(.reason))]
     InvalidName {
         /// A vault name or a key.
         kind: NameKind,
@@ -131,7 +133,7 @@ pub enum Error {
     },
 
     /// A vault name or key that is reserved.
-    #[error("reserved {kind} '{name}': {reason}")]
+    #[error("reserved {kind} '{}': {}", shown(.name), text(.reason))]
     ReservedName {
         /// A vault name or a key.
         kind: NameKind,
@@ -142,7 +144,12 @@ pub enum Error {
     },
 
     /// A value that cannot be stored; the value itself is never shown.
-    #[error("invalid value for key '{key}' in vault '{vault}': {reason}")]
+    #[error(
+        "invalid value for key '{}' in vault '{}': {}",
+        shown(.key),
+        shown(.vault),
+        text(.reason)
+    )]
     InvalidValue {
         /// The vault.
         vault: String,
@@ -153,12 +160,12 @@ pub enum Error {
     },
 
     /// Input that is wrong as a whole (an import document, a rotation request, an argument).
-    #[error("{0}")]
+    #[error("{}", text(.0))]
     InvalidInput(String),
 
     /// A stored value did not decrypt: wrong key, corruption, or a blob moved to
     /// another entry. Deliberately says nothing more.
-    #[error("decryption failed for key '{key}' in vault '{vault}'")]
+    #[error("decryption failed for key '{}' in vault '{}'", shown(.key), shown(.vault))]
     DecryptionFailed {
         /// The vault.
         vault: String,
@@ -167,11 +174,11 @@ pub enum Error {
     },
 
     /// The database failed (not a database, read-only, locked, ...).
-    #[error("storage error: {0}")]
+    #[error("storage error: {}", text(.0.message()))]
     Storage(#[source] StorageError),
 
     /// A file could not be read or written.
-    #[error("{path}: {message}")]
+    #[error("{}: {}", text(.path), text(.message))]
     Io {
         /// The file.
         path: String,
@@ -267,12 +274,115 @@ fn version_conflict_message(
     format!("version conflict on key '{key}' in vault '{vault}': {wanted}, but {found}")
 }
 
+/// Vaults named at most in one "not found" message; the rest are counted.
+const MAX_NAMES_LISTED: usize = 20;
+
 fn vault_not_found_message(vaults: &[String]) -> String {
-    let quoted: Vec<String> = vaults.iter().map(|v| format!("'{v}'")).collect();
-    match quoted.len() {
+    let mut quoted: Vec<String> = vaults
+        .iter()
+        .take(MAX_NAMES_LISTED)
+        .map(|v| format!("'{}'", shown(v)))
+        .collect();
+    if vaults.len() > MAX_NAMES_LISTED {
+        quoted.push(format!(
+            "and {} more",
+            thousands(vaults.len() - MAX_NAMES_LISTED)
+        ));
+    }
+    match vaults.len() {
         1 => format!("vault {} not found", quoted[0]),
         _ => format!("vaults {} not found", quoted.join(", ")),
     }
+}
+
+/// Names longer than this are cut in messages: the longest valid name (a
+/// key, SPEC §4) is always shown whole.
+pub const MAX_SHOWN_NAME: usize = 256;
+/// Free text (a reason, a path, a driver's message) longer than this is cut.
+pub const MAX_SHOWN_TEXT: usize = 2048;
+
+/// A name (vault, key, reference) as every message shows it: control
+/// characters and invisible or bidirectional formatting characters escaped
+/// (`\n`, `\u{1b}`, `\u{202e}`), so a name can neither forge a second line
+/// nor recolour a terminal, and cut after [`MAX_SHOWN_NAME`] characters.
+///
+/// ```
+/// use runqy_vault::error::shown;
+/// assert_eq!(shown("ci").to_string(), "ci");
+/// assert_eq!(shown("a\nwarning: forged").to_string(), "a\\nwarning: forged");
+/// assert_eq!(shown("\u{1b}[31mred").to_string(), "\\u{1b}[31mred");
+/// assert!(shown(&"x".repeat(10_000)).to_string().ends_with("... (10,000 characters)"));
+/// ```
+pub fn shown(name: &str) -> Shown<'_> {
+    Shown {
+        text: name,
+        max: MAX_SHOWN_NAME,
+    }
+}
+
+/// Free text as every message shows it: escaped as [`shown`], cut after
+/// [`MAX_SHOWN_TEXT`] characters. Escaping twice changes nothing, so text
+/// that already holds shown names can pass through it again.
+pub fn text(text: &str) -> Shown<'_> {
+    Shown {
+        text,
+        max: MAX_SHOWN_TEXT,
+    }
+}
+
+/// Text made safe to show on one line; see [`shown`] and [`text`].
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<'a> {
+    text: &'a str,
+    max: usize,
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for (count, c) in self.text.chars().enumerate() {
+            if count == self.max {
+                let total = self.text.chars().count();
+                return write!(f, "... ({} characters)", thousands(total));
+            }
+            if needs_escape(c) {
+                // `\n`, `\t`, `\r` or `\u{..}`: printable ASCII only.
+                for e in c.escape_default() {
+                    f.write_char(e)?;
+                }
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Control characters, and the invisible characters that reorder or hide
+/// text on a terminal or in a log viewer (bidi overrides, zero-width ones).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}' // zero-width spaces and joiners, LRM/RLM
+            | '\u{2028}' | '\u{2029}' // line and paragraph separators
+            | '\u{202a}'..='\u{202e}' // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{feff}' // zero-width no-break space
+        )
+}
+
+/// `12345678` as `12,345,678`, for sizes and counts in messages.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 impl Error {
@@ -457,3 +567,131 @@ impl From<rusqlite::Error> for Error {
 
 /// `Result` with runqy-vault's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every variant, each carrying `hostile` wherever it shows
+    /// outside text.
+    fn every_variant(hostile: &str) -> Vec<Error> {
+        let s = || hostile.to_owned();
+        vec![
+            Error::InvalidMasterKey {
+                source_name: s(),
+                reason: s(),
+            },
+            Error::KeyMismatch {
+                store_key_id: s(),
+                key_id: s(),
+            },
+            Error::VaultNotFound {
+                vaults: vec![s(), s()],
+            },
+            Error::VaultNotFound { vaults: vec![s()] },
+            Error::EntryNotFound {
+                vault: s(),
+                key: s(),
+            },
+            Error::VaultExists { vault: s() },
+            Error::InvalidName {
+                kind: NameKind::Key,
+                name: s(),
+                reason: s(),
+            },
+            Error::ReservedName {
+                kind: NameKind::Vault,
+                name: s(),
+                reason: s(),
+            },
+            Error::InvalidValue {
+                vault: s(),
+                key: s(),
+                reason: s(),
+            },
+            Error::InvalidInput(s()),
+            Error::DecryptionFailed {
+                vault: s(),
+                key: s(),
+            },
+            Error::storage(s()),
+            Error::Io {
+                path: s(),
+                message: s(),
+            },
+        ]
+    }
+
+    #[test]
+    fn messages_not_sanitised_every_variant_escapes_control_characters() {
+        let hostile = "a\nwarning: forged\r\u{1b}[2J\u{1b}]0;title\u{7}\u{202e}gpj.exe\u{0}";
+        for err in every_variant(hostile) {
+            let msg = err.to_string();
+            assert!(
+                !msg.chars().any(|c| c.is_control() || needs_escape(c)),
+                "{:?}: {msg:?}",
+                err.kind()
+            );
+            assert!(
+                msg.contains("a\\nwarning: forged\\r\\u{1b}[2J"),
+                "{:?}: {msg}",
+                err.kind()
+            );
+            assert!(msg.contains("\\u{202e}gpj.exe\\u{0}"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn messages_not_sanitised_names_are_cut_and_every_message_is_bounded() {
+        let long = "é".repeat(100_000);
+        for err in every_variant(&long) {
+            let msg = err.to_string();
+            assert!(msg.chars().count() < 3 * MAX_SHOWN_TEXT, "{:?}", err.kind());
+            assert!(msg.contains("... (100,000 characters)"), "{:?}", err.kind());
+        }
+        // A valid name, even the longest, is shown whole.
+        let key = "K".repeat(256);
+        let msg = Error::EntryNotFound {
+            vault: "v".into(),
+            key: key.clone(),
+        }
+        .to_string();
+        assert_eq!(msg, format!("entry '{key}' not found in vault 'v'"));
+        let msg = Error::EntryNotFound {
+            vault: "v".into(),
+            key: "K".repeat(257),
+        }
+        .to_string();
+        assert!(
+            msg.contains(&format!("{}... (257 characters)'", "K".repeat(256))),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn shown_text_escapes_once_and_keeps_ordinary_text() {
+        for plain in ["api-keys", "naïve café ✓", "日本語", "tab-less"] {
+            assert_eq!(shown(plain).to_string(), plain);
+        }
+        let once = shown("x\ny\u{1b}").to_string();
+        assert_eq!(once, "x\\ny\\u{1b}");
+        assert_eq!(
+            text(&once).to_string(),
+            once,
+            "escaping twice changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_long_list_of_missing_vaults_names_twenty_and_counts_the_rest() {
+        let vaults: Vec<String> = (0..25).map(|i| format!("v{i}")).collect();
+        let msg = Error::VaultNotFound { vaults }.to_string();
+        assert!(msg.starts_with("vaults 'v0', 'v1', "), "{msg}");
+        assert!(msg.ends_with(", 'v19', and 5 more not found"), "{msg}");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(65_536), "65,536");
+        assert_eq!(thousands(10_485_760), "10,485,760");
+    }
+}

@@ -74,7 +74,7 @@ impl MasterKey {
         };
         let text = text.trim();
         if text.is_empty() {
-            return Err(invalid("it is empty".to_owned()));
+            return Err(invalid("it is empty or only whitespace".to_owned()));
         }
         if let Some(pos) = text
             .bytes()
@@ -244,8 +244,10 @@ pub(crate) fn load_from(
                 }),
         }
     };
-    let direct = text_of(ENV_MASTER_KEY)?.filter(|s| !s.trim().is_empty());
-    let file = text_of(ENV_MASTER_KEY_FILE)?.filter(|s| !s.trim().is_empty());
+    // Empty is unset (as upstream reads it); whitespace only is a key that
+    // is set but not valid, never "not configured" (SPEC §1).
+    let direct = text_of(ENV_MASTER_KEY)?.filter(|s| !s.is_empty());
+    let file = text_of(ENV_MASTER_KEY_FILE)?.filter(|s| !s.is_empty());
     let current = match (direct, file) {
         (Some(_), Some(_)) => {
             return Err(Error::InvalidMasterKey {
@@ -352,7 +354,26 @@ mod tests {
     #[test]
     fn environment_without_key_is_disabled() {
         assert!(load_from(env(&[])).unwrap().is_none());
-        assert!(load_from(env(&[(ENV_MASTER_KEY, "  ")])).unwrap().is_none());
+        assert!(load_from(env(&[(ENV_MASTER_KEY, "")])).unwrap().is_none());
+        assert!(load_from(env(&[(ENV_MASTER_KEY_FILE, "")]))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn inaccurate_messages_a_whitespace_only_key_is_invalid_not_unconfigured() {
+        for blank in ["  ", "\n", " \t\r\n"] {
+            let err = load_from(env(&[(ENV_MASTER_KEY, blank)])).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidMasterKey, "{blank:?}");
+            let msg = err.to_string();
+            assert!(
+                msg.contains(ENV_MASTER_KEY) && msg.contains("only whitespace"),
+                "{msg}"
+            );
+            assert!(!msg.contains("not configured"), "{msg}");
+        }
+        let err = load_from(env(&[(ENV_MASTER_KEY_FILE, " ")])).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidMasterKey);
     }
 
     #[test]

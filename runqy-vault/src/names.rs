@@ -3,7 +3,7 @@
 //! Every write path (API, CLI, import, C, Python, worker-side injection)
 //! calls these; they are the only place the rules live.
 
-use crate::error::{Error, NameKind, Result};
+use crate::error::{thousands, Error, NameKind, Result};
 
 /// Longest vault name, in characters.
 pub const MAX_VAULT_NAME_LEN: usize = 64;
@@ -124,21 +124,34 @@ pub fn check_key(key: &str) -> Result<()> {
     if key.len() > MAX_KEY_LEN {
         return Err(invalid("must be at most 256 characters"));
     }
+    match reserved_key_reason(key) {
+        Some(reason) => Err(Error::ReservedName {
+            kind: NameKind::Key,
+            name: key.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Why `key` is reserved (compared upper-cased), `None` when it is not. For
+/// keys an older store may already hold: they stay readable, but a payload
+/// leaves them out with this reason (SPEC §4).
+///
+/// ```
+/// use runqy_vault::names::reserved_key_reason;
+/// assert!(reserved_key_reason("PythonWarnings").unwrap().contains("PYTHON"));
+/// assert_eq!(reserved_key_reason("API_KEY"), None);
+/// ```
+pub fn reserved_key_reason(key: &str) -> Option<String> {
     let upper = key.to_ascii_uppercase();
-    let reserved = |reason: String| Error::ReservedName {
-        kind: NameKind::Key,
-        name: key.to_owned(),
-        reason,
-    };
     if RESERVED_KEYS.contains(&upper.as_str()) {
-        return Err(reserved(format!("{upper} is reserved")));
+        return Some(format!("{upper} is reserved"));
     }
-    if let Some(prefix) = RESERVED_KEY_PREFIXES.iter().find(|p| upper.starts_with(*p)) {
-        return Err(reserved(format!(
-            "names starting with {prefix} are reserved"
-        )));
-    }
-    Ok(())
+    RESERVED_KEY_PREFIXES
+        .iter()
+        .find(|p| upper.starts_with(*p))
+        .map(|prefix| format!("names starting with {prefix} are reserved"))
 }
 
 /// Checks a value for `key` in `vault`: no NUL byte, at most 65,536 bytes.
@@ -151,8 +164,9 @@ pub fn check_value(vault: &str, key: &str, value: &str) -> Result<()> {
     };
     if value.len() > MAX_VALUE_LEN {
         return Err(invalid(format!(
-            "is {} bytes, more than the limit of {MAX_VALUE_LEN} bytes",
-            value.len()
+            "is {} bytes, more than the limit of {} bytes",
+            thousands(value.len()),
+            thousands(MAX_VALUE_LEN)
         )));
     }
     if value.as_bytes().contains(&0) {
@@ -161,6 +175,16 @@ pub fn check_value(vault: &str, key: &str, value: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The error for a value whose reading stopped at the limit (standard
+/// input, a stream): its true size is not known, only that it is too big.
+pub fn value_over_limit(vault: &str, key: &str) -> Error {
+    Error::InvalidValue {
+        vault: vault.to_owned(),
+        key: key.to_owned(),
+        reason: format!("is more than {} bytes, the limit", thousands(MAX_VALUE_LEN)),
+    }
 }
 
 /// Checks a whole entry: vault name, key, value.
@@ -275,6 +299,79 @@ mod tests {
         assert!(check_key("PATHS").is_ok());
         assert!(check_key("ENVIRONMENT").is_ok());
         assert!(check_key("MY_RUNQY_KEY").is_ok());
+    }
+
+    #[test]
+    fn code_execution_variables_accepted_as_keys_are_now_reserved() {
+        // Each of these makes an interpreter, the loader or a tool run code
+        // of the setter's choosing (PYTHONWARNINGS=ignore::x.Y imports x).
+        for bad in [
+            "PYTHONWARNINGS",
+            "PYTHONINSPECT",
+            "PYTHONBREAKPOINT",
+            "PYTHONUSERBASE",
+            "pythonpath",
+            "LD_BIND_NOW",
+            "ld_debug",
+            "DYLD_LIBRARY_PATH",
+            "BASH_FUNC_ls%%",
+            "BASH_FUNC_x",
+            "BASH_ENV",
+            "ENV",
+            "SHELLOPTS",
+            "BASHOPTS",
+            "PS4",
+            "IFS",
+            "PROMPT_COMMAND",
+            "GCONV_PATH",
+            "NODE_OPTIONS",
+            "PERL5OPT",
+            "PERL5LIB",
+            "RUBYOPT",
+            "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS",
+            "GIT_SSH_COMMAND",
+            "git_exec_path",
+        ] {
+            let err = check_key(bad).unwrap_err();
+            // `BASH_FUNC_ls%%` breaks the pattern first; either way it is refused.
+            assert!(
+                matches!(err.kind(), ErrorKind::ReservedName | ErrorKind::InvalidName),
+                "{bad}"
+            );
+            if bad.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                assert_eq!(err.kind(), ErrorKind::ReservedName, "{bad}");
+                assert!(reserved_key_reason(bad).is_some(), "{bad}");
+                assert!(err.to_string().contains(bad), "{err}");
+            }
+        }
+        for ok in [
+            "PYTHO",
+            "MY_PYTHON",
+            "LD",
+            "NODE",
+            "GIT_TOKEN",
+            "PS5",
+            "PS4X",
+        ] {
+            assert!(check_key(ok).is_ok(), "{ok}");
+            assert_eq!(reserved_key_reason(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn inaccurate_messages_a_value_over_the_limit_gives_its_true_size() {
+        let big = "x".repeat(70_000);
+        let msg = check_value("v", "K", &big).unwrap_err().to_string();
+        assert!(
+            msg.contains("is 70,000 bytes, more than the limit of 65,536 bytes"),
+            "{msg}"
+        );
+        let msg = value_over_limit("v", "K").to_string();
+        assert_eq!(
+            msg,
+            "invalid value for key 'K' in vault 'v': is more than 65,536 bytes, the limit"
+        );
     }
 
     #[test]

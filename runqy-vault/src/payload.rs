@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::model::{Provenance, Resolved};
 use crate::names;
 use crate::secret::SecretString;
@@ -31,14 +31,22 @@ impl EntryReference {
     /// assert!(EntryReference::parse("ci/GITHUB_TOKEN").is_err());
     /// ```
     pub fn parse(reference: &str) -> Result<EntryReference> {
+        let Some(rest) = reference.strip_prefix("vault://") else {
+            // Most likely a plaintext token pasted where its reference belongs
+            // (upstream logs it verbatim): the text itself is never shown.
+            return Err(Error::InvalidInput(format!(
+                "invalid vault reference: it does not start with vault:// (expected \
+                 vault://<vault>/<key>; the {} characters given are not shown, as they may be a \
+                 plaintext secret)",
+                reference.chars().count()
+            )));
+        };
         let bad = |why: &str| {
             Error::InvalidInput(format!(
-                "invalid vault reference '{reference}': {why} (expected vault://<vault>/<key>)"
+                "invalid vault reference '{}': {why} (expected vault://<vault>/<key>)",
+                shown(reference)
             ))
         };
-        let rest = reference
-            .strip_prefix("vault://")
-            .ok_or_else(|| bad("it does not start with vault://"))?;
         let (vault, key) = rest
             .split_once('/')
             .ok_or_else(|| bad("it has no '/' between vault and key"))?;

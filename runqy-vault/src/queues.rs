@@ -32,7 +32,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{shown, text, Error, Result};
 use crate::payload::EntryReference;
 
 /// The variable naming the directory the runqy server reads its queue
@@ -52,7 +52,7 @@ pub enum QueueSource {
 impl fmt::Display for QueueSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            QueueSource::File(p) => write!(f, "{}", p.display()),
+            QueueSource::File(p) => write!(f, "{}", text(&p.to_string_lossy())),
             QueueSource::ServerTable => f.write_str("the server's queues table"),
         }
     }
@@ -149,9 +149,16 @@ pub struct ConfigProblem {
 
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Queue names and a parser's reasons come from the file: shown safely.
         match &self.queue {
-            Some(q) => write!(f, "{}: queue '{q}' {}", self.source, self.message),
-            None => write!(f, "{}: {}", self.source, self.message),
+            Some(q) => write!(
+                f,
+                "{}: queue '{}' {}",
+                self.source,
+                shown(q),
+                text(&self.message)
+            ),
+            None => write!(f, "{}: {}", self.source, text(&self.message)),
         }
     }
 }

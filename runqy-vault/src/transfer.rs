@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::names;
 use crate::secret::SecretString;
 
@@ -149,17 +149,24 @@ impl ExportDocument {
                 .get("name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| bad(format!("vaults[{i}].name must be a string")))?;
+            let shown_name = shown(name);
             let description = match v.get("description") {
                 None | Some(Value::Null) => "",
                 Some(Value::String(s)) => s.as_str(),
                 Some(_) => {
-                    return Err(bad(format!("vault '{name}': description must be a string")))
+                    return Err(bad(format!(
+                        "vault '{shown_name}': description must be a string"
+                    )))
                 }
             };
             let entries = match v.get("entries") {
                 None | Some(Value::Null) => &[][..],
                 Some(Value::Array(a)) => a.as_slice(),
-                Some(_) => return Err(bad(format!("vault '{name}': entries must be an array"))),
+                Some(_) => {
+                    return Err(bad(format!(
+                        "vault '{shown_name}': entries must be an array"
+                    )))
+                }
             };
             let mut vault = ExportVault {
                 name: name.to_owned(),
@@ -168,14 +175,19 @@ impl ExportDocument {
             };
             for (j, e) in entries.iter().enumerate() {
                 let e = e.as_object().ok_or_else(|| {
-                    bad(format!("vault '{name}': entries[{j}] must be an object"))
+                    bad(format!(
+                        "vault '{shown_name}': entries[{j}] must be an object"
+                    ))
                 })?;
                 let key = e.get("key").and_then(Value::as_str).ok_or_else(|| {
-                    bad(format!("vault '{name}': entries[{j}].key must be a string"))
+                    bad(format!(
+                        "vault '{shown_name}': entries[{j}].key must be a string"
+                    ))
                 })?;
+                let shown_key = shown(key);
                 let value = e.get("value").and_then(Value::as_str).ok_or_else(|| {
                     bad(format!(
-                        "vault '{name}': entry '{key}': value must be a string"
+                        "vault '{shown_name}': entry '{shown_key}': value must be a string"
                     ))
                 })?;
                 let is_secret = match e.get("is_secret") {
@@ -183,7 +195,7 @@ impl ExportDocument {
                     Some(Value::Bool(b)) => *b,
                     Some(_) => {
                         return Err(bad(format!(
-                            "vault '{name}': entry '{key}': is_secret must be true or false"
+                            "vault '{shown_name}': entry '{shown_key}': is_secret must be true or false"
                         )))
                     }
                 };
@@ -207,7 +219,7 @@ impl ExportDocument {
             if !seen_vaults.insert(vault.name.as_str()) {
                 return Err(bad(format!(
                     "vault '{}' appears more than once",
-                    vault.name
+                    shown(&vault.name)
                 )));
             }
             let mut seen_keys = std::collections::HashSet::new();
@@ -216,7 +228,8 @@ impl ExportDocument {
                 if !seen_keys.insert(e.key.as_str()) {
                     return Err(bad(format!(
                         "vault '{}': key '{}' appears more than once",
-                        vault.name, e.key
+                        shown(&vault.name),
+                        shown(&e.key)
                     )));
                 }
             }

@@ -333,7 +333,10 @@ fn set_dash_refuses_a_value_over_65536_bytes_and_accepts_exactly_65536() {
     let big = "s".repeat(65_537);
     let err = failure(v.run_with_input(&["set", "ci", "BIG", "-"], big.as_bytes()));
     assert!(err.contains("'BIG'") && err.contains("'ci'"), "{err}");
-    assert!(err.contains("65536"), "{err}");
+    assert!(
+        err.contains("65,537 bytes") && err.contains("65,536"),
+        "{err}"
+    );
     assert!(!err.contains("sssss"), "{err}");
     // Far larger input is refused too, without the whole of it being needed.
     let huge = vec![b'x'; 1 << 22];
@@ -1487,4 +1490,141 @@ fn history_limit_shows_sets_prunes_and_refuses_bad_numbers() {
         v.ok(&["history-limit", "5"]),
         "History limit set to 5 versions per key; 0 older versions pruned.\n"
     );
+}
+
+// ---- The defects a hostile review found (issue 17), each named after it ----
+
+#[test]
+fn plaintext_token_echoed_payload_never_prints_a_token_given_for_its_reference() {
+    let v = Vault::new();
+    v.ok(&["create", "ci"]);
+    v.ok(&["set", "ci", "A", "1"]);
+    let out = v.run(&["payload", "ci", "--git-token", "ghp_0123456789SECRETsecret"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "{\"vaults\":{\"A\":\"1\"}}\n");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("warning: git_token left out: invalid vault reference"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn messages_not_sanitised_escape_sequences_and_newlines_never_reach_the_terminal() {
+    let v = Vault::new();
+    v.ok(&["create", "ci"]);
+    let esc = "\u{1b}]0;owned\u{7}\u{1b}[31mred";
+    for args in [
+        vec!["get", esc, "K"],
+        vec!["get", "ci", esc],
+        vec!["create", esc],
+        vec!["show", esc],
+    ] {
+        let err = v.fail(&args);
+        let line = err.trim_end_matches('\n');
+        assert!(!line.chars().any(char::is_control), "{args:?}: {err:?}");
+        assert!(line.contains("\\u{1b}[31mred"), "{err}");
+    }
+    let out = v.run(&[
+        "payload",
+        "ci",
+        "--git-token",
+        "vault://ci/X\nwarning: forged",
+    ]);
+    assert!(out.status.success());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("X\\nwarning: forged"), "{stderr}");
+}
+
+#[test]
+fn inaccurate_messages_a_10_mb_value_on_stdin_is_more_than_the_limit_not_65539_bytes() {
+    let v = Vault::new();
+    v.ok(&["create", "ci"]);
+    let ten_mb = vec![b'x'; 10 << 20];
+    let err = failure(v.run_with_input(&["set", "ci", "BIG", "-"], &ten_mb));
+    assert_eq!(
+        err,
+        "error: invalid value for key 'BIG' in vault 'ci': is more than 65,536 bytes, the limit\n"
+    );
+    assert_eq!(v.ok(&["entries", "ci"]), "No entries.\n");
+}
+
+#[test]
+fn inaccurate_messages_a_whitespace_only_master_key_is_invalid_not_unconfigured() {
+    let v = Vault::new();
+    let err = failure(feed(v.command_with_key(Some("   \n"), &["list"]), b""));
+    assert!(
+        err.starts_with("error: invalid master key from RUNQY_VAULT_MASTER_KEY: "),
+        "{err}"
+    );
+    assert!(!err.contains("not configured"), "{err}");
+    // An empty variable is unset, as upstream reads it.
+    let err = failure(feed(v.command_with_key(Some(""), &["list"]), b""));
+    assert!(err.contains("vaults not configured"), "{err}");
+}
+
+#[test]
+fn in_memory_and_empty_paths_are_refused_by_the_cli() {
+    let v = Vault::new();
+    for db in [":memory:", "file::memory:?cache=shared"] {
+        let mut cmd = v.command(&["list"]);
+        cmd.arg("--db").arg(db);
+        let err = failure(feed(cmd, b""));
+        assert!(err.contains("in-memory"), "{err}");
+    }
+}
+
+/// The files in `dir`, sorted.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `args` run by a user who cannot write the database (nobody, when the tests run as root).
+fn run_as_reader(v: &Vault, args: &[&str]) -> Output {
+    let mut cmd = v.command(args);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(65534).gid(65534);
+    }
+    feed(cmd, b"")
+}
+
+#[test]
+fn a_read_only_database_cannot_be_read_no_more_and_reads_leave_no_wal_files() {
+    // The directory writable by the reader or not: both are read, and neither
+    // is left with -wal or -shm files.
+    for dir_mode in [0o555, 0o777] {
+        let v = Vault::new();
+        v.ok(&["create", "ci"]);
+        v.ok(&["set", "ci", "TOKEN", "t-value"]);
+        assert_eq!(listing(v.dir.path()), ["vault.db"]);
+        std::fs::set_permissions(v.db(), std::fs::Permissions::from_mode(0o444)).unwrap();
+        std::fs::set_permissions(v.dir.path(), std::fs::Permissions::from_mode(dir_mode)).unwrap();
+        let got = run_as_reader(&v, &["get", "ci", "TOKEN"]);
+        let listed = run_as_reader(&v, &["list"]);
+        let payload = run_as_reader(&v, &["payload", "ci"]);
+        let set = run_as_reader(&v, &["set", "ci", "TOKEN", "new-secret"]);
+        let files = listing(v.dir.path());
+        std::fs::set_permissions(v.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(success(got), "t-value\n", "dir {dir_mode:o}");
+        assert!(success(listed).contains("ci"));
+        assert_eq!(success(payload), "{\"vaults\":{\"TOKEN\":\"t-value\"}}\n");
+        let err = failure(set);
+        assert!(err.starts_with("error: storage error: "), "{err}");
+        assert!(
+            err.contains("read-only") && err.contains("vault.db"),
+            "{err}"
+        );
+        assert!(!err.contains("new-secret"), "{err}");
+        assert_eq!(files, ["vault.db"], "dir {dir_mode:o}");
+    }
 }

@@ -981,3 +981,34 @@ fn the_manual_page_names_every_command_and_the_db_help_names_postgresql_urls() {
         "the page has the --db help too"
     );
 }
+
+#[test]
+fn messages_not_sanitised_queue_names_from_yaml_cannot_forge_a_check_line() {
+    let yaml = "queues:\n  \"evil\\nerror: forged \\e[31mred\":\n    priority: 1\n  \"ok\\u202e\":\n    deployment: {vaults: [\"gone\\nwarning: x\"]}\n";
+    let configs = QueueConfigs::from_yaml(yaml, "dir/q\n.yaml");
+    assert!(!configs.problems.is_empty());
+    for p in &configs.problems {
+        let line = p.to_string();
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("dir/q\\n.yaml"), "{line}");
+    }
+    let d = Dir::new();
+    let store = Store::open(d.db(), Some(&d.key)).unwrap();
+    let report = store.check(&configs, 90);
+    assert!(!report.findings.is_empty());
+    for f in &report.findings {
+        let line = f.to_string();
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{line:?}"
+        );
+    }
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.message.contains("'gone\\nwarning: x'")),
+        "{:?}",
+        report.findings
+    );
+}

@@ -879,7 +879,11 @@ fn upstream_database_opens_as_legacy_and_stays_readable_by_upstream(b: Backend) 
         is_secret: false,
     };
     assert_eq!(
-        upstream.decrypt(as_upstream, &blob).unwrap().0.expose(),
+        upstream
+            .decrypt(Format::Legacy, as_upstream, &blob)
+            .unwrap()
+            .0
+            .expose(),
         "written-by-us"
     );
     drop(store);
@@ -1022,17 +1026,6 @@ fn payload_decrypts_only_the_values_it_hands_out(b: Backend) {
         kind(f.store.resolve(&["a", "b"])),
         ErrorKind::DecryptionFailed
     );
-}
-
-fn payload_after_another_store_rotated_the_key_fails_rather_than_serve_old_rows(b: Backend) {
-    let f = Fixture::new(b);
-    let other = f.reopen(1).unwrap();
-    f.store.create_vault("a", "").unwrap();
-    f.store.set("a", "K", "one", true).unwrap();
-    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "one")]));
-    other.rotate_key(&key(2)).unwrap();
-    let err = f.store.registration_payload(&["a"], None).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::DecryptionFailed, "{err}");
 }
 
 fn rotate_key_reencrypts_everything_and_retires_the_old_key(b: Backend) {
@@ -1335,6 +1328,632 @@ fn deleting_a_vault_while_another_server_sets_in_it_gives_only_vault_not_found(b
     );
 }
 
+// ---- The defects a hostile review found (issue 17), each named after it ----
+
+/// A store of key 1 holding `("a", K1 = "one")`, `("a", K2 = "two")`, closed.
+fn v2_store_with_two_entries(b: Backend) -> Db {
+    let f = Fixture::new(b);
+    f.store.create_vault("a", "").unwrap();
+    f.store.set("a", "K1", "one", true).unwrap();
+    f.store.set("a", "K2", "two", true).unwrap();
+    f.close()
+}
+
+/// Swaps the stored blobs of K1 and K2 in the database, as an attacker could.
+fn swap_blobs(db: &Db) {
+    let (one, two) = (db.value_of("K1"), db.value_of("K2"));
+    db.set_value_of("K1", &two);
+    db.set_value_of("K2", &one);
+}
+
+fn plaintext_token_echoed_a_git_token_that_is_not_a_reference_is_never_printed(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("ci", "").unwrap();
+    for token in [
+        "ghp_0123456789abcdefSECRETsecret",
+        "https://x-access-token:ghp_SECRETsecret@github.com/o/r",
+        "ci/ghp_SECRETsecret",
+        "vault:/ci/ghp_SECRETsecret",
+    ] {
+        let p = f.store.registration_payload(&["ci"], Some(token)).unwrap();
+        assert_eq!(p.warnings.len(), 1, "{token}");
+        let all = p.to_json_with_warnings();
+        for text in [p.warnings[0].as_str(), all.expose()] {
+            assert!(!text.contains("SECRET"), "{token}: {text}");
+            assert!(text.contains("does not start with vault://"), "{text}");
+        }
+        let err = runqy_vault::EntryReference::parse(token).unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+    }
+}
+
+fn silent_downgrade_dropping_the_meta_table_keeps_a_v2_store_v2(b: Backend) {
+    let db = v2_store_with_two_entries(b);
+    db.exec("DROP TABLE runqy_vault_meta");
+    let store = db.open(1).unwrap();
+    assert_eq!(store.format(), Some(Format::V2));
+    assert_eq!(store.get("a", "K1").unwrap().expose(), "one");
+    // Still bound: swapped blobs do not decrypt as each other's value.
+    swap_blobs(&db);
+    assert_eq!(kind(store.get("a", "K1")), ErrorKind::DecryptionFailed);
+    swap_blobs(&db);
+    // New values are v2, the meta table says so again, and migrate has nothing to do.
+    store.set("a", "K3", "three", true).unwrap();
+    assert_eq!(&db.value_of("K3")[..4], b"RQV\x02");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM runqy_vault_meta WHERE name = 'format' AND value = 'v2'"),
+        1
+    );
+    assert_eq!(store.migrate().unwrap(), 0);
+}
+
+fn silent_downgrade_a_format_edited_to_legacy_keeps_a_v2_store_v2(b: Backend) {
+    let db = v2_store_with_two_entries(b);
+    db.exec("UPDATE runqy_vault_meta SET value = 'legacy' WHERE name = 'format'");
+    let store = db.open(1).unwrap();
+    assert_eq!(store.format(), Some(Format::V2));
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM runqy_vault_meta WHERE name = 'format' AND value = 'v2'"),
+        1,
+        "the record is repaired at open"
+    );
+    swap_blobs(&db);
+    assert_eq!(kind(store.get("a", "K2")), ErrorKind::DecryptionFailed);
+    // migrate would have re-encrypted the swap as each other's value: it has nothing to do.
+    assert_eq!(store.migrate().unwrap(), 0);
+    assert_eq!(kind(store.get("a", "K1")), ErrorKind::DecryptionFailed);
+}
+
+fn silent_downgrade_a_legacy_blob_planted_in_a_v2_store_fails_decryption(b: Backend) {
+    let db = v2_store_with_two_entries(b);
+    let store = db.open(1).unwrap();
+    // An older copy of the entry, legacy and unbound, under the same key.
+    let planted = Cipher::new(&KeySet {
+        current: key(1),
+        previous: vec![],
+    })
+    .encrypt(
+        Format::Legacy,
+        Binding {
+            vault: "a",
+            key: "K1",
+            is_secret: true,
+        },
+        b"an older value",
+    );
+    db.set_value_of("K1", &planted);
+    let err = store.get("a", "K1").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
+    assert_eq!(
+        err.to_string(),
+        "decryption failed for key 'K1' in vault 'a'"
+    );
+    assert_eq!(kind(store.show("a")), ErrorKind::DecryptionFailed);
+    assert_eq!(
+        kind(store.registration_payload(&["a"], None)),
+        ErrorKind::DecryptionFailed
+    );
+    drop(store);
+    assert_eq!(
+        kind(db.open(1).unwrap().get("a", "K1")),
+        ErrorKind::DecryptionFailed
+    );
+}
+
+#[test]
+fn in_memory_and_empty_paths_are_refused_at_open() {
+    for bad in [
+        "",
+        ":memory:",
+        "file::memory:",
+        "file::memory:?cache=shared",
+        "file:shared?mode=memory&cache=shared",
+    ] {
+        for source in [KeySource::explicit(&key_text(1)).unwrap(), KeySource::None] {
+            let err = Store::open_with(bad, source).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
+            assert_eq!(err.http_status(), 400);
+            let msg = err.to_string();
+            assert!(msg.contains("in-memory") || msg.contains("empty"), "{msg}");
+        }
+    }
+    assert_eq!(
+        kind(Store::open(std::path::PathBuf::new(), Some(&key_text(1)))),
+        ErrorKind::InvalidInput
+    );
+}
+
+/// Puts `key` = `value` into vault `vault` straight into the database, as an
+/// older server that did not reserve the name would have (v2, correctly bound).
+fn plant_entry(db: &Db, vault: &str, key_name: &str, value: &str) {
+    let blob = Cipher::new(&KeySet {
+        current: key(1),
+        previous: vec![],
+    })
+    .encrypt(
+        Format::V2,
+        Binding {
+            vault,
+            key: key_name,
+            is_secret: true,
+        },
+        value.as_bytes(),
+    );
+    let vault_id = db.count(&format!(
+        "SELECT CAST(id AS BIGINT) FROM vaults WHERE name = '{vault}'"
+    ));
+    let hex: String = blob.iter().map(|b| format!("{b:02x}")).collect();
+    let literal = match db.backend {
+        Backend::Sqlite => format!("x'{hex}'"),
+        Backend::Postgres => format!("'\\x{hex}'::bytea"),
+    };
+    db.exec(&format!(
+        "INSERT INTO vault_entries (vault_id, key, value) VALUES ({vault_id}, '{key_name}', {literal})"
+    ));
+}
+
+fn code_execution_variables_in_an_older_store_stay_readable_but_leave_the_payload(b: Backend) {
+    let f = Fixture::new(b);
+    for v in ["base", "app"] {
+        f.store.create_vault(v, "").unwrap();
+    }
+    f.store.set("base", "API_KEY", "sk-1", true).unwrap();
+    plant_entry(&f.db, "base", "PYTHONWARNINGS", "ignore::evil.Hook-value");
+    plant_entry(&f.db, "base", "LD_PRELOAD", "/tmp/evil-base.so");
+    plant_entry(&f.db, "app", "LD_PRELOAD", "/tmp/evil-app.so");
+    // Readable and listable, as SPEC §4 keeps them.
+    assert_eq!(
+        f.store.get("base", "PYTHONWARNINGS").unwrap().expose(),
+        "ignore::evil.Hook-value"
+    );
+    let keys: Vec<String> = f
+        .store
+        .entries("base")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(keys, ["API_KEY", "LD_PRELOAD", "PYTHONWARNINGS"]);
+    // Left out of the payload, one warning per key naming it and its vault, never its value.
+    let p = f
+        .store
+        .registration_payload(&["base", "app"], None)
+        .unwrap();
+    assert_eq!(p.to_json().expose(), r#"{"vaults":{"API_KEY":"sk-1"}}"#);
+    assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+    assert!(
+        p.warnings[0].starts_with(
+            "key 'LD_PRELOAD' of vault 'app' left out: names starting with LD_ are reserved"
+        ),
+        "{}",
+        p.warnings[0]
+    );
+    assert!(
+        p.warnings[1].starts_with("key 'PYTHONWARNINGS' of vault 'base' left out"),
+        "{}",
+        p.warnings[1]
+    );
+    assert!(!p.to_json_with_warnings().expose().contains("evil"));
+    // New writes of such keys are refused.
+    assert_eq!(
+        kind(f.store.set("base", "PYTHONSTARTUP", "x", true)),
+        ErrorKind::ReservedName
+    );
+}
+
+#[test]
+fn a_read_only_database_can_be_read_and_refuses_writes_clearly() {
+    let f = Fixture::new(Backend::Sqlite);
+    f.store.create_vault("ci", "tokens").unwrap();
+    f.store.set("ci", "TOKEN", "t-123456", true).unwrap();
+    let db = f.close();
+    let dir_listing = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(db.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(dir_listing(), ["v.db"]);
+    let before = std::fs::read(db.db()).unwrap();
+    // Root can write any file, so the test asks SQLite itself for read-only
+    // access (`mode=ro`), which takes the same path as a file or directory
+    // this process cannot write (checked with access(2); see the CLI test
+    // run as an unprivileged user).
+    let uri = format!("file:{}?mode=ro", db.db().display());
+    let store = Store::open(&uri, Some(&key_text(1))).unwrap();
+    assert_eq!(store.get("ci", "TOKEN").unwrap().expose(), "t-123456");
+    assert_eq!(store.list_vaults().unwrap()[0].entry_count, 1);
+    assert_eq!(store.show("ci").unwrap().entries[0].value, "t-****56");
+    assert_eq!(
+        store
+            .registration_payload(&["ci"], None)
+            .unwrap()
+            .to_json()
+            .expose(),
+        r#"{"vaults":{"TOKEN":"t-123456"}}"#
+    );
+    assert_eq!(store.export().unwrap().vaults.len(), 1);
+    let err = store.set("ci", "TOKEN", "new-secret", true).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    let msg = err.to_string();
+    assert!(msg.contains("read-only") && msg.contains("v.db"), "{msg}");
+    assert!(!msg.contains("new-secret"), "{msg}");
+    assert_eq!(kind(store.create_vault("new", "")), ErrorKind::Storage);
+    assert_eq!(kind(store.rotate_key(&key(2))), ErrorKind::Storage);
+    // Reads left nothing behind, and the file is byte for byte as it was.
+    assert_eq!(dir_listing(), ["v.db"]);
+    drop(store);
+    assert_eq!(dir_listing(), ["v.db"]);
+    assert_eq!(std::fs::read(db.db()).unwrap(), before);
+    // The wrong key is still refused at open.
+    assert_eq!(
+        kind(Store::open(&uri, Some(&key_text(2)))),
+        ErrorKind::KeyMismatch
+    );
+}
+
+#[test]
+fn a_read_only_database_follows_a_writer_that_has_it_open() {
+    let f = Fixture::new(Backend::Sqlite);
+    f.store.create_vault("ci", "").unwrap();
+    f.store.set("ci", "TOKEN", "first", true).unwrap();
+    // The writer keeps the database open (its -wal and -shm exist): the
+    // reader shares its WAL index and sees each commit.
+    let uri = format!("file:{}?mode=ro", f.db.db().display());
+    let reader = Store::open(&uri, Some(&key_text(1))).unwrap();
+    assert_eq!(reader.get("ci", "TOKEN").unwrap().expose(), "first");
+    f.store.set("ci", "TOKEN", "second", true).unwrap();
+    assert_eq!(reader.get("ci", "TOKEN").unwrap().expose(), "second");
+    assert_eq!(
+        reader
+            .registration_payload(&["ci"], None)
+            .unwrap()
+            .to_json()
+            .expose(),
+        r#"{"vaults":{"TOKEN":"second"}}"#
+    );
+}
+
+fn long_lived_stores_miss_another_process_rotation_it_is_key_mismatch(b: Backend) {
+    let f = Fixture::new(b);
+    let other = f.reopen(1).unwrap();
+    f.store.create_vault("a", "").unwrap();
+    f.store.set("a", "K", "one", true).unwrap();
+    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "one")]));
+    other.rotate_key(&key(2)).unwrap();
+    let (old_id, new_id) = (key(1).key_id().to_string(), key(2).key_id().to_string());
+    for err in [
+        f.store.registration_payload(&["a"], None).unwrap_err(),
+        f.store.get("a", "K").unwrap_err(),
+        f.store.show("a").unwrap_err(),
+        f.store.resolve(&["a"]).unwrap_err(),
+        f.store.export().unwrap_err(),
+        f.store.set("a", "K", "two", true).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::KeyMismatch, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(&old_id) && msg.contains(&new_id), "{msg}");
+        assert!(msg.contains("rotated by another process"), "{msg}");
+    }
+    assert_eq!(other.get("a", "K").unwrap().expose(), "one");
+}
+
+fn long_lived_stores_miss_another_process_migration_they_then_write_v2(b: Backend) {
+    let db = Db::new(b);
+    db.create_upstream_tables();
+    db.exec("INSERT INTO vaults (name) VALUES ('prod')");
+    let legacy = Cipher::new(&KeySet {
+        current: key(1),
+        previous: vec![],
+    });
+    let e = Binding {
+        vault: "prod",
+        key: "OLD",
+        is_secret: true,
+    };
+    db.insert_upstream_entry("OLD", &legacy.encrypt(Format::Legacy, e, b"old-value"));
+    let long_lived = db.open(1).unwrap();
+    assert_eq!(long_lived.format(), Some(Format::Legacy));
+    let migrator = db.open(1).unwrap();
+    assert_eq!(migrator.migrate().unwrap(), 1);
+    // The long-lived store's next write is v2, never a legacy blob a v2
+    // store would refuse, and it says v2 from then on.
+    long_lived.set("prod", "NEW", "new-value", true).unwrap();
+    assert_eq!(&db.value_of("NEW")[..4], b"RQV\x02");
+    assert_eq!(long_lived.format(), Some(Format::V2));
+    assert_eq!(migrator.get("prod", "NEW").unwrap().expose(), "new-value");
+    assert_eq!(long_lived.get("prod", "OLD").unwrap().expose(), "old-value");
+    // And, being v2, it no longer reads a legacy blob planted in the store.
+    db.set_value_of("OLD", &legacy.encrypt(Format::Legacy, e, b"planted"));
+    assert_eq!(
+        kind(long_lived.get("prod", "OLD")),
+        ErrorKind::DecryptionFailed
+    );
+}
+
+/// Creates the runqy server's `autoscale_providers` table exactly as
+/// upstream's `app/models/schema.go` does, on either backend.
+fn create_upstream_autoscale_table(db: &Db) {
+    db.exec(match db.backend {
+        Backend::Sqlite => {
+            "CREATE TABLE IF NOT EXISTS autoscale_providers (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 name TEXT UNIQUE NOT NULL,
+                 provider_type TEXT NOT NULL,
+                 config BLOB NOT NULL,
+                 enabled INTEGER DEFAULT 1,
+                 created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+                 updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
+             );
+             CREATE INDEX IF NOT EXISTS idx_autoscale_providers_name ON autoscale_providers(name);"
+        }
+        Backend::Postgres => {
+            "CREATE TABLE IF NOT EXISTS autoscale_providers (
+                 id SERIAL PRIMARY KEY,
+                 name TEXT UNIQUE NOT NULL,
+                 provider_type TEXT NOT NULL,
+                 config BYTEA NOT NULL,
+                 enabled BOOLEAN DEFAULT TRUE,
+                 created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+                 updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW()
+             );
+             CREATE INDEX IF NOT EXISTS idx_autoscale_providers_name ON autoscale_providers(name);"
+        }
+    });
+}
+
+/// Inserts a provider as upstream's `Store.Create` does: the config JSON
+/// sealed by the server's encryptor (legacy format, the raw master key).
+fn insert_upstream_provider(db: &Db, name: &str, key_byte: u8, config: &str) {
+    let blob = Cipher::new(&KeySet {
+        current: key(key_byte),
+        previous: vec![],
+    })
+    .encrypt(
+        Format::Legacy,
+        Binding {
+            vault: "",
+            key: "",
+            is_secret: true,
+        },
+        config.as_bytes(),
+    );
+    let hex: String = blob.iter().map(|b| format!("{b:02x}")).collect();
+    let (literal, enabled) = match db.backend {
+        Backend::Sqlite => (format!("x'{hex}'"), "1"),
+        Backend::Postgres => (format!("'\\x{hex}'::bytea"), "TRUE"),
+    };
+    db.exec(&format!(
+        "INSERT INTO autoscale_providers (name, provider_type, config, enabled)
+         VALUES ('{name}', 'runpod', {literal}, {enabled})"
+    ));
+}
+
+/// The providers' configs as the server would read them with `key_byte`.
+fn provider_configs(db: &Db, key_byte: u8) -> Vec<Option<String>> {
+    let blobs: Vec<Vec<u8>> = match db.backend {
+        Backend::Sqlite => {
+            let conn = db.raw();
+            let mut stmt = conn
+                .prepare("SELECT config FROM autoscale_providers ORDER BY id")
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        }
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => db
+            .pg()
+            .query("SELECT config FROM autoscale_providers ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+        #[cfg(not(feature = "postgres"))]
+        Backend::Postgres => unreachable!(),
+    };
+    blobs
+        .iter()
+        .map(|b| {
+            runqy_vault::cipher::aead_open(&[key_byte; 32], b, &[])
+                .map(|p| String::from_utf8(p.to_vec()).unwrap())
+        })
+        .collect()
+}
+
+fn rotation_breaks_a_newer_runqy_servers_other_secrets_no_more(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("v", "").unwrap();
+    f.store.set("v", "K", "value", true).unwrap();
+    create_upstream_autoscale_table(&f.db);
+    let configs = [
+        r#"{"api_key":"rp_secret_1"}"#,
+        r#"{"api_key":"vast_2","region":"eu"}"#,
+    ];
+    insert_upstream_provider(&f.db, "runpod-main", 1, configs[0]);
+    insert_upstream_provider(&f.db, "vast", 1, configs[1]);
+    f.store.rotate_key(&key(2)).unwrap();
+    // The server, restarted with the new key, reads every provider (still legacy).
+    assert_eq!(
+        provider_configs(&f.db, 2),
+        configs.map(|c| Some(c.to_owned())).to_vec()
+    );
+    assert_eq!(provider_configs(&f.db, 1), [None, None]);
+    assert_eq!(f.store.get("v", "K").unwrap().expose(), "value");
+    assert_eq!(
+        f.db.count("SELECT COUNT(*) FROM autoscale_providers WHERE provider_type = 'runpod'"),
+        2
+    );
+}
+
+fn rotation_refuses_an_autoscale_provider_it_cannot_decrypt_and_changes_nothing(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("v", "").unwrap();
+    f.store.set("v", "K", "value", true).unwrap();
+    create_upstream_autoscale_table(&f.db);
+    insert_upstream_provider(&f.db, "fine", 1, "{}");
+    insert_upstream_provider(&f.db, "foreign", 9, "{}");
+    let before = f.db.value_of("K");
+    let err = f.store.rotate_key(&key(2)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("autoscale_providers")
+            && msg.contains("'foreign'")
+            && msg.contains("nothing was changed"),
+        "{msg}"
+    );
+    assert_eq!(f.db.value_of("K"), before);
+    assert_eq!(provider_configs(&f.db, 1), [Some("{}".to_owned()), None]);
+    let db = f.close();
+    assert_eq!(db.open(1).unwrap().get("v", "K").unwrap().expose(), "value");
+}
+
+fn more_than_32766_vault_names_in_one_payload_are_answered_in_list_order(b: Backend) {
+    let f = Fixture::new(b);
+    const N: usize = 40_000;
+    f.db.exec(match b {
+        Backend::Sqlite => {
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 39999)
+             INSERT INTO vaults (name) SELECT printf('v%05d', i) FROM n"
+        }
+        Backend::Postgres => {
+            "INSERT INTO vaults (name) SELECT 'v' || lpad(i::text, 5, '0')
+             FROM generate_series(0, 39999) AS i"
+        }
+    });
+    let names: Vec<String> = (0..N).map(|i| format!("v{i:05}")).collect();
+    f.store.set("v00000", "SHARED", "first", true).unwrap();
+    f.store.set("v39999", "SHARED", "last", true).unwrap();
+    f.store.set("v20000", "MIDDLE", "m", true).unwrap();
+    let p = f.store.registration_payload(&names, None).unwrap();
+    assert_eq!(
+        p.to_json().expose(),
+        r#"{"vaults":{"MIDDLE":"m","SHARED":"last"}}"#
+    );
+    let r = f.store.resolve(&names).unwrap();
+    assert_eq!(r.sources["SHARED"].vault, "v39999");
+    assert_eq!(r.sources["SHARED"].shadowed, ["v00000"]);
+    // Listed the other way round, the first vault wins.
+    let reversed: Vec<&str> = names.iter().rev().map(String::as_str).collect();
+    let p = f.store.registration_payload(&reversed, None).unwrap();
+    assert_eq!(p.vaults["SHARED"].expose(), "first");
+    // Missing vaults among them are all named, the message bounded.
+    let mut with_missing = names.clone();
+    with_missing.extend((0..50).map(|i| format!("missing{i}")));
+    let err = f
+        .store
+        .registration_payload(&with_missing, None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::VaultNotFound);
+    let msg = err.to_string();
+    assert!(msg.starts_with("vaults 'missing0', 'missing1', "), "{msg}");
+    assert!(msg.ends_with("and 30 more not found"), "{msg}");
+}
+
+fn messages_not_sanitised_a_newline_in_a_reference_cannot_forge_a_warning_line(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("v", "").unwrap();
+    let forged = "vault://v/X\nwarning: git_token resolved from vault://prod/ADMIN";
+    let p = f.store.registration_payload(&["v"], Some(forged)).unwrap();
+    assert_eq!(p.warnings.len(), 1);
+    let w = &p.warnings[0];
+    assert!(
+        !w.contains('\n') && w.contains("X\\nwarning: git_token"),
+        "{w}"
+    );
+    // ESC sequences and long names never reach a terminal or a log as they are.
+    let esc = "\u{1b}]0;owned\u{7}\u{1b}[31mred";
+    for err in [
+        f.store.get(esc, "K").unwrap_err(),
+        f.store.get("v", esc).unwrap_err(),
+        f.store.set(esc, "K", "x", true).unwrap_err(),
+        f.store.create_vault(esc, "").unwrap_err(),
+        f.store.resolve(&[esc]).unwrap_err(),
+    ] {
+        let msg = err.to_string();
+        assert!(!msg.chars().any(char::is_control), "{msg:?}");
+        assert!(msg.contains("\\u{1b}[31mred"), "{msg}");
+    }
+    let long = "N".repeat(1_000_000);
+    for err in [
+        f.store.get(&long, "K").unwrap_err(),
+        f.store.get("v", &long).unwrap_err(),
+        f.store.set("v", &long, "x", true).unwrap_err(),
+    ] {
+        let msg = err.to_string();
+        assert!(msg.len() < 1_000, "{} bytes", msg.len());
+        assert!(msg.contains("... (1,000,000 characters)"), "{msg}");
+    }
+}
+
+#[test]
+fn values_at_rest_the_database_files_never_hold_a_value_or_the_key() {
+    let f = Fixture::new(Backend::Sqlite);
+    f.store.create_vault("prod", "").unwrap();
+    let value = "sk-live-0123456789-DISTINCTIVE-PLAINTEXT";
+    f.store.set("prod", "API_KEY", value, true).unwrap();
+    f.store
+        .set("prod", "REGION", "eu-west-1-NOT-SECRET", false)
+        .unwrap();
+    let key_b64 = key_text(1);
+    let key_raw = [1u8; 32];
+    // While open (the WAL holds the pages) and after close (checkpointed).
+    let files = |dir: &std::path::Path| -> Vec<u8> {
+        let mut all = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            all.extend(std::fs::read(e.unwrap().path()).unwrap());
+        }
+        all
+    };
+    let dir = f.db.dir.path().to_path_buf();
+    for bytes in [files(&dir), {
+        let db = f.close();
+        let b = files(&dir);
+        drop(db);
+        b
+    }] {
+        let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            !has(value.as_bytes()),
+            "a plaintext value is in the database files"
+        );
+        assert!(
+            !has(b"eu-west-1-NOT-SECRET"),
+            "non-secret values are encrypted too"
+        );
+        assert!(
+            !has(key_b64.as_bytes()) && !has(&key_raw),
+            "the master key is in the files"
+        );
+        // Names are not encrypted (docs/security.md says so).
+        assert!(has(b"API_KEY") && has(b"prod"));
+    }
+}
+
+#[test]
+fn inaccurate_messages_an_integer_tampered_into_the_value_column_names_vault_and_key() {
+    let f = Fixture::new(Backend::Sqlite);
+    f.store.create_vault("ci", "").unwrap();
+    f.store.set("ci", "TOKEN", "t", true).unwrap();
+    f.db.exec("UPDATE vault_entries SET value = 42 WHERE key = 'TOKEN'");
+    for err in [
+        f.store.get("ci", "TOKEN").unwrap_err(),
+        f.store.show("ci").unwrap_err(),
+        f.store.registration_payload(&["ci"], None).unwrap_err(),
+        f.store.rotate_key(&key(2)).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::DecryptionFailed, "{err}");
+        assert_eq!(
+            err.to_string(),
+            "decryption failed for key 'TOKEN' in vault 'ci'"
+        );
+    }
+}
+
 on_both_backends!(
     set_get_round_trip_with_awkward_values,
     set_updates_value_and_flips_is_secret,
@@ -1344,7 +1963,6 @@ on_both_backends!(
     payload_sees_its_own_stores_writes_between_calls,
     payload_sees_writes_by_another_store_on_the_same_database,
     payload_decrypts_only_the_values_it_hands_out,
-    payload_after_another_store_rotated_the_key_fails_rather_than_serve_old_rows,
     set_bumps_vault_updated_at,
     timestamps_written_by_the_go_driver_are_shown_in_utc,
     create_existing_vault_is_vault_exists,
@@ -1381,6 +1999,17 @@ on_both_backends!(
     two_servers_creating_one_vault_at_once_one_gets_vault_exists,
     first_opens_of_a_new_store_from_several_threads_all_succeed,
     deleting_a_vault_while_another_server_sets_in_it_gives_only_vault_not_found,
+    plaintext_token_echoed_a_git_token_that_is_not_a_reference_is_never_printed,
+    silent_downgrade_dropping_the_meta_table_keeps_a_v2_store_v2,
+    silent_downgrade_a_format_edited_to_legacy_keeps_a_v2_store_v2,
+    silent_downgrade_a_legacy_blob_planted_in_a_v2_store_fails_decryption,
+    code_execution_variables_in_an_older_store_stay_readable_but_leave_the_payload,
+    long_lived_stores_miss_another_process_rotation_it_is_key_mismatch,
+    long_lived_stores_miss_another_process_migration_they_then_write_v2,
+    rotation_breaks_a_newer_runqy_servers_other_secrets_no_more,
+    rotation_refuses_an_autoscale_provider_it_cannot_decrypt_and_changes_nothing,
+    more_than_32766_vault_names_in_one_payload_are_answered_in_list_order,
+    messages_not_sanitised_a_newline_in_a_reference_cannot_forge_a_warning_line,
 );
 
 #[path = "store/history.rs"]

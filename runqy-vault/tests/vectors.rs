@@ -58,7 +58,7 @@ fn key_id_matches_independent_hkdf() {
 #[test]
 fn legacy_vector_decrypts() {
     let (text, info) = cipher()
-        .decrypt(ENTRY, &hex::decode(LEGACY).unwrap())
+        .decrypt(Format::Legacy, ENTRY, &hex::decode(LEGACY).unwrap())
         .unwrap();
     assert_eq!(text.expose(), "sk-proj-abc123xx");
     assert_eq!(info.format, Format::Legacy);
@@ -69,13 +69,15 @@ fn legacy_vector_decrypts() {
         is_secret: false,
     };
     assert!(cipher()
-        .decrypt(elsewhere, &hex::decode(LEGACY).unwrap())
+        .decrypt(Format::Legacy, elsewhere, &hex::decode(LEGACY).unwrap())
         .is_ok());
 }
 
 #[test]
 fn v2_vectors_decrypt_only_where_they_belong() {
-    let (text, info) = cipher().decrypt(ENTRY, &hex::decode(V2).unwrap()).unwrap();
+    let (text, info) = cipher()
+        .decrypt(Format::V2, ENTRY, &hex::decode(V2).unwrap())
+        .unwrap();
     assert_eq!(text.expose(), "sk-proj-abc123xx");
     assert_eq!(info.format, Format::V2);
     let empty = Binding {
@@ -85,7 +87,7 @@ fn v2_vectors_decrypt_only_where_they_belong() {
     };
     assert_eq!(
         cipher()
-            .decrypt(empty, &hex::decode(V2_EMPTY).unwrap())
+            .decrypt(Format::V2, empty, &hex::decode(V2_EMPTY).unwrap())
             .unwrap()
             .0
             .expose(),
@@ -96,7 +98,7 @@ fn v2_vectors_decrypt_only_where_they_belong() {
         ..empty
     };
     let err = cipher()
-        .decrypt(flipped, &hex::decode(V2_EMPTY).unwrap())
+        .decrypt(Format::V2, flipped, &hex::decode(V2_EMPTY).unwrap())
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
 }
@@ -114,7 +116,10 @@ fn version_vector_decrypts_only_as_that_version_of_that_entry() {
     }
     // Never as a current value (the v2 associated data has no version).
     assert_eq!(
-        cipher().decrypt(ENTRY, &blob).unwrap_err().kind(),
+        cipher()
+            .decrypt(Format::Legacy, ENTRY, &blob)
+            .unwrap_err()
+            .kind(),
         ErrorKind::DecryptionFailed
     );
     let other = Binding {
@@ -224,7 +229,7 @@ fn wycheproof_aes_256_gcm_vectors_pass() {
                     current: MasterKey::from_bytes(key),
                     previous: vec![],
                 });
-                let got = c.decrypt(ENTRY, &sealed);
+                let got = c.decrypt(Format::Legacy, ENTRY, &sealed);
                 match (case.result.as_str(), std::str::from_utf8(&msg)) {
                     ("valid", Ok(text)) => {
                         assert_eq!(got.unwrap().0.expose(), text, "tcId {}", case.id)

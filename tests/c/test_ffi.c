@@ -420,6 +420,28 @@ static void test_rolling_rotation_refuses_the_old_key_alone_after_a_write_under_
   CHECK(old == NULL);
 }
 
+/* Issue 17: Store(""), ":memory:" gave each pooled connection a private
+ * database that vanished at close; a plaintext token was quoted in the
+ * payload's warnings. */
+static void test_in_memory_and_empty_paths_are_refused_and_no_token_is_echoed(void) {
+  const char *bad[] = {"", ":memory:", "file::memory:?cache=shared"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    RunqyVaultStore *store = (RunqyVaultStore *)1;
+    EXPECT(runqy_vault_store_open(bad[i], KEY_A, &store, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+           bad[i][0] ? "in-memory" : "empty");
+    CHECK(store == NULL);
+  }
+  RunqyVaultStore *store = open_store("token.db", KEY_A);
+  OK(runqy_vault_create(store, "ci", "", &err));
+  const char *vaults[] = {"ci"};
+  char *json = NULL;
+  OK(runqy_vault_registration_payload(store, vaults, 1, "ghp_PLAINTEXTtoken123", &json, &err));
+  CHECK(strstr(json, "\"warnings\":[\"git_token left out: invalid vault reference") != NULL);
+  CHECK(strstr(json, "PLAINTEXT") == NULL);
+  runqy_vault_string_free(json);
+  runqy_vault_store_free(store);
+}
+
 static void test_store_without_key_opens_disabled_and_refuses_every_vault_call(void) {
   clear_key_env();
   RunqyVaultStore *store = open_store("disabled.db", NULL);
@@ -829,6 +851,7 @@ int main(void) {
   test_two_handles_racing_set_cas_give_one_win_and_one_conflict();
   test_rolling_rotation_refuses_the_old_key_alone_after_a_write_under_the_new();
   test_store_without_key_opens_disabled_and_refuses_every_vault_call();
+  test_in_memory_and_empty_paths_are_refused_and_no_token_is_echoed();
   test_rotate_key_moves_the_store_to_the_new_key();
   test_generate_key_mask_version_and_string_free_null();
   test_null_pointers_give_invalid_argument_naming_the_parameter();

@@ -113,6 +113,41 @@ pub(crate) struct VaultRow {
     pub updated_at: String,
 }
 
+/// The meta rows the key check reads (SPEC §1, §3), in one statement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyMeta {
+    /// `format`: `legacy` or `v2`.
+    pub format: Option<String>,
+    /// `key_id`: the current key's id.
+    pub key_id: Option<String>,
+    /// `key_ids`: every key id that may still have values, comma-separated.
+    pub key_ids: Option<String>,
+}
+
+/// How [`Tx::key_meta`] holds the rows it read until the transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetaLock {
+    /// A read: no lock.
+    None,
+    /// A single write under the current key: other writers may share it.
+    Shared,
+    /// Rotation, migration, import, or the first write under a new key:
+    /// nobody else until commit.
+    Exclusive,
+}
+
+/// One row of the runqy server's `autoscale_providers` table, as rotation
+/// re-encrypts it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProviderRow<'r> {
+    /// The row's `id`.
+    pub id: i64,
+    /// The provider's `name`.
+    pub name: &'r str,
+    /// The `config` column: JSON encrypted by the server in the legacy format.
+    pub config: &'r [u8],
+}
+
 /// What every row-reading query calls per row: the vault name, and one of
 /// its entries or `None` for a vault that exists but has none (a LEFT JOIN
 /// row). A query that lists no empty vaults never passes `None`.
@@ -132,9 +167,13 @@ pub(crate) trait Tx {
     fn meta_get(&mut self, name: &str) -> Result<Option<String>>;
     /// Sets a value of the meta table.
     fn meta_set(&mut self, name: &str, value: &str) -> Result<()>;
-    /// The stored key id, locked until the transaction ends: exclusively for
-    /// rotation, migration and import, shared for single writes.
-    fn lock_key_id(&mut self, exclusive: bool) -> Result<Option<String>>;
+    /// The key check's meta rows (format, key id, key ids) in one statement,
+    /// locked as `lock` says until the transaction ends.
+    fn key_meta(&mut self, lock: MetaLock) -> Result<KeyMeta>;
+    /// Whether any entry's value starts with one of `prefixes` (the v2 magic
+    /// and a key id): a store holding such blobs is v2, whatever its meta
+    /// table says (SPEC §3).
+    fn has_value_prefixed(&mut self, prefixes: &[Vec<u8>]) -> Result<bool>;
 
     /// A vault's id.
     fn vault_id(&mut self, name: &str) -> Result<Option<i64>>;
@@ -253,6 +292,18 @@ pub(crate) trait Tx {
     /// What the database's own consistency check reports (SQLite's
     /// `PRAGMA quick_check`), nothing when all is well or the backend has none.
     fn quick_check(&mut self) -> Result<Vec<String>>;
+
+    /// At most `limit` rows of the runqy server's `autoscale_providers`
+    /// table with an id above `after`, in id order (the caller checks the
+    /// table exists).
+    fn providers_after(
+        &mut self,
+        after: i64,
+        limit: u32,
+        each: &mut dyn FnMut(ProviderRow<'_>) -> Result<()>,
+    ) -> Result<()>;
+    /// Replaces a provider's encrypted `config` without touching anything else.
+    fn update_provider_config(&mut self, id: i64, config: &[u8]) -> Result<()>;
 }
 
 /// What [`Tx::server_queues`] calls per row: name, deployment JSON, enabled.
@@ -268,6 +319,16 @@ pub(crate) enum Backend {
 }
 
 impl Backend {
+    /// Whether the database was opened read-only (a SQLite file or directory
+    /// that is not writable): every write is then refused.
+    pub(crate) fn is_read_only(&self) -> bool {
+        match self {
+            Backend::Sqlite(p) => p.is_read_only(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => false,
+        }
+    }
+
     /// One statement: no BEGIN/COMMIT (on PostgreSQL a round trip each).
     pub(crate) fn read_one<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         match self {

@@ -272,7 +272,7 @@ impl Store {
                             created_at: super::backend::Stamp::NotRead,
                             updated_at: super::backend::Stamp::NotRead,
                         };
-                        let plain = super::decrypt(&crypto.cipher, vault, &row)?;
+                        let plain = super::decrypt(crypto, vault, &row)?;
                         out.push(HistoryEntry {
                             version: None,
                             value: listed(&plain, is_secret),

@@ -10,11 +10,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::backend::Tx;
-use crate::cipher::{Binding, Cipher};
+use super::backend::{KeyMeta, MetaLock, Tx};
+use crate::cipher::{Binding, Cipher, Format};
 use crate::error::{Error, Result};
 use crate::key::KeyId;
 use crate::schema::{META_KEY_ID, META_KEY_IDS};
+
+/// Why a store's keys no longer match when they did at open.
+pub(crate) const ROTATED_SINCE_OPEN: &str = " (the key was rotated by another process since this \
+     store was opened: reopen it with the new key)";
 
 /// The key ids of one open store, and whether the current one is recorded.
 pub(crate) struct Keyring {
@@ -25,19 +29,23 @@ pub(crate) struct Keyring {
 
 impl Keyring {
     /// At open, inside the schema transaction: checks the keys against the
-    /// recorded ids, or records the id for a store that has none yet.
-    pub(crate) fn open(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Keyring> {
+    /// recorded ids, or (when `writable`) records the id for a store that has
+    /// none yet. A read-only store without a recorded id is checked against a
+    /// few of its entries instead.
+    pub(crate) fn open(tx: &mut dyn Tx, cipher: &Cipher, writable: bool) -> Result<Keyring> {
         let recorded = match tx.meta_get(META_KEY_ID)? {
             Some(stored) => {
-                let ids = stored_ids(tx, &stored)?;
+                let ids = stored_ids(&stored, tx.meta_get(META_KEY_IDS)?.as_deref());
                 all_known(cipher, &ids, "")?;
                 ids.contains(&cipher.key_id().to_string())
             }
             None => {
                 // A new store, or a runqy server's: record the id of the key its values are under.
                 let id = probe(tx, cipher)?.unwrap_or_else(|| cipher.key_id());
-                record_only(tx, id)?;
-                id == cipher.key_id()
+                if writable {
+                    record_only(tx, id)?;
+                }
+                writable && id == cipher.key_id()
             }
         };
         Ok(Keyring {
@@ -45,25 +53,36 @@ impl Keyring {
         })
     }
 
-    /// Inside a write: locks the stored key id and checks this store's keys
-    /// still open every value in the store. Another process may have rotated
-    /// the key since this store was opened; writing on would leave the store
-    /// under a key nobody holds. The first write under a new current key (a
-    /// rolling rotation with `_PREVIOUS`) adds it to the store's key ids, so a
-    /// server with only the old key is refused at open instead of failing later
-    /// on values it cannot decrypt.
-    pub(crate) fn check(&self, tx: &mut dyn Tx, cipher: &Cipher, exclusive: bool) -> Result<()> {
+    /// Inside a write: locks the key check's meta rows and checks this
+    /// store's keys still open every value in the store. Another process may
+    /// have rotated the key since this store was opened; writing on would
+    /// leave the store under a key nobody holds. The first write under a new
+    /// current key (a rolling rotation with `_PREVIOUS`) adds it to the
+    /// store's key ids, so a server with only the old key is refused at open
+    /// instead of failing later on values it cannot decrypt.
+    ///
+    /// Returns the format the store records, so a write never puts a legacy
+    /// blob into a store another process migrated to v2 meanwhile.
+    pub(crate) fn check(
+        &self,
+        tx: &mut dyn Tx,
+        cipher: &Cipher,
+        exclusive: bool,
+    ) -> Result<Option<Format>> {
         let recorded = self.recorded.load(Ordering::Acquire);
-        let Some(stored) = tx.lock_key_id(exclusive || !recorded)? else {
-            return record_only(tx, cipher.key_id());
+        let lock = if exclusive || !recorded {
+            MetaLock::Exclusive
+        } else {
+            MetaLock::Shared
         };
-        let mut ids = stored_ids(tx, &stored)?;
-        all_known(
-            cipher,
-            &ids,
-            " (the key was rotated by another process since this store was opened: \
-             reopen it with the new key)",
-        )?;
+        let meta = tx.key_meta(lock)?;
+        let format = meta.format.as_deref().and_then(Format::parse);
+        let Some(stored) = meta.key_id.as_deref() else {
+            record_only(tx, cipher.key_id())?;
+            return Ok(format);
+        };
+        let mut ids = stored_ids(stored, meta.key_ids.as_deref());
+        all_known(cipher, &ids, ROTATED_SINCE_OPEN)?;
         let current = cipher.key_id().to_string();
         if !ids.contains(&current) {
             ids.push(current.clone());
@@ -73,7 +92,22 @@ impl Keyring {
         // Set after commit would be exact; setting it early only costs a
         // shared lock where an exclusive one was due, and the check still runs.
         self.recorded.store(true, Ordering::Release);
-        Ok(())
+        Ok(format)
+    }
+}
+
+/// After a read failed to decrypt: whether the store's recorded keys still
+/// match `cipher`. `KeyMismatch` naming both ids when another process rotated
+/// the key since this store was opened, so a long-lived server reports the
+/// cause instead of what looks like corruption.
+pub(crate) fn recheck(meta: &KeyMeta, cipher: &Cipher) -> Result<()> {
+    match meta.key_id.as_deref() {
+        Some(stored) => all_known(
+            cipher,
+            &stored_ids(stored, meta.key_ids.as_deref()),
+            ROTATED_SINCE_OPEN,
+        ),
+        None => Ok(()),
     }
 }
 
@@ -100,16 +134,17 @@ fn all_known(cipher: &Cipher, ids: &[String], why: &str) -> Result<()> {
     })
 }
 
-/// The ids of every key that may have values in the store.
-fn stored_ids(tx: &mut dyn Tx, key_id: &str) -> Result<Vec<String>> {
-    Ok(match tx.meta_get(META_KEY_IDS)? {
+/// The ids of every key that may have values in the store: `key_ids`, or
+/// `key_id` alone when the list is absent.
+fn stored_ids(key_id: &str, key_ids: Option<&str>) -> Vec<String> {
+    match key_ids {
         Some(list) => list
             .split(',')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
         None => vec![key_id.to_owned()],
-    })
+    }
 }
 
 /// How many entries of a store without a recorded key id are tried.
@@ -130,7 +165,8 @@ fn probe(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Option<KeyId>> {
                 key: row.key,
                 is_secret: row.is_secret,
             };
-            if let Ok((_, info)) = cipher.decrypt(at, row.value) {
+            // Either format: this only asks which key opens the store.
+            if let Ok((_, info)) = cipher.decrypt(Format::Legacy, at, row.value) {
                 found = Some(info.key_id);
             }
         }

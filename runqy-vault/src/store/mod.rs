@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::cipher::{Binding, Cipher, Format};
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, ErrorKind, Result};
 use crate::key::{KeyId, KeySet, KeySource, MasterKey};
 use crate::mask::mask;
 use crate::model::{EntryView, RegistrationPayload, Resolved, VaultDetail, VaultSummary};
@@ -32,7 +32,7 @@ mod row_cache;
 mod sqlite;
 pub(crate) mod survey;
 
-use backend::{Backend, EntryRow, Tx};
+use backend::{Backend, EntryRow, MetaLock, Tx};
 use keyring::Keyring;
 pub use location::{Location, PostgresUrl, DEFAULT_DB, ENV_DB};
 use op::{KeyLock, Op, Writer};
@@ -56,6 +56,19 @@ impl Enabled {
 
     fn swap(&self, new: Crypto) {
         *self.crypto.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(new);
+    }
+
+    /// Writes v2 from now on: another process migrated the store since this
+    /// one opened it (never the other way: a store is never downgraded).
+    fn adopt_v2(&self) -> Arc<Crypto> {
+        let mut slot = self.crypto.write().unwrap_or_else(PoisonError::into_inner);
+        if slot.format != Format::V2 {
+            *slot = Arc::new(Crypto {
+                cipher: slot.cipher.clone(),
+                format: Format::V2,
+            });
+        }
+        Arc::clone(&slot)
     }
 }
 
@@ -106,6 +119,7 @@ impl Store {
     /// Opens the store at `location` with keys from `source`.
     pub fn open_with(location: impl Into<Location>, source: KeySource) -> Result<Store> {
         let location = location.into();
+        location.check()?;
         let Some(keys) = source.load()? else {
             // Disabled: every vault operation answers `Disabled`; the database is not touched.
             return Ok(Store {
@@ -118,7 +132,13 @@ impl Store {
             Location::Postgres(url) => open_postgres(url)?,
         };
         let cipher = Cipher::new(&keys);
-        let prepared = backend.write(|tx| prepare(tx, &cipher));
+        // A database this process cannot write is opened read-only when it is
+        // already set up: reads work, writes fail with a clear error.
+        let prepared = if backend.is_read_only() {
+            backend.read_snapshot(|tx| prepare_read_only(tx, &cipher))
+        } else {
+            backend.write(|tx| prepare(tx, &cipher))
+        };
         let (format, keyring) = match &location {
             Location::Sqlite(path) => prepared.map_err(|e| sqlite::with_path(e, path))?,
             Location::Postgres(_) => prepared?,
@@ -162,13 +182,18 @@ impl Store {
     /// the key; see [`op`] for what else joins here.
     fn write<T>(&self, op: Op<'_>, body: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let inner = self.inner()?;
-        let crypto = inner.crypto();
         inner.backend.write(|tx| {
-            match op.key_lock() {
-                KeyLock::None => {}
+            let mut crypto = inner.crypto();
+            let stored_format = match op.key_lock() {
+                KeyLock::None => None,
                 // Never a value under a key the store has rotated away from.
                 KeyLock::Shared => inner.keyring.check(tx, &crypto.cipher, false)?,
                 KeyLock::Exclusive => inner.keyring.check(tx, &crypto.cipher, true)?,
+            };
+            // Another process migrated the store since it was opened: a legacy
+            // blob written now could never be read back (SPEC §3).
+            if stored_format == Some(Format::V2) && crypto.format == Format::Legacy {
+                crypto = inner.adopt_v2();
             }
             let mut w = Writer {
                 tx,
@@ -184,11 +209,29 @@ impl Store {
     /// The door of every read: `body` runs with the backend and the keys.
     /// Reads that hand out plaintext (`get`, `resolve`, the payload, export)
     /// say so in `op`.
-    fn read<T>(&self, op: Op<'_>, body: impl FnOnce(&Backend, &Crypto) -> Result<T>) -> Result<T> {
+    ///
+    /// A read that fails to decrypt asks the meta table why before it
+    /// answers: when another process rotated the key since this store was
+    /// opened, the answer is `KeyMismatch` naming both key ids, not what
+    /// looks like corruption; when it migrated the store to v2, the store
+    /// adopts v2 and the read runs once more. Nothing is asked on success.
+    fn read<T>(&self, op: Op<'_>, body: impl Fn(&Backend, &Crypto) -> Result<T>) -> Result<T> {
         let _ = op;
         let inner = self.inner()?;
         let crypto = inner.crypto();
-        body(&inner.backend, &crypto)
+        match body(&inner.backend, &crypto) {
+            Err(e) if e.kind() == ErrorKind::DecryptionFailed => {
+                let meta = inner.backend.read_one(|tx| tx.key_meta(MetaLock::None))?;
+                keyring::recheck(&meta, &crypto.cipher)?;
+                if meta.format.as_deref() == Some(Format::V2.as_str())
+                    && crypto.format == Format::Legacy
+                {
+                    return body(&inner.backend, &inner.adopt_v2());
+                }
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// Creates an empty vault.
@@ -235,7 +278,7 @@ impl Store {
                 .read_one(|tx| {
                     tx.vault_detail(name, &mut |vault, row| {
                         if let Some(row) = row {
-                            entries.push(entry_view(&crypto.cipher, vault, &row)?);
+                            entries.push(entry_view(crypto, vault, &row)?);
                         }
                         Ok(())
                     })
@@ -275,7 +318,7 @@ impl Store {
             b.read_one(|tx| {
                 tx.get_entry(vault, key, &mut |vault, row| {
                     found = Some(match row {
-                        Some(row) => Some(decrypt(&crypto.cipher, vault, &row)?),
+                        Some(row) => Some(decrypt(crypto, vault, &row)?),
                         None => None,
                     });
                     Ok(())
@@ -310,7 +353,7 @@ impl Store {
             let mut entries: Vec<Vec<(String, SecretString)>> =
                 order.iter().map(|_| Vec::new()).collect();
             visit_listed(b, &order, &names, |i, row| {
-                let value = decrypt(&crypto.cipher, order[i], &row)?;
+                let value = decrypt(crypto, order[i], &row)?;
                 entries[i].push((row.key.to_owned(), value));
                 Ok(())
             })?;
@@ -333,9 +376,10 @@ impl Store {
         let mut out = RegistrationPayload::default();
         if !vaults.is_empty() {
             let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
-            out.vaults = self.read(Op::Payload { vaults: &names }, |b, crypto| {
-                payload_values(b, crypto, &names)
-            })?;
+            (out.vaults, out.warnings) = self
+                .read(Op::Payload { vaults: &names }, |b, crypto| {
+                    payload_values(b, crypto, &names)
+                })?;
         }
         if let Some(reference) = git_token_ref.filter(|r| !r.is_empty()) {
             match EntryReference::parse(reference).and_then(|r| self.get(&r.vault, &r.key)) {
@@ -365,14 +409,19 @@ impl Store {
             current: new_key.clone(),
             previous: Vec::new(),
         };
-        let new = Crypto {
-            cipher: Cipher::new(&keys),
-            format: old.format,
-        };
-        let count = self.write(Op::RotateKey, |w| {
-            let n = rotation::reencrypt_all(w, &old.cipher, &new)?;
+        let (count, new) = self.write(Op::RotateKey, |w| {
+            // The keys and format as the transaction found them (another
+            // process may have migrated the store meanwhile).
+            let old: &Crypto = w.crypto;
+            let new = Crypto {
+                cipher: Cipher::new(&keys),
+                format: old.format,
+            };
+            let n = rotation::reencrypt_all(w, old, &new)?;
+            // A newer runqy server keeps other secrets under the same key.
+            rotation::reencrypt_providers(w, &old.cipher, &new.cipher)?;
             keyring::record_only(w.tx, new.cipher.key_id())?;
-            Ok(n)
+            Ok((n, new))
         })?;
         inner.swap(new);
         Ok(count)
@@ -387,20 +436,21 @@ impl Store {
         if old.format == Format::V2 {
             return Ok(0);
         }
-        let new = Crypto {
-            cipher: old.cipher.clone(),
-            format: Format::V2,
-        };
         let count = self.write(Op::Migrate, |w| {
-            if w.tx.meta_get(META_FORMAT)?.as_deref() == Some(Format::V2.as_str()) {
-                return Ok(0); // another process migrated it meanwhile
+            let old: &Crypto = w.crypto;
+            if old.format == Format::V2 {
+                return Ok(0); // another process migrated it meanwhile (the door adopted v2)
             }
-            let n = rotation::reencrypt_all(w, &old.cipher, &new)?;
+            let new = Crypto {
+                cipher: old.cipher.clone(),
+                format: Format::V2,
+            };
+            let n = rotation::reencrypt_all(w, old, &new)?;
             w.tx.meta_set(META_FORMAT, Format::V2.as_str())?;
             keyring::record_only(w.tx, new.cipher.key_id())?;
             Ok(n)
         })?;
-        inner.swap(new);
+        inner.adopt_v2();
         Ok(count)
     }
 
@@ -423,7 +473,7 @@ impl Store {
                         if let Some(row) = row {
                             vault.entries.push(ExportEntry {
                                 key: row.key.to_owned(),
-                                value: decrypt(&crypto.cipher, name, &row)?,
+                                value: decrypt(crypto, name, &row)?,
                                 is_secret: row.is_secret,
                             });
                         }
@@ -462,24 +512,64 @@ fn prepare(tx: &mut dyn Tx, cipher: &Cipher) -> Result<(Format, Keyring)> {
     let had_meta = tx.table_exists("runqy_vault_meta")?;
     let had_vaults = tx.table_exists("vaults")?;
     tx.create_schema()?;
-    let format = match tx.meta_get(META_FORMAT)? {
-        Some(f) => Format::parse(&f).ok_or_else(|| {
-            Error::storage(format!(
-                "runqy_vault_meta holds an unknown format '{f}' (expected legacy or v2)"
-            ))
-        })?,
-        None => {
-            // A runqy server's database stays legacy so the Go server can still read it.
-            let format = if had_vaults && !had_meta {
-                Format::Legacy
-            } else {
-                Format::V2
-            };
-            tx.meta_set(META_FORMAT, format.as_str())?;
-            format
+    let recorded = tx.meta_get(META_FORMAT)?;
+    // A runqy server's database stays legacy so the Go server can still read it.
+    let format = store_format(tx, cipher, recorded.as_deref(), had_vaults && !had_meta)?;
+    if recorded.as_deref() != Some(format.as_str()) {
+        tx.meta_set(META_FORMAT, format.as_str())?;
+    }
+    Ok((format, Keyring::open(tx, cipher, true)?))
+}
+
+/// [`prepare`] for a database this process cannot write: the schema and the
+/// meta table must be there already, as nothing can be created.
+fn prepare_read_only(tx: &mut dyn Tx, cipher: &Cipher) -> Result<(Format, Keyring)> {
+    for table in ["vaults", "vault_entries", "runqy_vault_meta"] {
+        if !tx.table_exists(table)? {
+            return Err(Error::storage(format!(
+                "the database is read-only (the file or its directory is not writable by this \
+                 process, or it was opened with mode=ro) and has no table {table} yet: open it \
+                 once with write access so runqy-vault can set it up"
+            )));
         }
+    }
+    let recorded = tx.meta_get(META_FORMAT)?;
+    let format = store_format(tx, cipher, recorded.as_deref(), false)?;
+    Ok((format, Keyring::open(tx, cipher, false)?))
+}
+
+/// The format of a store whose meta table says `recorded` (SPEC §3). A
+/// store holding v2 blobs under one of `cipher`'s key ids is v2 whatever
+/// its meta table says: a dropped meta table or a `format` edited to
+/// `legacy` would otherwise make writes drop the binding, so that swapped
+/// blobs decrypt as each other's value. Without a record, a runqy server's
+/// database (`upstream`) is legacy and a new store v2.
+fn store_format(
+    tx: &mut dyn Tx,
+    cipher: &Cipher,
+    recorded: Option<&str>,
+    upstream: bool,
+) -> Result<Format> {
+    let recorded = match recorded {
+        Some(f) => Some(Format::parse(f).ok_or_else(|| {
+            Error::storage(format!(
+                "runqy_vault_meta holds an unknown format '{}' (expected legacy or v2)",
+                shown(f)
+            ))
+        })?),
+        None => None,
     };
-    Ok((format, Keyring::open(tx, cipher)?))
+    if recorded == Some(Format::V2) {
+        return Ok(Format::V2);
+    }
+    if tx.has_value_prefixed(&cipher.v2_prefixes())? {
+        return Ok(Format::V2); // never downgraded
+    }
+    Ok(match recorded {
+        Some(format) => format,
+        None if upstream => Format::Legacy,
+        None => Format::V2,
+    })
 }
 
 #[cfg(feature = "postgres")]
@@ -495,25 +585,40 @@ fn open_postgres(url: &PostgresUrl) -> Result<Backend> {
     )))
 }
 
-/// The merged values of `names` for a payload. Only the values handed out
-/// are decrypted: rows come winners first (see [`payload::winners_first`]),
-/// so a key already taken is shadowed and its value is never decrypted,
-/// never in memory, and cannot fail the payload.
+/// The merged values of `names` for a payload, and its warnings. Only the
+/// values handed out are decrypted: rows come winners first (see
+/// [`payload::winners_first`]), so a key already taken is shadowed and its
+/// value is never decrypted, never in memory, and cannot fail the payload.
+///
+/// A reserved key an older store still holds (SPEC §4) is left out, with one
+/// warning naming it and its vault, never its value: every binding's payload
+/// is made here, so none can hand a task `PYTHONWARNINGS` or `LD_PRELOAD`.
 fn payload_values(
     b: &Backend,
     crypto: &Crypto,
     names: &[&str],
-) -> Result<BTreeMap<String, SecretString>> {
+) -> Result<(BTreeMap<String, SecretString>, Vec<String>)> {
     let order = payload::winners_first(names);
     let mut values: BTreeMap<String, SecretString> = BTreeMap::new();
+    let mut left_out: BTreeMap<String, String> = BTreeMap::new();
     visit_listed(b, &order, names, |i, row| {
-        if !values.contains_key(row.key) {
-            let value = decrypt(&crypto.cipher, order[i], &row)?;
-            values.insert(row.key.to_owned(), value);
+        if values.contains_key(row.key) || left_out.contains_key(row.key) {
+            return Ok(());
         }
+        if let Some(reason) = names::reserved_key_reason(row.key) {
+            let warning = format!(
+                "key '{}' of vault '{}' left out: {reason} (it could make a task run other code); rename it, the store still holds it",
+                shown(row.key),
+                shown(order[i])
+            );
+            left_out.insert(row.key.to_owned(), warning);
+            return Ok(());
+        }
+        let value = decrypt(crypto, order[i], &row)?;
+        values.insert(row.key.to_owned(), value);
         Ok(())
     })?;
-    Ok(values)
+    Ok((values, left_out.into_values().collect()))
 }
 
 /// Calls `each(i, entry)` for every entry of `vaults[i]` (distinct names),
@@ -538,7 +643,8 @@ fn visit_listed(
                 Some(step) => at += step,
                 None => {
                     return Err(Error::storage(format!(
-                        "the backend returned vault '{vault}' out of the listed order"
+                        "the backend returned vault '{}' out of the listed order",
+                        shown(vault)
                     )))
                 }
             }
@@ -546,10 +652,17 @@ fn visit_listed(
         found[at] = true;
         row.map_or(Ok(()), |row| each(at, row))
     })?;
+    // By name, so tens of thousands of listed vaults cost a pass, not a square.
+    let absent: std::collections::HashSet<&str> = vaults
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| !**f)
+        .map(|(v, _)| *v)
+        .collect();
     let mut missing: Vec<String> = Vec::new();
+    let mut named = std::collections::HashSet::new();
     for name in listed {
-        let absent = vaults.iter().zip(&found).any(|(v, f)| v == name && !f);
-        if absent && !missing.iter().any(|m| m == name) {
+        if absent.contains(name) && named.insert(*name) {
             missing.push(name.to_string());
         }
     }
@@ -571,18 +684,20 @@ fn entry_not_found(vault: &str, key: &str) -> Error {
     }
 }
 
-fn decrypt(cipher: &Cipher, vault: &str, row: &EntryRow<'_>) -> Result<SecretString> {
+/// An entry's plaintext, by the rules of the store's format (a v2 store
+/// reads only v2 blobs).
+fn decrypt(crypto: &Crypto, vault: &str, row: &EntryRow<'_>) -> Result<SecretString> {
     let at = Binding {
         vault,
         key: row.key,
         is_secret: row.is_secret,
     };
-    Ok(cipher.decrypt(at, row.value)?.0)
+    Ok(crypto.cipher.decrypt(crypto.format, at, row.value)?.0)
 }
 
 /// An entry as listed: decrypted to be masked (or shown, when not secret).
-fn entry_view(cipher: &Cipher, vault: &str, row: &EntryRow<'_>) -> Result<EntryView> {
-    let plain = decrypt(cipher, vault, row)?;
+fn entry_view(crypto: &Crypto, vault: &str, row: &EntryRow<'_>) -> Result<EntryView> {
+    let plain = decrypt(crypto, vault, row)?;
     let value = if row.is_secret {
         mask(plain.expose())
     } else {

@@ -11,7 +11,8 @@ use postgres::types::{FromSql, ToSql};
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
 use super::backend::{
-    Each, EachVersion, EntryRow, Head, QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
+    Each, EachVersion, EntryRow, Head, KeyMeta, MetaLock, ProviderRow, QueueRowFn, Stamp, Tx,
+    VaultRow, VersionRow,
 };
 use super::location::PostgresUrl;
 use crate::error::{Error, Result, StorageError};
@@ -368,18 +369,46 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         Ok(())
     }
 
-    fn lock_key_id(&mut self, exclusive: bool) -> Result<Option<String>> {
-        // Rotation takes the row exclusively: a second rotation (or a write
+    fn key_meta(&mut self, lock: MetaLock) -> Result<KeyMeta> {
+        // Rotation takes the rows exclusively: a second rotation (or a write
         // from a server on the old key) waits, then reads the new key id.
-        let sql = if exclusive {
-            "SELECT value FROM runqy_vault_meta WHERE name = 'key_id' FOR UPDATE"
-        } else {
-            "SELECT value FROM runqy_vault_meta WHERE name = 'key_id' FOR SHARE"
+        let sql = match lock {
+            MetaLock::None => {
+                "SELECT name, value FROM runqy_vault_meta WHERE name IN ('format', 'key_id', 'key_ids')"
+            }
+            MetaLock::Shared => {
+                "SELECT name, value FROM runqy_vault_meta WHERE name IN ('format', 'key_id', 'key_ids')
+                 FOR SHARE"
+            }
+            MetaLock::Exclusive => {
+                "SELECT name, value FROM runqy_vault_meta WHERE name IN ('format', 'key_id', 'key_ids')
+                 FOR UPDATE"
+            }
         };
-        match self.query_opt(sql, &[])? {
-            Some(row) => Ok(Some(self.col(&row, 0)?)),
-            None => Ok(None),
+        let mut meta = KeyMeta::default();
+        for row in self.query(sql, &[])? {
+            let value: String = self.col(&row, 1)?;
+            match self.col::<&str>(&row, 0)? {
+                schema::META_FORMAT => meta.format = Some(value),
+                schema::META_KEY_ID => meta.key_id = Some(value),
+                _ => meta.key_ids = Some(value),
+            }
         }
+        Ok(meta)
+    }
+
+    fn has_value_prefixed(&mut self, prefixes: &[Vec<u8>]) -> Result<bool> {
+        for prefix in prefixes {
+            let len = prefix.len() as i32;
+            let found = self.query_opt(
+                "SELECT 1 FROM vault_entries WHERE substring(value from 1 for $2) = $1 LIMIT 1",
+                &[prefix, &len],
+            )?;
+            if found.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn vault_id(&mut self, name: &str) -> Result<Option<i64>> {
@@ -530,10 +559,14 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
         // One statement with the names as an array: one round trip however
         // many vaults; rows grouped by vault in the order asked (the port's
         // ordering contract).
+        // unnest ... WITH ORDINALITY numbers the names once; array_position
+        // per row would cost names × rows.
         let rows = self.query(
-            "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret FROM vaults v
+            "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret
+             FROM unnest($1::text[]) WITH ORDINALITY AS l(name, pos)
+             JOIN vaults v ON v.name = l.name
              LEFT JOIN vault_entries e ON e.vault_id = v.id
-             WHERE v.name = ANY($1) ORDER BY array_position($1, v.name)",
+             ORDER BY l.pos",
             &[&names],
         )?;
         for r in &rows {
@@ -786,6 +819,35 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
 
     fn quick_check(&mut self) -> Result<Vec<String>> {
         Ok(Vec::new()) // PostgreSQL checks its pages itself; nothing to ask here
+    }
+
+    fn providers_after(
+        &mut self,
+        after: i64,
+        limit: u32,
+        each: &mut dyn FnMut(ProviderRow<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let rows = self.query(
+            "SELECT id::bigint, name, config FROM autoscale_providers WHERE id > $1::bigint
+             ORDER BY id LIMIT $2::bigint",
+            &[&after, &i64::from(limit)],
+        )?;
+        for r in &rows {
+            each(ProviderRow {
+                id: self.col(r, 0)?,
+                name: self.col(r, 1)?,
+                config: self.col(r, 2)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn update_provider_config(&mut self, id: i64, config: &[u8]) -> Result<()> {
+        self.execute(
+            "UPDATE autoscale_providers SET config = $2 WHERE id = $1::bigint",
+            &[&id, &config],
+        )?;
+        Ok(())
     }
 }
 

@@ -1,23 +1,30 @@
 //! Rewriting every value of a store under other keys or another format, in
 //! the transaction of a rotation or a migration (SPEC §6, §12): the current
-//! values and every kept version, a page at a time.
+//! values and every kept version, a page at a time, and the runqy server's
+//! other secrets under the same master key.
 
+use super::backend::ProviderRow;
 use super::history::digest;
 use super::op::Writer;
 use super::Crypto;
 use crate::cipher::{Binding, Cipher};
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 
 /// Rows read, re-encrypted and written per page: the whole store is never in memory.
 const PAGE: u32 = 1000;
+
+/// The runqy server's table of autoscale providers: its `config` column is
+/// encrypted with the vault master key (legacy format, no associated data;
+/// upstream `app/autoscale/provider/store.go`).
+pub(crate) const PROVIDERS_TABLE: &str = "autoscale_providers";
 
 /// Re-encrypts every entry and every kept version from `old` into `new`'s
 /// key and format (versions are always v2), checking that each new blob
 /// decrypts to the same plaintext before it is written. Returns how many
 /// entries were rewritten.
-pub(crate) fn reencrypt_all(w: &mut Writer<'_>, old: &Cipher, new: &Crypto) -> Result<u64> {
+pub(crate) fn reencrypt_all(w: &mut Writer<'_>, old: &Crypto, new: &Crypto) -> Result<u64> {
     let entries = reencrypt_entries(w, old, new)?;
-    reencrypt_versions(w, old, new)?;
+    reencrypt_versions(w, &old.cipher, new)?;
     Ok(entries)
 }
 
@@ -30,7 +37,7 @@ struct Rewritten {
     blob: Vec<u8>,
 }
 
-fn reencrypt_entries(w: &mut Writer<'_>, old: &Cipher, new: &Crypto) -> Result<u64> {
+fn reencrypt_entries(w: &mut Writer<'_>, old: &Crypto, new: &Crypto) -> Result<u64> {
     let mut count = 0u64;
     let mut after = i64::MIN;
     loop {
@@ -42,11 +49,11 @@ fn reencrypt_entries(w: &mut Writer<'_>, old: &Cipher, new: &Crypto) -> Result<u
                 key: row.key,
                 is_secret: row.is_secret,
             };
-            let plain = old.decrypt(at, row.value)?.0;
+            let plain = old.cipher.decrypt(old.format, at, row.value)?.0;
             let fresh = new
                 .cipher
                 .encrypt(new.format, at, plain.expose().as_bytes());
-            let (check, _) = new.cipher.decrypt(at, &fresh)?;
+            let (check, _) = new.cipher.decrypt(new.format, at, &fresh)?;
             if check != plain {
                 return Err(Error::DecryptionFailed {
                     vault: vault.to_owned(),
@@ -115,5 +122,54 @@ fn reencrypt_versions(w: &mut Writer<'_>, old: &Cipher, new: &Crypto) -> Result<
             // Half-way point for the crash tests: some pages written, some not.
             crate::test_hooks::pause("reencrypt-page");
         }
+    }
+}
+
+/// Re-encrypts the `config` of every row of the runqy server's
+/// [`PROVIDERS_TABLE`] from `old`'s keys to `new`'s current key, still in
+/// the legacy format (the server reads only that), in the rotation's
+/// transaction: without it a newer server sharing the database could no
+/// longer read its autoscale providers. A row no key of `old` opens refuses
+/// the rotation, naming the table and the provider, and nothing changes.
+/// Returns how many rows were rewritten (0 when the table is absent).
+pub(crate) fn reencrypt_providers(w: &mut Writer<'_>, old: &Cipher, new: &Cipher) -> Result<u64> {
+    if !w.tx.table_exists(PROVIDERS_TABLE)? {
+        return Ok(0);
+    }
+    let mut count = 0u64;
+    let mut after = i64::MIN;
+    loop {
+        let mut page: Vec<(i64, Vec<u8>)> = Vec::with_capacity(PAGE as usize);
+        w.tx.providers_after(after, PAGE, &mut |row: ProviderRow<'_>| {
+            let refused = |why: &str| {
+                Error::storage(format!(
+                    "rotation refused: the config of provider '{}' in the runqy server's table \
+                     {PROVIDERS_TABLE} {why}; nothing was changed",
+                    shown(row.name)
+                ))
+            };
+            let plain = old
+                .decrypt_legacy_bytes(row.config)
+                .ok_or_else(|| refused("does not decrypt under the current master key"))?;
+            let fresh = new.encrypt_legacy_bytes(&plain);
+            if new
+                .decrypt_legacy_bytes(&fresh)
+                .as_deref()
+                .map(Vec::as_slice)
+                != Some(&plain[..])
+            {
+                return Err(refused("did not re-encrypt correctly"));
+            }
+            page.push((row.id, fresh));
+            Ok(())
+        })?;
+        let Some(&(last, _)) = page.last() else {
+            return Ok(count);
+        };
+        for (id, blob) in &page {
+            w.tx.update_provider_config(*id, blob)?;
+        }
+        count += page.len() as u64;
+        after = last;
     }
 }

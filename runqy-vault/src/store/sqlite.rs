@@ -7,8 +7,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::backend::{
-    Each, EachVersion, EntryRow, Head, QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
+    Each, EachVersion, EntryRow, Head, KeyMeta, MetaLock, ProviderRow, QueueRowFn, Stamp, Tx,
+    VaultRow, VersionRow,
 };
+use super::location::{sqlite_uri, SqliteTarget};
 use super::row_cache::RowCache;
 use crate::error::{Error, Result};
 use crate::model::VaultSummary;
@@ -22,7 +24,19 @@ const MAX_IDLE_CONNECTIONS: usize = 8;
 /// A small pool of SQLite connections, each set up the same way.
 pub(crate) struct Pool {
     path: PathBuf,
+    /// Set when the file or its directory is not writable by this process
+    /// (or the location is a `mode=ro` URI): connections are then opened
+    /// read-only and every write is refused.
+    read_only: Option<ReadOnly>,
     idle: Mutex<Vec<Pooled>>,
+}
+
+/// How a read-only store opens its connections.
+struct ReadOnly {
+    /// The database file itself, for the WAL checks.
+    file: PathBuf,
+    /// The location as a `file:` URI with `mode=ro`, before `immutable`.
+    uri: String,
 }
 
 /// A connection, the fork generation of the process that opened it, and the
@@ -31,30 +45,49 @@ struct Pooled {
     generation: u64,
     conn: Connection,
     rows: RowCache,
+    /// Opened with `immutable=1` (a read-only WAL database nobody had open).
+    immutable: bool,
 }
 
 impl Pool {
+    /// A pool for the database at `path`, read-only when it cannot be written.
     pub(crate) fn new(path: &Path) -> Pool {
         Pool {
             path: path.to_path_buf(),
+            read_only: read_only_target(path),
             idle: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Whether the database is opened read-only.
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
     }
 
     fn get(&self) -> Result<Pooled> {
         let generation = crate::nonce::fork_generation();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         while let Some(pooled) = idle.pop() {
-            if pooled.generation == generation {
+            if pooled.generation != generation {
+                abandon(pooled);
+            } else if pooled.immutable && self.read_only.as_ref().is_some_and(|r| !r.immutable()) {
+                // A writer opened the database since: read through its WAL index
+                // instead of a snapshot that no longer follows the file.
+                drop(pooled);
+            } else {
                 return Ok(pooled);
             }
-            abandon(pooled);
         }
         drop(idle);
+        let (conn, immutable) = match &self.read_only {
+            None => (open_connection(&self.path)?, false),
+            Some(ro) => ro.open()?,
+        };
         Ok(Pooled {
             generation,
-            conn: open_connection(&self.path)?,
+            conn,
             rows: RowCache::default(),
+            immutable,
         })
     }
 
@@ -104,6 +137,14 @@ impl Pool {
     /// Runs `f` in a write transaction, taken at once (`BEGIN IMMEDIATE`) so
     /// concurrent writers queue on the busy timeout instead of failing later.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        if self.read_only.is_some() {
+            return Err(Error::storage(format!(
+                "{}: the database is read-only (the file or its directory is not writable by this \
+                 process, or it was opened with mode=ro): it can be read, but nothing can be \
+                 written to it",
+                self.path.display()
+            )));
+        }
         let mut conn = self.get()?;
         // A connection's own commits leave its data version as it was.
         conn.rows.forget();
@@ -188,6 +229,100 @@ fn abandon(pooled: Pooled) {
     std::mem::forget(pooled);
 }
 
+/// How a store at `path` that cannot be written is opened read-only, or
+/// `None` when it can be written (or does not exist yet: creating it shows
+/// whether it can be).
+///
+/// A read-only store must not take the write transaction every open takes
+/// for the schema, and must leave no `-wal`/`-shm` files behind in a
+/// directory it may be able to write, so it is decided here, before any
+/// connection, from `access(2)` (which also sees a read-only file system)
+/// or a `mode=ro` / `immutable=1` URI. Root passes `access` for any file on
+/// a writable file system, as it can indeed write it.
+fn read_only_target(path: &Path) -> Option<ReadOnly> {
+    let target = SqliteTarget::of(path);
+    let asked = target.has_param("mode", "ro") || target.has_param("immutable", "1");
+    if !asked && (!target.file.exists() || writable(&target.file)) {
+        return None;
+    }
+    Some(ReadOnly::of(path))
+}
+
+/// Whether this process may write `file` and create files (a journal, the
+/// `-wal` and `-shm`) beside it.
+fn writable(file: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    [file, dir].iter().all(|p| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            // SAFETY: a NUL-terminated path; access(2) only reads it.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+    })
+}
+
+impl ReadOnly {
+    /// How to open `path` read-only: as a `file:` URI with `mode=ro` (a
+    /// URI given keeps its own parameters).
+    fn of(path: &Path) -> ReadOnly {
+        let target = SqliteTarget::of(path);
+        let uri = if target.uri {
+            let text = path.to_string_lossy();
+            let sep = if text.contains('?') { '&' } else { '?' };
+            if target.has_param("mode", "ro") {
+                text.into_owned()
+            } else {
+                format!("{text}{sep}mode=ro")
+            }
+        } else {
+            format!("{}?mode=ro", sqlite_uri(path))
+        };
+        ReadOnly {
+            file: target.file,
+            uri,
+        }
+    }
+
+    /// Whether connections must be opened with `immutable=1`: a WAL database
+    /// without its `-shm` file (no process has it open). SQLite cannot read
+    /// such a database read-only otherwise, and would create the `-wal` and
+    /// `-shm` files in a directory it can write, leaving them behind.
+    fn immutable(&self) -> bool {
+        let mut shm = self.file.clone().into_os_string();
+        shm.push("-shm");
+        is_wal(&self.file) && !Path::new(&shm).exists()
+    }
+
+    fn open(&self) -> Result<(Connection, bool)> {
+        let immutable = self.immutable();
+        let uri = if immutable {
+            format!("{}&immutable=1", self.uri)
+        } else {
+            self.uri.clone()
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let at = |e| storage_at(&self.file, e);
+        let conn = Connection::open_with_flags(&uri, flags).map_err(at)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(at)?;
+        conn.execute_batch("PRAGMA query_only = ON;").map_err(at)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok((conn, immutable))
+    }
+}
+
+/// Whether the file's SQLite header says WAL (its read and write versions, bytes 18 and 19).
+fn is_wal(file: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok_and(|()| header[18] == 2 || header[19] == 2)
+}
+
 fn open_connection(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -244,15 +379,14 @@ pub(crate) fn with_path(e: Error, path: &Path) -> Error {
 }
 
 /// The `value` column as bytes. Upstream declares it BLOB, but SQLite lets any
-/// writer store TEXT there; both are read the same way.
+/// writer store TEXT there; both are read the same way. Anything else (an
+/// integer or a real tampered into the column) reads as no bytes, which
+/// fails to decrypt: `DecryptionFailed` naming the vault and key, where a
+/// column-type error would name neither.
 fn value_ref<'r>(row: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r [u8]> {
     match row.get_ref(idx)? {
         rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Ok(b),
-        other => Err(rusqlite::Error::InvalidColumnType(
-            idx,
-            "value".into(),
-            other.data_type(),
-        )),
+        _ => Ok(&[]),
     }
 }
 
@@ -379,9 +513,34 @@ impl Tx for Sqlite<'_> {
         Ok(())
     }
 
-    fn lock_key_id(&mut self, _exclusive: bool) -> Result<Option<String>> {
+    fn key_meta(&mut self, _lock: MetaLock) -> Result<KeyMeta> {
         // Writes run under BEGIN IMMEDIATE: no other writer until commit.
-        self.meta_get(schema::META_KEY_ID)
+        let mut stmt = self.0.prepare_cached(
+            "SELECT name, value FROM runqy_vault_meta WHERE name IN ('format', 'key_id', 'key_ids')",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut meta = KeyMeta::default();
+        while let Some(r) = rows.next()? {
+            let value = Some(r.get::<_, String>(1)?);
+            match text_ref(r, 0)? {
+                schema::META_FORMAT => meta.format = value,
+                schema::META_KEY_ID => meta.key_id = value,
+                _ => meta.key_ids = value,
+            }
+        }
+        Ok(meta)
+    }
+
+    fn has_value_prefixed(&mut self, prefixes: &[Vec<u8>]) -> Result<bool> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT 1 FROM vault_entries WHERE substr(value, 1, ?2) = ?1 LIMIT 1",
+        )?;
+        for prefix in prefixes {
+            if stmt.exists(params![prefix, prefix.len() as i64])? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn vault_id(&mut self, name: &str) -> Result<Option<i64>> {
@@ -520,24 +679,21 @@ impl Tx for Sqlite<'_> {
     }
 
     fn listed_entries(&mut self, names: &[&str], each: &mut Each<'_>) -> Result<()> {
-        // The listed names with their positions, so the rows come grouped in
-        // list order (the port's ordering contract), sorted by SQLite.
-        let listed = vec!["(?, ?)"; names.len()].join(",");
-        let sql = format!(
-            "WITH listed(pos, name) AS (VALUES {listed})
+        // The listed names as one JSON array parameter, with their positions
+        // (json_each's key), so the rows come grouped in list order (the
+        // port's ordering contract): one statement however many names, never
+        // past SQLite's limit of 32,766 bound variables, and one prepared
+        // statement for every count.
+        let listed = serde_json::to_string(names)
+            .map_err(|e| Error::storage(format!("cannot list the vault names: {e}")))?;
+        let mut stmt = self.0.prepare_cached(
+            "WITH listed(pos, name) AS (SELECT key, value FROM json_each(?1))
              SELECT v.name, e.id, e.key, e.value, e.is_secret FROM listed l
              JOIN vaults v ON v.name = l.name
              LEFT JOIN vault_entries e ON e.vault_id = v.id
-             ORDER BY l.pos"
-        );
-        let mut stmt = self.0.prepare_cached(&sql)?;
-        let positions: Vec<i64> = (0..names.len() as i64).collect();
-        let params: Vec<&dyn rusqlite::ToSql> = positions
-            .iter()
-            .zip(names)
-            .flat_map(|(pos, name)| [pos as &dyn rusqlite::ToSql, name])
-            .collect();
-        let mut rows = stmt.query(params.as_slice())?;
+             ORDER BY l.pos",
+        )?;
+        let mut rows = stmt.query([listed])?;
         while let Some(r) = rows.next()? {
             each(text_ref(r, 0)?, entry_at(r, 1, false)?)?;
         }
@@ -795,16 +951,41 @@ impl Tx for Sqlite<'_> {
         let lines = rows.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(lines.into_iter().filter(|l| l != "ok").collect())
     }
+
+    fn providers_after(
+        &mut self,
+        after: i64,
+        limit: u32,
+        each: &mut dyn FnMut(ProviderRow<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT id, name, config FROM autoscale_providers WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![after, limit])?;
+        while let Some(r) = rows.next()? {
+            each(ProviderRow {
+                id: r.get(0)?,
+                name: text_ref(r, 1)?,
+                config: value_ref(r, 2)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn update_provider_config(&mut self, id: i64, config: &[u8]) -> Result<()> {
+        self.0
+            .prepare_cached("UPDATE autoscale_providers SET config = ?2 WHERE id = ?1")?
+            .execute(params![id, config])?;
+        Ok(())
+    }
 }
 
 /// Runs `f` on a read-only connection to an existing database, set up for
 /// nothing but reading: `check` inspects a store this way when no key opens
 /// it, without creating the file, its schema or a journal mode.
 pub(crate) fn read_only<T>(path: &Path, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| storage_at(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| storage_at(path, e))?;
+    // As a read-only store opens: no -wal/-shm files made or left behind.
+    let (conn, _) = ReadOnly::of(path).open()?;
     let tx = conn
         .unchecked_transaction()
         .map_err(|e| storage_at(path, e))?;

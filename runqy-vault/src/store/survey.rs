@@ -8,8 +8,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::backend::{Backend, Tx};
+use super::Crypto;
 use super::{Location, Store};
-use crate::cipher::{Binding, Cipher};
+use crate::cipher::Binding;
 use crate::error::{Error, Result};
 use crate::queues::QueueConfigs;
 use crate::schema::META_FORMAT;
@@ -70,7 +71,7 @@ impl Store {
         match &self.enabled {
             Some(inner) => {
                 let crypto = inner.crypto();
-                on_backend(&inner.backend, |tx| survey(tx, Some(&crypto.cipher), scan))
+                on_backend(&inner.backend, |tx| survey(tx, Some(&crypto), scan))
             }
             None => survey_location(&self.location, scan),
         }
@@ -102,7 +103,7 @@ fn on_backend<T>(backend: &Backend, f: impl FnOnce(&mut dyn Tx) -> Result<T>) ->
     backend.read_snapshot(f)
 }
 
-fn survey(tx: &mut dyn Tx, cipher: Option<&Cipher>, scan: Option<&Scan>) -> Result<Survey> {
+fn survey(tx: &mut dyn Tx, crypto: Option<&Crypto>, scan: Option<&Scan>) -> Result<Survey> {
     let mut out = Survey {
         has_vault_tables: tx.table_exists("vaults")? && tx.table_exists("vault_entries")?,
         ..Survey::default()
@@ -146,7 +147,7 @@ fn survey(tx: &mut dyn Tx, cipher: Option<&Cipher>, scan: Option<&Scan>) -> Resu
                     wanted.insert(r.vault.clone());
                 }
             }
-            scan_entries(tx, cipher, &wanted, scan.stale_before, &mut scanned)?;
+            scan_entries(tx, crypto, &wanted, scan.stale_before, &mut scanned)?;
         }
         out.scanned = Some(scanned);
     }
@@ -157,7 +158,7 @@ fn survey(tx: &mut dyn Tx, cipher: Option<&Cipher>, scan: Option<&Scan>) -> Resu
 /// decrypted once (the plaintext is wiped at once), age compared.
 fn scan_entries(
     tx: &mut dyn Tx,
-    cipher: Option<&Cipher>,
+    crypto: Option<&Crypto>,
     wanted: &HashSet<String>,
     stale_before: Option<i64>,
     out: &mut Scanned,
@@ -184,13 +185,14 @@ fn scan_entries(
                 out.ill_named_keys
                     .push((vault.to_owned(), row.key.to_owned(), e));
             }
-            if let Some(cipher) = cipher {
+            if let Some(crypto) = crypto {
                 let at = Binding {
                     vault,
                     key: row.key,
                     is_secret: row.is_secret,
                 };
-                if cipher.decrypt(at, row.value).is_err() {
+                // By the store's format: a legacy blob in a v2 store is undecryptable.
+                if crypto.cipher.decrypt(crypto.format, at, row.value).is_err() {
                     out.undecryptable
                         .push((vault.to_owned(), row.key.to_owned()));
                 }

@@ -3,7 +3,7 @@
 
 use std::io::{self, BufRead, Read};
 
-use runqy_vault::names::MAX_VALUE_LEN;
+use runqy_vault::names::{self, MAX_VALUE_LEN};
 use runqy_vault::Store;
 use zeroize::Zeroizing;
 
@@ -103,11 +103,14 @@ pub(crate) fn set(
     };
     if value == "-" {
         let bytes = read_stdin_value()?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| {
-            Failure(format!(
-                "invalid value for key '{key}' in vault '{vault}': \
-                 standard input is not valid UTF-8"
-            ))
+        if bytes.len() > STDIN_READ_LIMIT {
+            // Reading stopped at the bound: the true size is unknown, only too big.
+            return Err(names::value_over_limit(vault, key).into());
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| runqy_vault::Error::InvalidValue {
+            vault: vault.to_owned(),
+            key: key.to_owned(),
+            reason: "standard input is not valid UTF-8".to_owned(),
         })?;
         write(strip_one_newline(text))?;
     } else {
@@ -165,13 +168,18 @@ pub(crate) fn delete(store: &Store, name: &str, force: bool, configs: &ConfigArg
     emit(&format!("Vault '{name}' deleted successfully.\n"))
 }
 
-/// Reads a value from standard input: at most a little more than the size
-/// limit, so that an oversized value is refused without reading it all.
+/// The most standard input may hold for `set -`: the largest value and a
+/// trailing "\r\n" (removed before the value is checked).
+const STDIN_READ_LIMIT: usize = MAX_VALUE_LEN + 2;
+
+/// Reads a value from standard input: at most one byte past
+/// [`STDIN_READ_LIMIT`], so that an oversized value is refused without
+/// reading it all.
 fn read_stdin_value() -> Result<Zeroizing<Vec<u8>>, Failure> {
     let mut buf = Zeroizing::new(Vec::new());
     io::stdin()
         .lock()
-        .take(MAX_VALUE_LEN as u64 + 3)
+        .take(STDIN_READ_LIMIT as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|e| Failure(format!("standard input: {e}")))?;
     Ok(buf)
