@@ -21,6 +21,8 @@ esac
 
 echo "--- the library, installed into a temporary prefix"
 bash scripts/install-lib.sh "$work/prefix" "$@"
+# Its own build cache too (see test-go.sh): nothing cached from another prefix.
+export GOCACHE="$work/gocache"
 
 echo "--- $module@$version on a file:// module proxy"
 served="$work/proxy/$module/@v"

@@ -13,6 +13,9 @@ trap 'rm -rf "$work"' EXIT
 echo "--- the library (debug build), installed for pkg-config"
 bash scripts/install-lib.sh "$work/prefix" --debug
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+# A build cache of this run's own: Go's cache does not key a cgo package on the
+# library pkg-config points at, so a shared cache would link a deleted prefix.
+export GOCACHE="$work/gocache"
 
 echo "--- gofmt, go vet"
 unformatted="$(gofmt -l runqy-vault-ffi/go examples/go)"
