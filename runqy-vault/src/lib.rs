@@ -29,6 +29,7 @@ pub mod model;
 pub mod names;
 mod nonce;
 pub mod payload;
+pub mod process;
 mod schema;
 pub mod secret;
 pub mod store;

@@ -897,7 +897,9 @@ fn rotate_key_refuses_the_current_key_and_invalid_keys_and_changes_nothing() {
     // The file is read by the core's key-file rules, as RUNQY_VAULT_MASTER_KEY_FILE is.
     let err = v.fail(&["rotate-key", "--new-key-file", "missing.key"]);
     assert!(
-        err.starts_with("error: invalid master key from missing.key: cannot read the file"),
+        err.starts_with(
+            "error: invalid master key from --new-key-file (missing.key): cannot read the file"
+        ),
         "{err}"
     );
     assert_eq!(v.store().export().unwrap(), before);

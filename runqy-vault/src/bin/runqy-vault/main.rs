@@ -21,7 +21,8 @@ mod vaults;
 /// key/value entries in a SQLite file or a PostgreSQL database.
 ///
 /// The master key comes from RUNQY_VAULT_MASTER_KEY (or the file named by
-/// RUNQY_VAULT_MASTER_KEY_FILE); make one with `runqy-vault keygen` or
+/// RUNQY_VAULT_MASTER_KEY_FILE, or the output of RUNQY_VAULT_MASTER_KEY_COMMAND);
+/// make one with `runqy-vault keygen` or
 /// `openssl rand -base64 32`.
 #[derive(Parser)]
 #[command(name = "runqy-vault", version)]
@@ -119,6 +120,11 @@ impl From<runqy_vault::Error> for Failure {
 pub(crate) type Outcome = Result<(), Failure>;
 
 fn main() -> ExitCode {
+    // Before any key is read: a crash must not write keys or values to a core file.
+    if let Err(e) = runqy_vault::process::forbid_core_dumps() {
+        eprintln!("error: cannot turn core dumps off: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
