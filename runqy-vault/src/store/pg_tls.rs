@@ -284,14 +284,9 @@ impl Tls {
 fn roots_from_file(path: &Path) -> Result<RootCertStore, String> {
     let shown = path.display();
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("sslrootcert {shown}: cannot read it: {}", pem_error(&e)))?
+        .map_err(|e| format!("sslrootcert {shown}: {}", pem_error(&e)))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            format!(
-                "sslrootcert {shown}: not a PEM file of certificates: {}",
-                pem_error(&e)
-            )
-        })?;
+        .map_err(|e| format!("sslrootcert {shown}: {}", pem_error(&e)))?;
     if certs.is_empty() {
         return Err(format!("sslrootcert {shown}: holds no PEM certificate"));
     }
@@ -320,10 +315,11 @@ fn system_roots() -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// A PEM file's error: "cannot read it: ..." for I/O, else what is wrong.
 fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
     match e {
-        rustls::pki_types::pem::Error::Io(io) => io.to_string(),
-        other => format!("{other:?}"),
+        rustls::pki_types::pem::Error::Io(io) => format!("cannot read it: {io}"),
+        other => format!("not a PEM file: {other:?}"),
     }
 }
 
@@ -357,14 +353,9 @@ fn client_identity(parts: &Parts<'_>) -> Result<Option<Identity>, String> {
     };
     let cert_shown = cert.display().to_string();
     let certs = CertificateDer::pem_file_iter(&cert)
-        .map_err(|e| format!("sslcert {cert_shown}: cannot read it: {}", pem_error(&e)))?
+        .map_err(|e| format!("sslcert {cert_shown}: {}", pem_error(&e)))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            format!(
-                "sslcert {cert_shown}: not a PEM certificate: {}",
-                pem_error(&e)
-            )
-        })?;
+        .map_err(|e| format!("sslcert {cert_shown}: {}", pem_error(&e)))?;
     if certs.is_empty() {
         return Err(format!("sslcert {cert_shown}: holds no PEM certificate"));
     }
@@ -380,7 +371,7 @@ fn client_identity(parts: &Parts<'_>) -> Result<Option<Identity>, String> {
         rustls::pki_types::pem::Error::NoItemsFound => format!(
             "sslkey {key_shown}: holds no PEM private key (PKCS#8, PKCS#1 or SEC1, unencrypted)"
         ),
-        other => format!("sslkey {key_shown}: cannot read it: {}", pem_error(&other)),
+        other => format!("sslkey {key_shown}: {}", pem_error(&other)),
     })?;
     Ok(Some((certs, der, cert_shown, key_shown)))
 }
