@@ -344,6 +344,48 @@ RunqyVaultResult runqy_vault_generate_key(char **key_out, char **err_out);
  */
 RunqyVaultResult runqy_vault_mask(const char *value, char **masked_out, char **err_out);
 
+/**
+ * Sets `*json_out` to which queues use each vault (SPEC §14):
+ * `{"vaults": [{"vault", "queues": [...], "git_token_of": [...]}],
+ * "missing": [...the same, for vaults queues name that do not exist],
+ * "problems": ["..."]}`, queues read from the `n_config_paths` YAML files or
+ * directories at `config_paths` and from the runqy server's `queues` table
+ * when the store's database has one. No paths (`config_paths` may then be
+ * NULL): `QUEUE_WORKERS_DIR` when it is set. Needs no master key.
+ *
+ * The caller frees the JSON with `runqy_vault_string_free`; NULL on
+ * failure. `store` and `json_out` must not be NULL; no entry of
+ * `config_paths` may be NULL. Thread-safe. Errors: `RUNQY_VAULT_IO` (a path
+ * that does not exist or cannot be read), `RUNQY_VAULT_STORAGE`, ...
+ */
+RunqyVaultResult runqy_vault_usage_json(const RunqyVaultStore *store,
+                                        const char *const *config_paths,
+                                        size_t n_config_paths,
+                                        char **json_out,
+                                        char **err_out);
+
+/**
+ * Sets `*json_out` to what `check` finds (SPEC §14): `{"findings":
+ * [{"severity": "error"|"warning"|"note", "check", "queue", "vault", "key",
+ * "message"}], "errors": N, "warnings": M}` (`queue`, `vault`, `key` null
+ * when a finding concerns none; no finding holds a value). Queues are read
+ * as `runqy_vault_usage_json` reads them; entries not updated for more
+ * than `max_age_days` days are reported (0: the default, 90). Every entry is
+ * decrypted once to prove it decrypts.
+ *
+ * Findings are data, not failures: the call returns `RUNQY_VAULT_OK` with
+ * `"errors" > 0` when the store has problems, a disabled store included.
+ * The caller frees the JSON with `runqy_vault_string_free`; NULL on
+ * failure. Pointers as `runqy_vault_usage_json`. Thread-safe.
+ * Errors: `RUNQY_VAULT_IO` (a configuration path), ...
+ */
+RunqyVaultResult runqy_vault_check_json(const RunqyVaultStore *store,
+                                        const char *const *config_paths,
+                                        size_t n_config_paths,
+                                        uint32_t max_age_days,
+                                        char **json_out,
+                                        char **err_out);
+
 #if defined(RUNQY_VAULT_TEST_HOOKS)
 /**
  * Test only (built with the `test-hooks` feature): panics inside the

@@ -151,6 +151,26 @@ static rvgo_ret rvgo_registration_payload(const RunqyVaultStore *s, const char *
 	return r;
 }
 
+static rvgo_ret rvgo_usage_json(const RunqyVaultStore *s, const char *names, size_t n, const char **spill, char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	const char *local[RVGO_LIST_MAX];
+	const char **list = rvgo_names(n <= RVGO_LIST_MAX ? local : spill, names, n);
+	char *json = NULL;
+	r.rc = runqy_vault_usage_json(s, list, n, &json, &r.err);
+	rvgo_take(&r, json, dst, cap);
+	return r;
+}
+
+static rvgo_ret rvgo_check_json(const RunqyVaultStore *s, const char *names, size_t n, const char **spill, uint32_t max_age, char *dst, size_t cap) {
+	rvgo_ret r = {0};
+	const char *local[RVGO_LIST_MAX];
+	const char **list = rvgo_names(n <= RVGO_LIST_MAX ? local : spill, names, n);
+	char *json = NULL;
+	r.rc = runqy_vault_check_json(s, list, n, max_age, &json, &r.err);
+	rvgo_take(&r, json, dst, cap);
+	return r;
+}
+
 static rvgo_ret rvgo_rotate_key(const RunqyVaultStore *s, const char *key) {
 	rvgo_ret r = {0};
 	r.rc = runqy_vault_rotate_key(s, key, &r.err);
@@ -643,6 +663,87 @@ type payloadWire struct {
 	GitToken string            `json:"git_token"`
 	Vaults   map[string]string `json:"vaults"`
 	Warnings []string          `json:"warnings"`
+}
+
+// VaultUsage is one vault as Usage shows it: the queues whose
+// deployment.vaults list it, and those whose git_token points into it.
+type VaultUsage struct {
+	Vault      string   `json:"vault"`
+	Queues     []string `json:"queues"`
+	GitTokenOf []string `json:"git_token_of"`
+}
+
+// Usage says which queues use which vault (SPEC §14).
+type Usage struct {
+	// Vaults is every vault of the store, sorted by name.
+	Vaults []VaultUsage `json:"vaults"`
+	// Missing is every vault a queue names that does not exist.
+	Missing []VaultUsage `json:"missing"`
+	// Problems are what could not be read in the configurations.
+	Problems []string `json:"problems"`
+}
+
+// Finding is one finding of Check; Queue, Vault and Key are "" when it
+// concerns none. No finding holds a value.
+type Finding struct {
+	Severity string `json:"severity"` // "error", "warning" or "note"
+	Check    string `json:"check"`
+	Queue    string `json:"queue"`
+	Vault    string `json:"vault"`
+	Key      string `json:"key"`
+	Message  string `json:"message"`
+}
+
+// String is the finding as the CLI prints it: "error: ...".
+func (f Finding) String() string { return f.Severity + ": " + f.Message }
+
+// CheckReport is what Check finds.
+type CheckReport struct {
+	Findings []Finding `json:"findings"`
+	Errors   uint64    `json:"errors"`
+	Warnings uint64    `json:"warnings"`
+}
+
+// Usage reads the queue configurations at configPaths (YAML files or
+// directories; none: QUEUE_WORKERS_DIR when set) and the runqy server's
+// queues table, when the database has one, and says which queues use each
+// vault. It needs no master key.
+func (s *Store) Usage(configPaths []string) (*Usage, error) {
+	sc, err := pack(configPaths)
+	if err != nil {
+		return nil, err
+	}
+	list := spill(len(configPaths))
+	defer freeSpill(list)
+	var out Usage
+	err = s.jsonCall(sc, &out, func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_usage_json(h, sc.namesArg(len(configPaths)), C.size_t(len(configPaths)), list, sc.dst(), sc.room())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Check finds every problem that keeps workers from receiving their
+// secrets (SPEC §14), with the queues read as Usage reads them; entries not
+// updated for more than maxAgeDays days are reported (0: 90). Findings are
+// data: a store with problems gives a report with Errors > 0 and a nil error.
+func (s *Store) Check(configPaths []string, maxAgeDays uint32) (*CheckReport, error) {
+	sc, err := pack(configPaths)
+	if err != nil {
+		return nil, err
+	}
+	list := spill(len(configPaths))
+	defer freeSpill(list)
+	var out CheckReport
+	err = s.jsonCall(sc, &out, func(h *C.RunqyVaultStore) C.rvgo_ret {
+		return C.rvgo_check_json(h, sc.namesArg(len(configPaths)), C.size_t(len(configPaths)), list, C.uint32_t(maxAgeDays), sc.dst(), sc.room())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // RotateKey re-encrypts every entry under newKey (base64); afterwards the

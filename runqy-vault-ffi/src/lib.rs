@@ -30,12 +30,15 @@ mod strings;
 // these, then the hooks (blank lines keep rustfmt from sorting them).
 mod tools;
 
+mod queues;
+
 mod hooks;
 
 pub use error::RunqyVaultResult;
 pub use handle::RunqyVaultStore;
 #[cfg(any(feature = "test-hooks", feature = "bench-hooks"))]
 pub use hooks::*;
+pub use queues::*;
 pub use store::*;
 pub use tools::*;
 

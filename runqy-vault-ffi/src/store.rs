@@ -282,7 +282,7 @@ pub unsafe extern "C" fn runqy_vault_rotate_key(
 }
 
 /// JSON of a result struct, in a wipeable C string (some shapes hold plaintext).
-fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<*mut c_char, Failure> {
+pub(crate) fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<*mut c_char, Failure> {
     let json = zeroize::Zeroizing::new(serde_json::to_string(value).map_err(|e| Failure {
         code: RunqyVaultResult::RUNQY_VAULT_OTHER_ERROR,
         message: format!("could not encode the result as JSON: {e}"),

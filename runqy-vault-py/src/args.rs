@@ -73,3 +73,23 @@ pub fn flag(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<bool> {
         .map(|b| b.is_true())
         .map_err(|_| PyTypeError::new_err(format!("{what} must be a bool, not {}", type_name(obj))))
 }
+
+/// Queue configuration paths: `None` (none: `QUEUE_WORKERS_DIR`), one
+/// `str` / `os.PathLike`, or an iterable of them.
+pub fn config_paths(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<PathBuf>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(Vec::new());
+    };
+    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
+        return Ok(vec![path(obj, "configs")?]);
+    }
+    let iter = obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "configs must be a path or a list of paths, not {}",
+            type_name(obj)
+        ))
+    })?;
+    iter.enumerate()
+        .map(|(i, item)| path(&item?, &format!("configs[{i}]")))
+        .collect()
+}

@@ -9,6 +9,7 @@ use pyo3::types::PyString;
 mod args;
 mod errors;
 mod inject;
+mod redact;
 mod store;
 
 /// A new random master key, as standard base64 (what `openssl rand -base64 32` prints).
@@ -32,6 +33,7 @@ fn _runqy_vault(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", runqy_vault::VERSION)?;
     errors::register(m)?;
     m.add_class::<store::PyStore>()?;
+    m.add_class::<redact::PyRedactor>()?;
     m.add_function(wrap_pyfunction!(generate_key, m)?)?;
     m.add_function(wrap_pyfunction!(mask, m)?)?;
     m.add_function(wrap_pyfunction!(inject::inject, m)?)?;

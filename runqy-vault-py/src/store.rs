@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
+use runqy_vault::queues::QueueConfigs;
 use runqy_vault::{Error, ExportDocument, Location, MasterKey, SecretString, Store};
 
 use crate::args;
@@ -287,5 +288,33 @@ impl PyStore {
             let doc = ExportDocument::read_file(&path)?;
             s.import(&doc)
         })
+    }
+
+    /// Which queues use each vault (SPEC §14): `{vaults, missing, problems}`.
+    #[pyo3(signature = (configs=None))]
+    fn usage<'py>(
+        &self,
+        py: Python<'py>,
+        configs: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let paths = args::config_paths(configs)?;
+        let usage = self.run(py, move |s| s.usage(&QueueConfigs::load(&paths)?))?;
+        to_py(py, &usage)
+    }
+
+    /// Every problem keeping workers from their secrets: `{findings, errors, warnings}`.
+    #[pyo3(signature = (configs=None, max_age_days=None))]
+    fn check<'py>(
+        &self,
+        py: Python<'py>,
+        configs: Option<&Bound<'py, PyAny>>,
+        max_age_days: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let paths = args::config_paths(configs)?;
+        let max_age = max_age_days.unwrap_or(runqy_vault::check::DEFAULT_MAX_AGE_DAYS);
+        let report = self.run(py, move |s| {
+            Ok(s.check(&QueueConfigs::load(&paths)?, max_age))
+        })?;
+        to_py(py, &report)
     }
 }

@@ -21,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod cipher;
 pub mod error;
 pub mod key;
@@ -30,18 +31,26 @@ pub mod names;
 mod nonce;
 pub mod payload;
 pub mod process;
+pub mod queues;
+pub mod redact;
 mod schema;
 pub mod secret;
 pub mod store;
 pub mod timestamp;
 pub mod transfer;
+pub mod usage;
 
 pub use cipher::Format;
 pub use error::{Error, ErrorKind, NameKind, Result, StorageError};
 pub use key::{KeyId, KeySet, KeySource, MasterKey};
 pub use mask::mask;
-pub use model::{EntryView, Provenance, RegistrationPayload, Resolved, VaultDetail, VaultSummary};
+pub use model::{
+    CheckReport, EntryView, Finding, Provenance, RegistrationPayload, Resolved, Severity, Usage,
+    VaultDetail, VaultSummary, VaultUsage,
+};
 pub use payload::{EntryReference, Injection};
+pub use queues::QueueConfigs;
+pub use redact::Redactor;
 pub use secret::SecretString;
 pub use store::{Location, Store};
 pub use transfer::{ExportDocument, ExportEntry, ExportVault};

@@ -160,6 +160,106 @@ impl RegistrationPayload {
     }
 }
 
+/// One vault as `usage` shows it (SPEC §14): `{"vault", "queues",
+/// "git_token_of"}`, queue names sorted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VaultUsage {
+    /// The vault's name.
+    pub vault: String,
+    /// The queues whose `deployment.vaults` list it (empty: unused).
+    pub queues: Vec<String>,
+    /// The queues whose `git_token` points into it.
+    pub git_token_of: Vec<String>,
+}
+
+impl VaultUsage {
+    /// Whether no queue lists the vault or takes its git token from it.
+    pub fn is_unused(&self) -> bool {
+        self.queues.is_empty() && self.git_token_of.is_empty()
+    }
+}
+
+/// What `usage` answers: `{"vaults": [VaultUsage], "missing": [VaultUsage],
+/// "problems": ["..."]}`. `vaults` are the store's vaults sorted by name;
+/// `missing` the vaults that queues name but the store does not have;
+/// `problems` what could not be read in the configurations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// Every vault of the store, with its queues.
+    pub vaults: Vec<VaultUsage>,
+    /// Vaults named by queues that do not exist.
+    pub missing: Vec<VaultUsage>,
+    /// Problems met reading the configurations (each names its file or the
+    /// server's table, and the queue).
+    pub problems: Vec<String>,
+}
+
+/// How serious a `check` finding is: `"error"`, `"warning"` or `"note"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Workers fail to register or miss secrets; `check` exits 1.
+    Error,
+    /// Likely wrong, or a risk.
+    Warning,
+    /// Worth knowing (a shadowed key, a disabled queue).
+    Note,
+}
+
+impl Severity {
+    /// `error`, `warning` or `note`, as the line starts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+/// One finding of `check`: `{"severity", "check", "queue", "vault", "key",
+/// "message"}`, `queue`/`vault`/`key` null when the finding concerns none.
+/// The message names them and never holds a value or a `git_token`'s text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// How serious it is.
+    pub severity: Severity,
+    /// Which check found it (a stable name, e.g. `missing_vault`).
+    pub check: String,
+    /// The queue concerned, if one is.
+    pub queue: Option<String>,
+    /// The vault concerned, if one is.
+    pub vault: Option<String>,
+    /// The key concerned, if one is.
+    pub key: Option<String>,
+    /// The finding, as the CLI prints it after `error: ` (or `warning: `, `note: `).
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.severity.as_str(), self.message)
+    }
+}
+
+/// What `check` answers: `{"findings": [Finding], "errors": N, "warnings": M}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CheckReport {
+    /// Every finding, in the order of the checks.
+    pub findings: Vec<Finding>,
+    /// How many findings are errors.
+    pub errors: u64,
+    /// How many findings are warnings.
+    pub warnings: u64,
+}
+
+impl CheckReport {
+    /// The closing line: `N errors, M warnings.`
+    pub fn summary(&self) -> String {
+        format!("{} errors, {} warnings.", self.errors, self.warnings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The JSON of every shape, pinned: C, Go and Python read these names.
@@ -215,6 +315,56 @@ mod tests {
             serde_json::to_string(&r).unwrap(),
             r#"{"values":{"K":"v"},"sources":{"K":{"vault":"b","shadowed":["a"]}}}"#
         );
+    }
+
+    #[test]
+    fn usage_shape_is_pinned() {
+        let usage = Usage {
+            vaults: vec![VaultUsage {
+                vault: "github".into(),
+                queues: vec![],
+                git_token_of: vec!["inference".into()],
+            }],
+            missing: vec![VaultUsage {
+                vault: "model-credentials".into(),
+                queues: vec!["inference".into()],
+                git_token_of: vec![],
+            }],
+            problems: vec!["q.yaml: queue 'x' has no deployment".into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&usage).unwrap(),
+            concat!(
+                r#"{"vaults":[{"vault":"github","queues":[],"git_token_of":["inference"]}],"#,
+                r#""missing":[{"vault":"model-credentials","queues":["inference"],"git_token_of":[]}],"#,
+                r#""problems":["q.yaml: queue 'x' has no deployment"]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn check_shape_is_pinned() {
+        let report = CheckReport {
+            findings: vec![Finding {
+                severity: Severity::Error,
+                check: "missing_vault".into(),
+                queue: Some("inference".into()),
+                vault: Some("model-credentials".into()),
+                key: None,
+                message: "m".into(),
+            }],
+            errors: 1,
+            warnings: 0,
+        };
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            concat!(
+                r#"{"findings":[{"severity":"error","check":"missing_vault","queue":"inference","#,
+                r#""vault":"model-credentials","key":null,"message":"m"}],"errors":1,"warnings":0}"#
+            )
+        );
+        assert_eq!(report.findings[0].to_string(), "error: m");
+        assert_eq!(report.summary(), "1 errors, 0 warnings.");
     }
 
     #[test]

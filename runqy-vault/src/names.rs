@@ -24,23 +24,34 @@ const RESERVED_VAULT_NAMES: &[&str] = &[
     "TMPDIR",
 ];
 
-/// Keys that would let a vault hijack the worker's process or loader.
+/// Keys that would let a vault hijack the worker's process, its loader, or
+/// an interpreter or tool a task runs (SPEC §4).
 const RESERVED_KEYS: &[&str] = &[
     "PATH",
     "HOME",
     "VIRTUAL_ENV",
-    "PYTHONPATH",
-    "LD_PRELOAD",
-    "LD_AUDIT",
-    "LD_LIBRARY_PATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
     "BASH_ENV",
     "ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "IFS",
+    "PROMPT_COMMAND",
+    "GCONV_PATH",
+    "NODE_OPTIONS",
+    "PERL5OPT",
+    "PERL5LIB",
+    "RUBYOPT",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "GIT_SSH_COMMAND",
+    "GIT_EXEC_PATH",
 ];
 
-/// Reserved key prefixes: the macOS loader's and runqy's own variables.
-const RESERVED_KEY_PREFIXES: &[&str] = &["DYLD_", "RUNQY_"];
+/// Reserved key prefixes: every `PYTHON*` variable (each can make the
+/// interpreter run code), the loaders' `LD_` and `DYLD_`, runqy's own
+/// `RUNQY_`, and bash's exported functions.
+const RESERVED_KEY_PREFIXES: &[&str] = &["PYTHON", "LD_", "DYLD_", "RUNQY_", "BASH_FUNC_"];
 
 /// Checks a vault name: `^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$`, not reserved.
 ///
@@ -247,6 +258,16 @@ mod tests {
             "dyld_x",
             "RUNQY_VAULT_KEYS",
             "runqy_anything",
+            "PYTHONWARNINGS",
+            "pythonbreakpoint",
+            "LD_ANYTHING",
+            "BASH_FUNC_x",
+            "SHELLOPTS",
+            "ps4",
+            "IFS",
+            "NODE_OPTIONS",
+            "_JAVA_OPTIONS",
+            "GIT_SSH_COMMAND",
         ] {
             assert_eq!(kind(check_key(bad)), ErrorKind::ReservedName, "{bad}");
         }

@@ -17,6 +17,11 @@ pub fn to_rfc3339(stored: &str) -> String {
     parse(stored).map_or_else(|| stored.to_owned(), format_utc)
 }
 
+/// A stored timestamp as seconds since the Unix epoch, `None` in no known form.
+pub(crate) fn to_unix(stored: &str) -> Option<i64> {
+    parse(stored)
+}
+
 /// Seconds since the Unix epoch, shown as RFC 3339 UTC.
 pub fn from_unix(seconds: i64) -> String {
     format_utc(seconds)

@@ -595,6 +595,67 @@ static void remove_dir(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+static void test_usage_and_check_json_read_queue_configurations(void) {
+  unsetenv("QUEUE_WORKERS_DIR");
+  RunqyVaultStore *store = open_store("queues.db", KEY_A);
+  OK(runqy_vault_create(store, "api-keys", NULL, &err));
+  OK(runqy_vault_create(store, "old", NULL, &err));
+  OK(runqy_vault_set(store, "api-keys", "K", "v", true, &err));
+  char yaml[512], nope[512];
+  snprintf(yaml, sizeof yaml, "%s", db_path("queues.yaml"));
+  snprintf(nope, sizeof nope, "%s", db_path("nope.yaml"));
+  FILE *f = fopen(yaml, "w");
+  CHECK(f != NULL);
+  fputs("queues:\n  inference:\n    deployment:\n      vaults: [api-keys, gone]\n"
+        "      git_token: ghp_plaintext_s3cr3t\n", f);
+  fclose(f);
+  const char *paths[] = {yaml};
+
+  char *json = NULL;
+  OK(runqy_vault_usage_json(store, paths, 1, &json, &err));
+  CHECK(strcmp(json,
+               "{\"vaults\":[{\"vault\":\"api-keys\",\"queues\":[\"inference\"],\"git_token_of\":[]},"
+               "{\"vault\":\"old\",\"queues\":[],\"git_token_of\":[]}],"
+               "\"missing\":[{\"vault\":\"gone\",\"queues\":[\"inference\"],\"git_token_of\":[]}],"
+               "\"problems\":[]}") == 0);
+  runqy_vault_string_free(json);
+
+  /* Findings are data: the call succeeds and the report counts the errors. */
+  OK(runqy_vault_check_json(store, paths, 1, 0, &json, &err));
+  CHECK(strstr(json, "\"check\":\"missing_vault\",\"queue\":\"inference\",\"vault\":\"gone\"") != NULL);
+  CHECK(strstr(json, "\"check\":\"git_token\"") != NULL);
+  CHECK(strstr(json, "s3cr3t") == NULL);
+  CHECK(strstr(json, "\"errors\":1,") != NULL);
+  runqy_vault_string_free(json);
+
+  /* No paths and no QUEUE_WORKERS_DIR: only the server's table (none here). */
+  OK(runqy_vault_usage_json(store, NULL, 0, &json, &err));
+  CHECK(strstr(json, "\"missing\":[]") != NULL);
+  runqy_vault_string_free(json);
+
+  const char *missing[] = {nope};
+  EXPECT(runqy_vault_usage_json(store, missing, 1, &json, &err), RUNQY_VAULT_IO, "nope.yaml");
+  CHECK(json == NULL);
+  EXPECT(runqy_vault_check_json(store, missing, 1, 0, &json, &err), RUNQY_VAULT_IO,
+         "queue configuration not found");
+  EXPECT(runqy_vault_usage_json(store, NULL, 1, &json, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "config_paths is NULL");
+  EXPECT(runqy_vault_check_json(store, paths, 1, 0, NULL, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "json_out is NULL");
+  EXPECT(runqy_vault_usage_json(NULL, paths, 1, &json, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "store is NULL");
+  runqy_vault_store_free(store);
+
+  /* A disabled store is checked too: its finding says so. */
+  clear_key_env();
+  store = open_store("queues.db", NULL);
+  OK(runqy_vault_check_json(store, paths, 1, 30, &json, &err));
+  CHECK(strstr(json, "\"check\":\"store_key\"") != NULL);
+  CHECK(strstr(json, "vaults not configured") != NULL);
+  runqy_vault_string_free(json);
+  runqy_vault_store_free(store);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "%s/runqy-vault-c-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   CHECK(mkdtemp(dir) != NULL);
@@ -614,6 +675,7 @@ int main(void) {
   test_freed_and_foreign_handles_are_refused();
   test_panic_is_caught_at_the_boundary();
   test_one_handle_many_threads_sees_every_write();
+  test_usage_and_check_json_read_queue_configurations();
 
   remove_dir();
   printf("test_ffi: %d checks passed\n", checks);

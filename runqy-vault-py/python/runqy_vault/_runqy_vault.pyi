@@ -1,7 +1,7 @@
 import os
 from collections.abc import Iterable, Mapping, MutableMapping
 from types import TracebackType
-from typing import Literal, TypedDict, final, type_check_only
+from typing import ClassVar, Literal, TypedDict, final, type_check_only
 
 from typing_extensions import NotRequired, Self
 
@@ -13,6 +13,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidValueError",
     "KeyMismatchError",
+    "Redactor",
     "Store",
     "VaultError",
     "VaultExistsError",
@@ -54,6 +55,33 @@ class RegistrationPayload(TypedDict):
     vaults: NotRequired[dict[str, str]]
     git_token: NotRequired[str]
     warnings: NotRequired[list[str]]
+
+@type_check_only
+class VaultUsage(TypedDict):
+    vault: str
+    queues: list[str]
+    git_token_of: list[str]
+
+@type_check_only
+class Usage(TypedDict):
+    vaults: list[VaultUsage]
+    missing: list[VaultUsage]
+    problems: list[str]
+
+@type_check_only
+class Finding(TypedDict):
+    severity: Literal["error", "warning", "note"]
+    check: str
+    queue: str | None
+    vault: str | None
+    key: str | None
+    message: str
+
+@type_check_only
+class CheckReport(TypedDict):
+    findings: list[Finding]
+    errors: int
+    warnings: int
 
 _Path = str | os.PathLike[str]
 
@@ -158,6 +186,28 @@ class Store:
         """Writes every vault with plaintext values to a new file (mode 0600)."""
     def import_(self, path: _Path) -> int:
         """Imports an export file (vaults merged, keys replaced); returns how many entries."""
+    def usage(self, configs: _Path | Iterable[_Path] | None = None) -> Usage:
+        """Which queues use each vault (SPEC §14).
+
+        ``configs`` are runqy queue configurations: YAML files, or directories
+        whose ``*.yaml``/``*.yml`` files holding ``queues:`` are read, as the
+        runqy server reads them; ``None``: ``QUEUE_WORKERS_DIR`` when set. The
+        server's ``queues`` table is read too when the database has one.
+        ``vaults`` lists every vault with its queues (and the queues whose
+        ``git_token`` points into it), ``missing`` the vaults queues name that
+        do not exist, ``problems`` what could not be read. Needs no key.
+        """
+    def check(
+        self, configs: _Path | Iterable[_Path] | None = None, max_age_days: int | None = None
+    ) -> CheckReport:
+        """Every problem that keeps workers from receiving their secrets (SPEC §14).
+
+        Queues are read as :meth:`usage` reads them; entries not updated for
+        more than ``max_age_days`` days (default 90) are reported. Every entry
+        is decrypted once to prove it decrypts; no finding holds a value.
+        Findings are data: a store with problems (a disabled one included)
+        gives ``errors > 0``, not an exception.
+        """
 
 def generate_key() -> str:
     """A new random master key as standard base64 (as ``openssl rand -base64 32``)."""
@@ -178,3 +228,61 @@ def child_env(
     payload: Mapping[str, object] | str, base: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """A new environment for a subprocess: ``base`` (``os.environ``) with the payload on top."""
+
+@final
+class Redactor:
+    """Replaces vault values in output by their masks (:func:`mask`).
+
+    The one redactor of runqy-vault, in the Rust core (SPEC §11): every
+    occurrence of a value becomes the value's mask, in these forms: the value;
+    standard and URL-safe base64, padded and unpadded, at each of the three
+    byte alignments (so a value is found inside a longer base64 text too);
+    ``urllib.parse.quote`` and ``quote_plus``; ``json.dumps`` (ASCII-only and
+    not); ``repr``. A multi-line value is matched line by line: each line of
+    at least :attr:`MIN_LENGTH` characters becomes the value's mask, the
+    newlines stay. Values and lines shorter than that are left alone and named
+    by :attr:`skipped`.
+
+    ``secrets`` is a mapping of name to value, or a registration payload: the
+    dict :meth:`Store.registration_payload` returns (one with a ``vaults``
+    mapping or a ``warnings`` member) or its JSON text; a payload's
+    ``git_token`` is redacted too, under the name ``git_token``.
+
+    The streaming half (:meth:`feed`, :meth:`finish`) keeps state: use one
+    redactor per stream, made cheaply with ``copy.copy(redactor)`` (the
+    matcher is shared). Large inputs are matched with the GIL released.
+    """
+
+    MIN_LENGTH: ClassVar[int]
+    """Values and lines shorter than this many characters are left alone (6)."""
+
+    def __new__(cls, secrets: Mapping[str, object] | str) -> Self: ...
+    @staticmethod
+    def from_environ(environ: Mapping[str, str] | None = None) -> Redactor:
+        """The values of the variables named in ``RUNQY_VAULT_KEYS`` (comma-separated).
+
+        ``environ`` is ``os.environ`` by default; named variables that are not
+        set are left out.
+        """
+    def redact(self, text: str) -> str:
+        """``text`` with every form of every value replaced by the value's mask."""
+    def feed(self, data: bytes) -> bytes:
+        """Redacts one write of a stream; returns what can be written out now.
+
+        The output is byte for byte that of :meth:`redact` on all the input,
+        however it is cut into writes. Bytes that may begin a form are held
+        back (never past a newline) until a later write or :meth:`finish`
+        decides them. Bytes that are not UTF-8 pass through unchanged.
+        """
+    def finish(self) -> bytes:
+        """Ends the stream: returns the bytes held back, redacted.
+
+        The redactor can then take a new stream.
+        """
+    @property
+    def skipped(self) -> list[str]:
+        """The names of the values left alone, or partly (a short line), sorted; never the values."""
+    def __bool__(self) -> bool:
+        """Whether there is anything to redact."""
+    def __copy__(self) -> Redactor:
+        """The same redactor, with a stream of its own."""

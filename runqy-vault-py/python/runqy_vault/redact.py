@@ -9,14 +9,18 @@ one call::
 
 wraps ``sys.stdout`` and ``sys.stderr`` and puts a :class:`RedactingFilter` on
 the root logger's handlers, so the value of every variable named in
-``RUNQY_VAULT_KEYS`` is replaced by its mask (:func:`runqy_vault.mask`),
-including when it appears base64-encoded, URL-encoded, JSON-escaped, or line
-by line for a multi-line value, and when one write ends in the middle of a
-value and the next write finishes it.
+``RUNQY_VAULT_KEYS`` is replaced by its mask (:func:`runqy_vault.mask`).
 
-Values shorter than :data:`MIN_LENGTH` characters are not redacted: replacing
-every ``"yes"`` or ``"1234"`` in the output would mangle ordinary text. A
-``RuntimeWarning`` names (never shows) them, once.
+What is matched is decided by the core's redactor, :class:`runqy_vault.Redactor`
+(SPEC §11): the value base64-encoded (also inside a longer base64 text),
+URL-encoded, JSON-escaped or ``repr``-escaped too, a multi-line value line by
+line, and a value that one write begins and the next finishes. This module
+only puts it between the task and its output.
+
+Values (and lines of multi-line values) shorter than :data:`MIN_LENGTH`
+characters are not redacted: replacing every ``"yes"`` or ``"1234"`` in the
+output would mangle ordinary text. :func:`install` warns once, with a
+``RuntimeWarning`` that names (never shows) them.
 
 This is a safety net for accidents, not a boundary: a task can always write
 to ``sys.stdout.buffer``, a file descriptor, or transform a value in a way not
@@ -26,19 +30,16 @@ listed here.
 from __future__ import annotations
 
 import atexit
-import base64
-import json
+import codecs
+import copy
 import logging
-import os
-import re
 import sys
 import threading
-import urllib.parse
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
-from ._runqy_vault import mask
+from ._runqy_vault import Redactor
 
 __all__ = [
     "MIN_LENGTH",
@@ -49,106 +50,22 @@ __all__ = [
     "uninstall",
 ]
 
-#: Values shorter than this many characters are left alone.
-MIN_LENGTH = 6
+#: Values shorter than this many characters are left alone (the core's rule).
+MIN_LENGTH = Redactor.MIN_LENGTH
 
-_ENV_KEYS = "RUNQY_VAULT_KEYS"
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
-def _forms(value: str) -> set[str]:
-    """The ways `value` commonly appears in output, the raw text included."""
-    raw = value.encode("utf-8")
-    forms = {
-        value,
-        base64.b64encode(raw).decode("ascii"),
-        base64.urlsafe_b64encode(raw).decode("ascii"),
-        urllib.parse.quote(value, safe=""),
-        urllib.parse.quote(value),
-        urllib.parse.quote_plus(value),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        repr(value)[1:-1],
-    }
-    forms |= {f.rstrip("=") for f in forms}
-    return forms
-
-
-class Redactor:
-    """Replaces secret values, in the forms listed in the module docstring, by their masks.
-
-    ``secrets`` maps a name (used only in the short-value warning) to its value.
-    """
-
-    def __init__(self, secrets: Mapping[str, str]) -> None:
-        replacements: dict[str, str] = {}
-        short = []
-        for name, value in sorted(secrets.items()):
-            if len(value) < MIN_LENGTH:
-                if value:
-                    short.append(name)
-                continue
-            shown = mask(value)
-            for form in _forms(value):
-                if len(form) >= MIN_LENGTH:
-                    replacements.setdefault(form, shown)
-            # A multi-line value (a PEM key) is often printed one line at a time.
-            if "\n" in value:
-                for line in value.splitlines():
-                    line = line.strip()
-                    if len(line) >= MIN_LENGTH:
-                        for form in _forms(line):
-                            if len(form) >= MIN_LENGTH:
-                                replacements.setdefault(form, mask(line))
-        _warn_short(short)
-        self._replacements = replacements
-        # Longest first, so a value wins over a line inside it.
-        self._forms = sorted(replacements, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, self._forms))) if self._forms else None
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Redactor:
-        """The values of the variables named in ``RUNQY_VAULT_KEYS``."""
-        env = os.environ if environ is None else environ
-        names = [n for n in env.get(_ENV_KEYS, "").split(",") if n]
-        return cls({n: env[n] for n in names if n in env})
-
-    def __bool__(self) -> bool:
-        return self._pattern is not None
-
-    def redact(self, text: str) -> str:
-        """`text` with every form of every secret replaced by the secret's mask."""
-        if self._pattern is None or not text:
-            return text
-        return self._pattern.sub(lambda m: self._replacements[m.group(0)], text)
-
-    def pending_prefix(self, text: str) -> int:
-        """The length of the longest end of `text` that could begin a secret form.
-
-        A stream holds that much back until the next write says what follows.
-        """
-        longest = 0
-        for form in self._forms:
-            start = max(len(text) - len(form) + 1, 0)
-            pos = text.find(form[0], start)
-            while pos != -1:
-                tail = text[pos:]
-                if len(tail) > longest and form.startswith(tail):
-                    longest = len(tail)
-                    break
-                pos = text.find(form[0], pos + 1)
-        return longest
-
-
-def _warn_short(names: Iterable[str]) -> None:
+def _warn_skipped(redactor: Redactor) -> None:
+    """Warns, once per name in this process, of the values left alone."""
     with _warned_lock:
-        new = [n for n in names if n not in _warned]
+        new = [n for n in redactor.skipped if n not in _warned]
         _warned.update(new)
     if new:
         warnings.warn(
-            f"runqy_vault.redact: vault values shorter than {MIN_LENGTH} characters are not "
-            f"redacted (it would mangle ordinary text): {', '.join(new)}",
+            f"runqy_vault.redact: vault values (or lines of them) shorter than {MIN_LENGTH} "
+            f"characters are not redacted (it would mangle ordinary text): {', '.join(new)}",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -182,17 +99,20 @@ class RedactingFilter(logging.Filter):
 class RedactingStream:
     """A text stream wrapper that redacts what is written, also across writes.
 
-    The end of a write that could be the beginning of a secret is held back
-    until the next write (or `close`, or interpreter exit) shows what follows,
-    so ``write("sk-pro"); write("j-abc123")`` prints the mask, not the halves.
-    Other attributes (``encoding``, ``fileno``, ``isatty``...) are the wrapped
-    stream's.
+    Text goes to the core's streaming redactor as UTF-8 (lone surrogates
+    passed through as they are), and what it gives back is decoded and
+    written. The end of a write that could begin a secret is held back until
+    the next write (or `release`, or interpreter exit) shows what follows, so
+    ``write("sk-pro"); write("j-abc123")`` prints the mask, not the halves; a
+    line is written as soon as its newline is. Other attributes
+    (``encoding``, ``fileno``, ``isatty``...) are the wrapped stream's.
     """
 
     def __init__(self, stream: IO[str], redactor: Redactor | None = None) -> None:
         self._stream = stream
-        self._redactor = redactor if redactor is not None else Redactor.from_environ()
-        self._pending = ""
+        # A stream of its own: the redactor's feed/finish keep state.
+        self._redactor = copy.copy(redactor) if redactor is not None else Redactor.from_environ()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
         self._lock = threading.RLock()
 
     @property
@@ -204,9 +124,7 @@ class RedactingStream:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         with self._lock:
-            buffered = self._redactor.redact(self._pending + text)
-            hold = self._redactor.pending_prefix(buffered)
-            ready, self._pending = buffered[: len(buffered) - hold], buffered[len(buffered) - hold :]
+            ready = self._decoder.decode(self._redactor.feed(text.encode("utf-8", "surrogatepass")))
             if ready:
                 self._stream.write(ready)
         return len(text)
@@ -222,9 +140,10 @@ class RedactingStream:
     def release(self) -> None:
         """Writes what is held back (redacted as far as it can be) and flushes."""
         with self._lock:
-            pending, self._pending = self._pending, ""
-            if pending:
-                self._stream.write(self._redactor.redact(pending))
+            ready = self._decoder.decode(self._redactor.finish(), final=True)
+            self._decoder.reset()
+            if ready:
+                self._stream.write(ready)
         self._stream.flush()
 
     def close(self) -> None:
@@ -244,13 +163,15 @@ def install(environ: Mapping[str, str] | None = None) -> Redactor:
 
     Wraps ``sys.stdout`` and ``sys.stderr`` and adds a :class:`RedactingFilter`
     to every handler the root logger has now. Handlers made later that write
-    to ``sys.stderr`` or ``sys.stdout`` go through the wrapped streams.
+    to ``sys.stderr`` or ``sys.stdout`` go through the wrapped streams. Warns
+    once naming the values too short to redact.
     """
     with _install_lock:
         if "redactor" in _installed:
             redactor: Redactor = _installed["redactor"]
             return redactor
         redactor = Redactor.from_environ(environ)
+        _warn_skipped(redactor)
         filt = RedactingFilter(redactor)
         handlers = list(logging.getLogger().handlers)
         for h in handlers:

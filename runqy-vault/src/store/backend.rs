@@ -33,6 +33,16 @@ impl Stamp<'_> {
             Stamp::Unix(s) => timestamp::from_unix(s),
         }
     }
+
+    /// The timestamp as seconds since the Unix epoch; `None` when missing,
+    /// not read, or in no known form.
+    pub(crate) fn to_unix(self) -> Option<i64> {
+        match self {
+            Stamp::NotRead => None,
+            Stamp::Text(t) => timestamp::to_unix(t),
+            Stamp::Unix(s) => Some(s),
+        }
+    }
 }
 
 /// One entry as a backend hands it over, borrowed from its result row so
@@ -135,7 +145,25 @@ pub(crate) trait Tx {
     fn entries_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()>;
     /// Replaces an entry's ciphertext without touching its timestamps.
     fn update_value(&mut self, entry_id: i64, value: &[u8]) -> Result<()>;
+
+    // Read-only queries of `check` and `usage` (SPEC §14).
+
+    /// Every vault's name, sorted (byte order): no entry counts, so it stays
+    /// cheap on a store of many vaults.
+    fn vault_names(&mut self) -> Result<Vec<String>>;
+    /// As [`Tx::entries_after`], with `created_at` and `updated_at` read.
+    fn entries_stamped_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()>;
+    /// The runqy server's `queues` table, when the database has one: `each`
+    /// gets each row's name, `deployment` as JSON text (NULL as `None`) and
+    /// `enabled`; `false` (and no call) when there is no such table.
+    fn server_queues(&mut self, each: &mut QueueRowFn<'_>) -> Result<bool>;
+    /// What the database's own consistency check reports (SQLite's
+    /// `PRAGMA quick_check`), nothing when all is well or the backend has none.
+    fn quick_check(&mut self) -> Result<Vec<String>>;
 }
+
+/// What [`Tx::server_queues`] calls per row: name, deployment JSON, enabled.
+pub(crate) type QueueRowFn<'f> = dyn FnMut(&str, Option<&str>, bool) -> Result<()> + 'f;
 
 /// Where a store's connections come from.
 pub(crate) enum Backend {

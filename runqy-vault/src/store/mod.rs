@@ -32,6 +32,7 @@ mod postgres;
 mod rotation;
 mod row_cache;
 mod sqlite;
+pub(crate) mod survey;
 
 use backend::{Backend, EntryRow, Tx};
 use keyring::Keyring;
@@ -517,6 +518,9 @@ fn visit_listed(
     listed: &[&str],
     mut each: impl FnMut(usize, EntryRow<'_>) -> Result<()>,
 ) -> Result<()> {
+    if vaults.is_empty() {
+        return Ok(()); // nothing listed: no query (SQLite has no empty VALUES list)
+    }
     let mut found = vec![false; vaults.len()];
     let mut at = 0;
     b.listed_entries(vaults, &mut |vault, row| {

@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Client, Config, NoTls, Row, Socket, Statement};
 
-use super::backend::{Each, EntryRow, Stamp, Tx, VaultRow};
+use super::backend::{Each, EntryRow, QueueRowFn, Stamp, Tx, VaultRow};
 use super::location::PostgresUrl;
 use super::pg_tls::{self, Tls};
 use super::pg_url::Parts;
@@ -914,6 +914,52 @@ impl Tx for Pg<'_> {
             &[&entry_id, &value],
         )?;
         Ok(())
+    }
+
+    fn vault_names(&mut self) -> Result<Vec<String>> {
+        let rows = self.query("SELECT name FROM vaults ORDER BY name COLLATE \"C\"", &[])?;
+        rows.iter().map(|r| self.col(r, 0)).collect()
+    }
+
+    fn entries_stamped_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
+        let rows = self.query(
+            concat!(
+                "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret, ",
+                rfc3339!("e.created_at"),
+                ", ",
+                rfc3339!("e.updated_at"),
+                " FROM vault_entries e JOIN vaults v ON v.id = e.vault_id
+                 WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2::bigint"
+            ),
+            &[&after, &i64::from(limit)],
+        )?;
+        for r in &rows {
+            if let Some(e) = self.entry_at(r, 1, true)? {
+                each(self.col(r, 0)?, Some(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn server_queues(&mut self, each: &mut QueueRowFn<'_>) -> Result<bool> {
+        if !self.table_exists("queues")? {
+            return Ok(false);
+        }
+        // `deployment` is JSONB upstream; text whatever the column's type.
+        let rows = self.query(
+            "SELECT name, deployment::text, COALESCE(enabled::boolean, TRUE) FROM queues
+             ORDER BY name COLLATE \"C\"",
+            &[],
+        )?;
+        for r in &rows {
+            let deployment: Option<&str> = self.col(r, 1)?;
+            each(self.col(r, 0)?, deployment, self.col(r, 2)?)?;
+        }
+        Ok(true)
+    }
+
+    fn quick_check(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new()) // PostgreSQL checks its pages itself; nothing to ask here
     }
 }
 

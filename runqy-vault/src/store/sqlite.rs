@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::backend::{Each, EntryRow, Stamp, Tx, VaultRow};
+use super::backend::{Each, EntryRow, QueueRowFn, Stamp, Tx, VaultRow};
 use super::row_cache::RowCache;
 use crate::error::{Error, Result};
 use crate::model::VaultSummary;
@@ -512,6 +512,73 @@ impl Tx for Sqlite<'_> {
             .execute(params![entry_id, value])?;
         Ok(())
     }
+
+    fn vault_names(&mut self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT name FROM vaults ORDER BY name")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
+    fn entries_stamped_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT v.name, e.id, e.key, e.value, e.is_secret, e.created_at, e.updated_at
+             FROM vault_entries e JOIN vaults v ON v.id = e.vault_id
+             WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![after, limit])?;
+        while let Some(r) = rows.next()? {
+            let vault = text_ref(r, 0)?;
+            if let Some(e) = entry_at(r, 1, true)? {
+                each(vault, Some(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn server_queues(&mut self, each: &mut QueueRowFn<'_>) -> Result<bool> {
+        if !self.table_exists("queues")? {
+            return Ok(false);
+        }
+        let mut stmt = self
+            .0
+            .prepare("SELECT name, deployment, COALESCE(enabled, 1) FROM queues ORDER BY name")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            use rusqlite::types::ValueRef;
+            let name = text_ref(r, 0)?;
+            // TEXT as upstream declares it; a driver may have stored the JSON as a BLOB.
+            let deployment = match r.get_ref(1)? {
+                ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t)),
+                _ => None,
+            };
+            let enabled = r.get::<_, Option<i64>>(2)?.unwrap_or(1) != 0;
+            each(name, deployment.as_deref(), enabled)?;
+        }
+        Ok(true)
+    }
+
+    fn quick_check(&mut self) -> Result<Vec<String>> {
+        let mut stmt = self.0.prepare("PRAGMA quick_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let lines = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(lines.into_iter().filter(|l| l != "ok").collect())
+    }
+}
+
+/// Runs `f` on a read-only connection to an existing database, set up for
+/// nothing but reading: `check` inspects a store this way when no key opens
+/// it, without creating the file, its schema or a journal mode.
+pub(crate) fn read_only<T>(path: &Path, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| storage_at(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| storage_at(path, e))?;
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(|e| storage_at(path, e))?;
+    f(&mut Sqlite(&tx)).map_err(|e| with_path(e, path))
 }
 
 #[cfg(test)]

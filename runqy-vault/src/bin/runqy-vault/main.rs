@@ -8,12 +8,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use runqy_vault::{Location, Store};
 use zeroize::Zeroizing;
 
 mod keys;
 mod output;
+mod queues;
+mod shell;
 mod transfer;
 mod vaults;
 
@@ -38,10 +40,33 @@ struct Cli {
     command: Command,
 }
 
+/// Where the queue configurations are (SPEC §14).
+#[derive(Args, Clone, Default)]
+pub(crate) struct ConfigArgs {
+    /// A queue configuration: a runqy YAML file, or a directory whose *.yaml
+    /// and *.yml files holding `queues:` are read, as the runqy server reads
+    /// it. Repeatable. Default: $QUEUE_WORKERS_DIR when set. The runqy
+    /// server's own `queues` table is read too, when the database has one.
+    #[arg(long = "config", value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+}
+
+/// `--json`: one JSON document on standard output instead of the table.
+#[derive(Args, Clone, Copy, Default)]
+pub(crate) struct JsonArg {
+    /// Print the same data as one JSON document, for scripts (values masked
+    /// exactly as in the table).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// List the vaults with their descriptions and entry counts.
-    List,
+    List {
+        #[command(flatten)]
+        json: JsonArg,
+    },
     /// Create an empty vault.
     Create {
         name: String,
@@ -50,7 +75,11 @@ enum Command {
         description: Option<String>,
     },
     /// Show a vault and its entries (secret values masked).
-    Show { name: String },
+    Show {
+        name: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
     /// Set an entry (insert or replace); the value is secret unless --no-secret.
     Set {
         vault: String,
@@ -65,19 +94,33 @@ enum Command {
         /// Store the value as non-secret: shown unmasked by `show` and `entries`.
         #[arg(long)]
         no_secret: bool,
+        #[command(flatten)]
+        configs: ConfigArgs,
     },
     /// Print an entry's value and a newline, nothing else.
     Get { vault: String, key: String },
     /// Remove an entry.
-    Unset { vault: String, key: String },
+    Unset {
+        vault: String,
+        key: String,
+        #[command(flatten)]
+        configs: ConfigArgs,
+    },
     /// List a vault's entries (secret values masked).
-    Entries { vault: String },
-    /// Delete a vault and all its entries, after asking (y/N).
+    Entries {
+        vault: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Delete a vault and all its entries, after asking (y/N); the question
+    /// names the queues that list the vault.
     Delete {
         name: String,
         /// Do not ask.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        configs: ConfigArgs,
     },
     /// Print a new random master key (base64 of 32 bytes).
     Keygen,
@@ -124,6 +167,39 @@ enum Command {
     },
     /// Rewrite a legacy (runqy server) store to the v2 format.
     Migrate,
+    /// Show which queues use each vault (their deployment.vaults, or their
+    /// git_token), vaults no queue uses, and vaults queues name that do not
+    /// exist. Needs no master key.
+    Usage {
+        /// Only this vault.
+        vault: Option<String>,
+        #[command(flatten)]
+        configs: ConfigArgs,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Find every problem that keeps workers from receiving their secrets,
+    /// one line each (error:, warning:, note:), never a value; exit status 1
+    /// when there are errors. Every entry is decrypted once to prove it decrypts.
+    Check {
+        /// Report entries not updated for more than DAYS days.
+        #[arg(long, value_name = "DAYS", default_value_t = runqy_vault::check::DEFAULT_MAX_AGE_DAYS)]
+        max_age: u32,
+        #[command(flatten)]
+        configs: ConfigArgs,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Print a shell completion script: `runqy-vault completions bash >
+    /// /etc/bash_completion.d/runqy-vault`.
+    Completions {
+        #[arg(value_enum)]
+        shell: shell::Shell,
+    },
+    /// Print the manual page (roff), made from these same definitions:
+    /// `runqy-vault man > runqy-vault.1`.
+    #[command(hide = true)]
+    Man,
 }
 
 /// A failure to report as `error: <message>`; never holds a secret value.
@@ -146,7 +222,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(Failure(message)) => {
             // One line, whatever the message holds.
             eprintln!("error: {}", message.replace(['\n', '\r'], " "));
@@ -155,41 +231,82 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Outcome {
-    if let Command::Keygen = cli.command {
-        return keys::keygen();
-    }
-    let location = match cli.db {
+fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let location = match &cli.db {
         Some(db) => Location::from(db),
         None => Location::from_env(),
     };
-    let store = Store::open(location, None)?;
+    // The commands that need no open store (usage and check open it their own way).
     match cli.command {
-        Command::Keygen => unreachable!("handled above"),
-        Command::List => vaults::list(&store),
-        Command::Create { name, description } => {
-            vaults::create(&store, &name, description.as_deref())
+        Command::Keygen => return keys::keygen().map(|()| ExitCode::SUCCESS),
+        Command::Completions { shell } => {
+            return shell::completions(shell).map(|()| ExitCode::SUCCESS)
         }
-        Command::Show { name } => vaults::show(&store, &name),
+        Command::Man => return shell::man().map(|()| ExitCode::SUCCESS),
+        Command::Usage {
+            vault,
+            configs,
+            json,
+        } => {
+            return queues::usage(&location, vault.as_deref(), &configs, json)
+                .map(|()| ExitCode::SUCCESS)
+        }
+        Command::Check {
+            max_age,
+            configs,
+            json,
+        } => return queues::check(location, max_age, &configs, json),
+        _ => {}
+    }
+    let store = Store::open(location, None)?;
+    run_on(&store, cli.command).map(|()| ExitCode::SUCCESS)
+}
+
+fn run_on(store: &Store, command: Command) -> Outcome {
+    match command {
+        Command::Keygen
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Usage { .. }
+        | Command::Check { .. } => unreachable!("handled in run"),
+        Command::List { json } => vaults::list(store, json),
+        Command::Create { name, description } => {
+            vaults::create(store, &name, description.as_deref())
+        }
+        Command::Show { name, json } => vaults::show(store, &name, json),
         Command::Set {
             vault,
             key,
             value,
             no_secret,
+            configs,
         } => {
             let value = Zeroizing::new(value);
-            vaults::set(&store, &vault, &key, &value, !no_secret)
+            vaults::set(store, &vault, &key, &value, !no_secret, &configs)
         }
-        Command::Get { vault, key } => vaults::get(&store, &vault, &key),
-        Command::Unset { vault, key } => vaults::unset(&store, &vault, &key),
-        Command::Entries { vault } => vaults::entries(&store, &vault),
-        Command::Delete { name, force } => vaults::delete(&store, &name, force),
+        Command::Get { vault, key } => vaults::get(store, &vault, &key),
+        Command::Unset {
+            vault,
+            key,
+            configs,
+        } => vaults::unset(store, &vault, &key, &configs),
+        Command::Entries { vault, json } => vaults::entries(store, &vault, json),
+        Command::Delete {
+            name,
+            force,
+            configs,
+        } => vaults::delete(store, &name, force, &configs),
         Command::Payload { vaults, git_token } => {
-            transfer::payload(&store, &vaults, git_token.as_deref())
+            transfer::payload(store, &vaults, git_token.as_deref())
         }
-        Command::RotateKey { new_key_file } => keys::rotate_key(&store, new_key_file.as_deref()),
-        Command::Export { file, to, .. } => transfer::export(&store, &file, &to),
-        Command::Import { file, identity } => transfer::import(&store, &file, identity.as_deref()),
-        Command::Migrate => keys::migrate(&store),
+        Command::RotateKey { new_key_file } => keys::rotate_key(store, new_key_file.as_deref()),
+        Command::Export { file, to, .. } => transfer::export(store, &file, &to),
+        Command::Import { file, identity } => transfer::import(store, &file, identity.as_deref()),
+        Command::Migrate => keys::migrate(store),
     }
+}
+
+/// The clap definitions, for completions and the manual page.
+pub(crate) fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }

@@ -68,3 +68,11 @@ pub(crate) fn emit(text: &str) -> Outcome {
         .and_then(|()| stdout.flush())
         .map_err(|e| Failure(format!("standard output: {e}")))
 }
+
+/// `--json`: the value as one pretty JSON document and a newline.
+pub(crate) fn emit_json<T: serde::Serialize + ?Sized>(value: &T) -> Outcome {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure(format!("could not encode the result as JSON: {e}")))?;
+    text.push('\n');
+    emit(&text)
+}

@@ -7,11 +7,15 @@ use runqy_vault::names::MAX_VALUE_LEN;
 use runqy_vault::Store;
 use zeroize::Zeroizing;
 
-use crate::output::{cut, emit, one_line, table, yes_no};
-use crate::{Failure, Outcome};
+use crate::output::{cut, emit, emit_json, one_line, table, yes_no};
+use crate::queues::{listing_line, load, notice_change};
+use crate::{ConfigArgs, Failure, JsonArg, Outcome};
 
-pub(crate) fn list(store: &Store) -> Outcome {
+pub(crate) fn list(store: &Store, json: JsonArg) -> Outcome {
     let vaults = store.list_vaults()?;
+    if json.json {
+        return emit_json(&vaults);
+    }
     if vaults.is_empty() {
         return emit("No vaults found.\n");
     }
@@ -33,8 +37,11 @@ pub(crate) fn create(store: &Store, name: &str, description: Option<&str>) -> Ou
     emit(&format!("Vault '{name}' created successfully.\n"))
 }
 
-pub(crate) fn show(store: &Store, name: &str) -> Outcome {
+pub(crate) fn show(store: &Store, name: &str, json: JsonArg) -> Outcome {
     let detail = store.show(name)?;
+    if json.json {
+        return emit_json(&detail);
+    }
     let mut out = format!("Vault: {}\n", detail.name);
     if !detail.description.is_empty() {
         out.push_str(&format!("Description: {}\n", one_line(&detail.description)));
@@ -57,8 +64,11 @@ pub(crate) fn show(store: &Store, name: &str) -> Outcome {
     emit(&out)
 }
 
-pub(crate) fn entries(store: &Store, vault: &str) -> Outcome {
+pub(crate) fn entries(store: &Store, vault: &str, json: JsonArg) -> Outcome {
     let entries = store.entries(vault)?;
+    if json.json {
+        return emit_json(&entries);
+    }
     if entries.is_empty() {
         return emit("No entries.\n");
     }
@@ -77,7 +87,15 @@ pub(crate) fn entries(store: &Store, vault: &str) -> Outcome {
 }
 
 /// `set VAULT KEY VALUE`; VALUE `-` reads standard input.
-pub(crate) fn set(store: &Store, vault: &str, key: &str, value: &str, secret: bool) -> Outcome {
+pub(crate) fn set(
+    store: &Store,
+    vault: &str,
+    key: &str,
+    value: &str,
+    secret: bool,
+    configs: &ConfigArgs,
+) -> Outcome {
+    let configs = load(configs)?;
     if value == "-" {
         let bytes = read_stdin_value()?;
         let text = std::str::from_utf8(&bytes).map_err(|_| {
@@ -90,7 +108,9 @@ pub(crate) fn set(store: &Store, vault: &str, key: &str, value: &str, secret: bo
     } else {
         store.set(vault, key, value, secret)?;
     }
-    emit(&format!("Entry '{key}' set in vault '{vault}'.\n"))
+    emit(&format!("Entry '{key}' set in vault '{vault}'.\n"))?;
+    notice_change(store, vault, key, &configs);
+    Ok(())
 }
 
 pub(crate) fn get(store: &Store, vault: &str, key: &str) -> Outcome {
@@ -101,12 +121,16 @@ pub(crate) fn get(store: &Store, vault: &str, key: &str) -> Outcome {
     emit(&line)
 }
 
-pub(crate) fn unset(store: &Store, vault: &str, key: &str) -> Outcome {
+pub(crate) fn unset(store: &Store, vault: &str, key: &str, configs: &ConfigArgs) -> Outcome {
+    let configs = load(configs)?;
     store.unset(vault, key)?;
-    emit(&format!("Entry '{key}' removed from vault '{vault}'.\n"))
+    emit(&format!("Entry '{key}' removed from vault '{vault}'.\n"))?;
+    notice_change(store, vault, key, &configs);
+    Ok(())
 }
 
-pub(crate) fn delete(store: &Store, name: &str, force: bool) -> Outcome {
+pub(crate) fn delete(store: &Store, name: &str, force: bool, configs: &ConfigArgs) -> Outcome {
+    let configs = load(configs)?;
     // Checked first, so nobody confirms the deletion of a vault that is not there.
     if !store.vault_exists(name)? {
         return Err(runqy_vault::Error::VaultNotFound {
@@ -115,6 +139,9 @@ pub(crate) fn delete(store: &Store, name: &str, force: bool) -> Outcome {
         .into());
     }
     if !force {
+        if let Some(line) = listing_line(store, name, &configs)? {
+            emit(&line)?;
+        }
         emit(&format!(
             "Are you sure you want to delete vault '{name}' and all its entries? (y/N): "
         ))?;
