@@ -64,8 +64,8 @@ pub enum ErrorKind {
 pub enum Error {
     /// No master key is configured: the store is open but disabled.
     #[error(
-        "vaults not configured: set RUNQY_VAULT_MASTER_KEY (or RUNQY_VAULT_MASTER_KEY_FILE, \
-         or RUNQY_VAULT_MASTER_KEY_COMMAND) to a key made by `openssl rand -base64 32`"
+        "vaults not configured: set RUNQY_VAULT_MASTER_KEY (or RUNQY_VAULT_MASTER_KEY_FILE) \
+         to a key made by `openssl rand -base64 32`"
     )]
     Disabled,
 
