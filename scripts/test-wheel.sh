@@ -31,11 +31,11 @@ run "$WORK/venv/bin/pip" install --quiet --only-binary=:all: pytest mypy cryptog
 run "$WORK/venv/bin/python" -c 'import runqy_vault, sys; print("installed", runqy_vault.__version__, "at", runqy_vault.__file__); assert "site-packages" in runqy_vault.__file__'
 
 echo "--- the Python contract tests against the installed wheel"
-# A copy of the tests (and the Cargo.toml whose version they compare) outside
-# the source tree: nothing of runqy-vault-py/python is importable there.
-mkdir -p "$WORK/src/runqy-vault-py"
-cp Cargo.toml "$WORK/src/"
-cp -r runqy-vault-py/tests runqy-vault-py/pyproject.toml "$WORK/src/runqy-vault-py/"
+# A copy of the repository's files (the tests read Cargo.toml and examples/)
+# without the package's Python sources: only the wheel can be imported there.
+mkdir -p "$WORK/src"
+git ls-files -z | grep -zv '^runqy-vault-py/python/' | tar --null -T - -cf - | tar -xf - -C "$WORK/src"
+[ ! -e "$WORK/src/runqy-vault-py/python" ] || { echo "test-wheel: the package's sources were copied" >&2; exit 1; }
 (cd "$WORK/src/runqy-vault-py" && run "$WORK/venv/bin/python" -m pytest -q -p no:cacheprovider tests)
 
 echo "--- pip refuses the wheel for CPython 3.9 by its tag, takes it for 3.10 and 3.13"
