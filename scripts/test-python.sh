@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Python: build and install runqy_vault into .venv the way a user does
-# (`pip install ./runqy-vault-py`, maturin from PyPI as the build backend),
-# then the pytest suite (stubtest included), the example, and the payload
-# bench once. One release build per run; cargo reuses target/ between runs.
+# Python: build the one abi3 manylinux2014 wheel (scripts/build-wheel.sh),
+# install it into .venv, then the pytest suite (stubtest included), mypy
+# --strict, the example, and the payload bench once; then the same wheel in a
+# fresh venv without Rust (scripts/test-wheel.sh). One release build per run;
+# cargo reuses target/ between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PY=.venv/bin/python
 
-"$PY" -m pip install --quiet --force-reinstall --no-deps ./runqy-vault-py
+WHEEL=$(bash scripts/build-wheel.sh | tail -n 1)
+"$PY" -m pip install --quiet --force-reinstall --no-deps "$WHEEL"
 # The suite must test the installed wheel, not the source tree.
 (cd runqy-vault-py && ../"$PY" -c 'import runqy_vault, sys; assert "site-packages" in runqy_vault.__file__, runqy_vault.__file__')
 
@@ -19,3 +21,5 @@ PY=.venv/bin/python
 "$PY" -m mypy --strict runqy-vault-py/python/runqy_vault examples/python
 "$PY" examples/python/server.py
 "$PY" benches/python/bench_payload.py --quick
+
+bash scripts/test-wheel.sh "$WHEEL"

@@ -514,6 +514,20 @@ impl StorageError {
         self
     }
 
+    /// Marks whether a retry may succeed (a time-out: the server may be back).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn retry(mut self, retryable: bool) -> StorageError {
+        self.retryable = retryable;
+        self
+    }
+
+    /// The same error with `: note` after its message (what it means).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn noted(mut self, note: &str) -> StorageError {
+        self.message = format!("{}: {note}", self.message);
+        self
+    }
+
     /// The same error with `prefix: ` before its message (a path, a host).
     pub(crate) fn prefixed(mut self, prefix: &str) -> StorageError {
         self.message = format!("{prefix}: {}", self.message);

@@ -30,6 +30,7 @@ pub mod model;
 pub mod names;
 mod nonce;
 pub mod payload;
+pub mod process;
 pub mod queues;
 pub mod redact;
 mod schema;

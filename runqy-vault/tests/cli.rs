@@ -606,7 +606,7 @@ fn without_a_master_key_every_command_says_vaults_not_configured_and_how_to_make
         &["set", "ci", "K", "v"],
         &["get", "ci", "K"],
         &["payload", "ci"],
-        &["export", "out.json"],
+        &["export", "out.json", "--plaintext"],
         &["migrate"],
     ] {
         let err = failure(feed(v.command_with_key(None, args), b""));
@@ -735,12 +735,12 @@ fn sample(v: &Vault) {
 fn export_writes_a_0600_file_and_nothing_to_stdout() {
     let v = Vault::new();
     sample(&v);
-    let out = v.run(&["export", "backup.json"]);
+    let out = v.run(&["export", "backup.json", "--plaintext"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
     assert_eq!(
         text(&out.stderr),
-        "Exported 2 vaults (3 entries) to backup.json.\n"
+        "Exported 2 vaults (3 entries) to backup.json, in plaintext.\n"
     );
     let meta = std::fs::metadata(v.path("backup.json")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
@@ -760,7 +760,7 @@ fn export_refuses_a_file_that_exists_and_leaves_it_untouched() {
     sample(&v);
     std::fs::write(v.path("taken.json"), "keep me").unwrap();
     assert_eq!(
-        v.fail(&["export", "taken.json"]),
+        v.fail(&["export", "taken.json", "--plaintext"]),
         "error: taken.json: already exists; export writes only to a new file\n"
     );
     assert_eq!(
@@ -769,7 +769,7 @@ fn export_refuses_a_file_that_exists_and_leaves_it_untouched() {
     );
     // A symlink is refused too, not followed.
     std::os::unix::fs::symlink(v.path("target.json"), v.path("link.json")).unwrap();
-    v.fail(&["export", "link.json"]);
+    v.fail(&["export", "link.json", "--plaintext"]);
     assert!(!v.path("target.json").exists());
 }
 
@@ -778,7 +778,10 @@ fn import_of_an_export_into_another_store_round_trips_every_entry() {
     let a = Vault::new();
     sample(&a);
     let file = a.path("a.json");
-    assert!(a.run(&["export", file.to_str().unwrap()]).status.success());
+    assert!(a
+        .run(&["export", file.to_str().unwrap(), "--plaintext"])
+        .status
+        .success());
     let b = Vault::new();
     b.ok(&["create", "api-keys"]);
     b.ok(&["set", "api-keys", "OPENAI_API_KEY", "replaced-by-import"]);
@@ -901,7 +904,9 @@ fn rotate_key_refuses_the_current_key_and_invalid_keys_and_changes_nothing() {
     // The file is read by the core's key-file rules, as RUNQY_VAULT_MASTER_KEY_FILE is.
     let err = v.fail(&["rotate-key", "--new-key-file", "missing.key"]);
     assert!(
-        err.starts_with("error: invalid master key from missing.key: cannot read the file"),
+        err.starts_with(
+            "error: invalid master key from --new-key-file (missing.key): cannot read the file"
+        ),
         "{err}"
     );
     assert_eq!(v.store().export().unwrap(), before);

@@ -78,6 +78,8 @@ static void clear_key_env(void) {
   unsetenv("RUNQY_VAULT_MASTER_KEY");
   unsetenv("RUNQY_VAULT_MASTER_KEY_FILE");
   unsetenv("RUNQY_VAULT_MASTER_KEY_PREVIOUS");
+  unsetenv("RUNQY_VAULT_MASTER_KEY_COMMAND");
+  unsetenv("RUNQY_VAULT_MASTER_KEY_PREVIOUS_FILE");
 }
 
 static void test_full_flow_create_set_get_show_list_resolve_payload_unset_delete(void) {
@@ -491,6 +493,23 @@ static void test_store_without_key_opens_disabled_and_refuses_every_vault_call(v
   clear_key_env();
 }
 
+/* Issue 17, "The master key printed in an error": a key pasted into the
+ * _FILE variable is named by the variable only, never echoed. */
+static void test_the_master_key_printed_in_an_error_key_in_the_file_variable_is_not_echoed(void) {
+  clear_key_env();
+  setenv("RUNQY_VAULT_MASTER_KEY_FILE", KEY_A, 1);
+  RunqyVaultStore *none = NULL;
+  EXPECT(runqy_vault_store_open(db_path("pasted.db"), NULL, &none, &err), RUNQY_VAULT_INVALID_MASTER_KEY,
+         "invalid master key from RUNQY_VAULT_MASTER_KEY_FILE: cannot read the file");
+  CHECK(none == NULL);
+  RunqyVaultStore *again = NULL;
+  char *msg = NULL;
+  CHECK(runqy_vault_store_open(db_path("pasted.db"), NULL, &again, &msg) == RUNQY_VAULT_INVALID_MASTER_KEY);
+  CHECK(msg != NULL && strstr(msg, KEY_A) == NULL);
+  runqy_vault_string_free(msg);
+  clear_key_env();
+}
+
 static void test_rotate_key_moves_the_store_to_the_new_key(void) {
   RunqyVaultStore *store = open_store("rotate.db", KEY_A);
   OK(runqy_vault_create(store, "app", "", &err));
@@ -852,6 +871,7 @@ int main(void) {
   test_rolling_rotation_refuses_the_old_key_alone_after_a_write_under_the_new();
   test_store_without_key_opens_disabled_and_refuses_every_vault_call();
   test_in_memory_and_empty_paths_are_refused_and_no_token_is_echoed();
+  test_the_master_key_printed_in_an_error_key_in_the_file_variable_is_not_echoed();
   test_rotate_key_moves_the_store_to_the_new_key();
   test_generate_key_mask_version_and_string_free_null();
   test_null_pointers_give_invalid_argument_naming_the_parameter();

@@ -305,32 +305,10 @@ fn is_postgres_url(text: &str) -> bool {
 }
 
 /// The URL with any password (in the user info or a `password=` parameter)
-/// replaced by `***`, for messages and `Debug`.
+/// replaced by `***`, for messages and `Debug`; a URL whose password cannot
+/// be found for sure is hidden whole (see [`super::pg_url`]).
 pub(crate) fn redacted_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|p| match p.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => p.to_owned(),
-                })
-                .collect();
-            format!("{path}?{}", params.join("&"))
-        }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}://{authority}{tail}")
+    super::pg_url::redacted(url)
 }
 
 #[cfg(test)]

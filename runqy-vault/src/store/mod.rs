@@ -26,6 +26,9 @@ mod keyring;
 mod location;
 mod op;
 #[cfg(feature = "postgres")]
+mod pg_tls;
+mod pg_url;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod rotation;
 mod row_cache;

@@ -1,28 +1,57 @@
-//! The PostgreSQL backend: an r2d2 pool of `postgres` clients, each with its
-//! own cache of prepared statements, and the primitive queries.
+//! The PostgreSQL backend: a pool of tokio-postgres clients, each on a
+//! current-thread runtime of its own, and the primitive queries.
 //!
-//! No TLS: the backend is meant for a server on loopback or a private network.
+//! Every wait is bounded (SPEC §2, issue 16): connecting by libpq's
+//! `connect_timeout` (10 s when not given), every round trip by the
+//! statement timeout (libpq's `options=-c statement_timeout=...`, 30 s when
+//! not given, also set on the server) plus a grace, and a silent peer by TCP
+//! keepalives and `tcp_user_timeout`. A frozen server (`kill -STOP`) answers
+//! nothing yet keeps the TCP connection up, so only the client's own
+//! deadline ends that wait: the sync `postgres` client has none, hence
+//! tokio-postgres under our own `block_on`.
+//!
+//! A connection found dead on the first round trip of a call (a server
+//! restart or failover closed it while it sat in the pool) is replaced and
+//! that round trip sent again: nothing of the call had happened yet, so this
+//! holds for reads and writes alike (a write's first round trip is BEGIN). A
+//! connection lost later fails the call; a write then was not committed.
 //! Every error names the host and database, never the password.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use postgres::types::{FromSql, ToSql};
-use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{Client, Config, NoTls, Row, Socket, Statement};
 
 use super::backend::{
     Each, EachVersion, EntryRow, Head, KeyMeta, MetaLock, ProviderRow, QueueRowFn, Stamp, Tx,
     VaultRow, VersionRow,
 };
 use super::location::PostgresUrl;
+use super::pg_tls::{self, Tls};
+use super::pg_url::Parts;
 use crate::error::{Error, Result, StorageError};
 use crate::model::VaultSummary;
 use crate::schema;
 
 /// Connections open at once per `Store`, at most.
 const MAX_CONNECTIONS: u32 = 16;
-/// How long opening one connection may take.
+/// How long connecting may take when the URL sets no `connect_timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The statement timeout when the URL's `options` set none.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much longer than the statement timeout the client waits for any
+/// answer: on a live server the server's own cancel arrives first.
+const DEADLINE_GRACE: Duration = Duration::from_secs(2);
+/// TCP keepalives and the unacknowledged-data limit, when the URL sets none:
+/// a host that vanished (a failover) is noticed in about a minute.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVES_RETRIES: u32 = 3;
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a call waits for a free pooled connection (or a new one).
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The advisory lock that serializes schema creation between processes ("runqyvlt").
@@ -39,66 +68,291 @@ macro_rules! rfc3339 {
     };
 }
 
-/// A pooled client and the statements it has prepared: each query is then one
-/// round trip (bind + execute) instead of two (parse first).
-pub(crate) struct Conn {
-    client: Client,
-    statements: HashMap<&'static str, Statement>,
+/// What every connection of a store is opened with.
+struct Settings {
+    config: Config,
+    tls: Tls,
+    /// "PostgreSQL database 'db' at host:port", for every error.
+    label: String,
+    /// The whole connect (socket, TLS, startup, authentication); `None`: no limit.
+    connect_timeout: Option<Duration>,
+    /// Any one round trip; `None` when the statement timeout is 0 (no limit).
+    deadline: Option<Duration>,
 }
 
-/// Opens clients for r2d2. (`r2d2_postgres` hands out a bare `Client`, with no
-/// place for the statement cache; this manager is the few lines it would save.)
+/// A client on a runtime of its own, and the statements it has prepared:
+/// each query is then one round trip (bind + execute) instead of two.
+pub(crate) struct Conn {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+    /// Set when the connection failed or timed out: the pool drops it.
+    broken: Cell<bool>,
+}
+
+/// A round trip's outcome before it is judged.
+enum Trip<T> {
+    Done(std::result::Result<T, tokio_postgres::Error>),
+    TimedOut,
+}
+
+/// Runs `f` on the connection's runtime, within `deadline`.
+fn block<F: Future<Output = std::result::Result<T, tokio_postgres::Error>>, T>(
+    rt: &tokio::runtime::Runtime,
+    deadline: Option<Duration>,
+    f: F,
+) -> Trip<T> {
+    match deadline {
+        Some(d) => match rt.block_on(async { tokio::time::timeout(d, f).await }) {
+            Ok(out) => Trip::Done(out),
+            Err(_) => Trip::TimedOut,
+        },
+        None => Trip::Done(rt.block_on(f)),
+    }
+}
+
+impl Settings {
+    fn from_url(url: &str) -> Result<Settings> {
+        let parts = Parts::split(url).map_err(|reason| {
+            Error::storage(format!("{}: {reason}", super::pg_url::describe(url)))
+        })?;
+        let label = parts.describe();
+        let fail = |m: String| Error::storage(format!("{label}: {m}"));
+        let tls = Tls::from_parts(&parts).map_err(fail)?;
+        // tokio-postgres reads the rest; the TLS parameters are ours.
+        let mut rest = format!("{}://", parts.scheme);
+        if let Some(user) = parts.user {
+            rest.push_str(user);
+        }
+        if let Some(password) = parts.password() {
+            rest.push(':');
+            rest.push_str(password);
+        }
+        if parts.user.is_some() || parts.password().is_some() {
+            rest.push('@');
+        }
+        rest.push_str(parts.hosts);
+        rest.push('/');
+        rest.push_str(parts.dbname);
+        let kept: Vec<String> = parts
+            .params
+            .iter()
+            .filter(|(k, _)| !pg_tls::PARAMS.contains(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !kept.is_empty() {
+            rest.push('?');
+            rest.push_str(&kept.join("&"));
+        }
+        let mut config: Config = rest.parse().map_err(|e| storage(&label, e))?;
+        config.ssl_mode(tls.mode.client_mode());
+        let given = |key: &str| parts.param(key).is_some();
+
+        let connect_timeout = match parts.param("connect_timeout") {
+            // libpq: zero or negative waits for ever (tokio-postgres agrees).
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(|s| Duration::from_secs(s.unsigned_abs())),
+            None => {
+                config.connect_timeout(CONNECT_TIMEOUT);
+                Some(CONNECT_TIMEOUT)
+            }
+        };
+        let options = config.get_options().unwrap_or("").to_owned();
+        let statement_timeout = match statement_timeout_in(&options).map_err(fail)? {
+            Some(t) => t,
+            None => {
+                let ms = STATEMENT_TIMEOUT.as_millis();
+                config.options(format!("{options} -c statement_timeout={ms}").trim_start());
+                STATEMENT_TIMEOUT
+            }
+        };
+        let deadline = (!statement_timeout.is_zero()).then(|| statement_timeout + DEADLINE_GRACE);
+        if !given("keepalives_idle") {
+            config.keepalives_idle(KEEPALIVES_IDLE);
+        }
+        if !given("keepalives_interval") {
+            config.keepalives_interval(KEEPALIVES_INTERVAL);
+        }
+        if !given("keepalives_retries") {
+            config.keepalives_retries(KEEPALIVES_RETRIES);
+        }
+        if !given("tcp_user_timeout") {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("runqy-vault");
+        }
+        Ok(Settings {
+            config,
+            tls,
+            label,
+            connect_timeout,
+            deadline,
+        })
+    }
+
+    /// A new connection, within the connect timeout.
+    fn connect(&self) -> Result<Conn> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| Error::storage(format!("{}: cannot start a runtime: {e}", self.label)))?;
+        let config = &self.config;
+        let opened = block(&rt, self.connect_timeout, async {
+            match &self.tls.connector {
+                None => open(config, NoTls).await,
+                Some(tls) => open(config, tls.clone()).await,
+            }
+        });
+        let client = match opened {
+            Trip::Done(Ok(client)) => client,
+            Trip::Done(Err(e)) => {
+                return Err(match self.tls.explain(&e) {
+                    // The rustls text is in `why`; the client's own adds nothing.
+                    Some(why) => Error::Storage(
+                        StorageError::new(format!("{}: TLS: {why}", self.label))
+                            .caused_by(e, false),
+                    ),
+                    None => storage(&self.label, e),
+                });
+            }
+            Trip::TimedOut => {
+                return Err(Error::Storage(
+                    StorageError::new(format!(
+                        "{}: could not connect within {} s (connect_timeout): the server may be \
+                         down, stopped or unreachable",
+                        self.label,
+                        self.connect_timeout.unwrap_or_default().as_secs()
+                    ))
+                    .retry(true),
+                ))
+            }
+        };
+        Ok(Conn {
+            rt,
+            client,
+            statements: HashMap::new(),
+            broken: Cell::new(false),
+        })
+    }
+}
+
+/// Connects and hands the connection's I/O to a task on the current runtime.
+async fn open<T>(config: &Config, tls: T) -> std::result::Result<Client, tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// The statement timeout set by libpq's `options` (`-c statement_timeout=5s`,
+/// `-cstatement_timeout=5000`, `--statement_timeout=5s`), in PostgreSQL's
+/// units (ms when none); `None` when it sets none.
+fn statement_timeout_in(options: &str) -> std::result::Result<Option<Duration>, String> {
+    let mut found = None;
+    let mut words = options.split_whitespace();
+    while let Some(word) = words.next() {
+        let setting = match word {
+            "-c" => words.next().unwrap_or(""),
+            w => w
+                .strip_prefix("--")
+                .or_else(|| w.strip_prefix("-c"))
+                .unwrap_or(""),
+        };
+        let Some((name, value)) = setting.split_once('=') else {
+            continue;
+        };
+        if name.replace('-', "_") != "statement_timeout" {
+            continue;
+        }
+        let value = value.trim_matches(['\'', '"']);
+        let digits = value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len());
+        let (number, unit) = value.split_at(digits);
+        let ms_per: u64 = match unit.trim() {
+            "" | "ms" => 1,
+            "s" => 1_000,
+            "min" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => 0,
+        };
+        let n: u64 = number.parse().unwrap_or(u64::MAX);
+        if ms_per == 0 || n == u64::MAX {
+            return Err(format!(
+                "options: statement_timeout '{}' is not a duration (e.g. 5000, 5s, 2min)",
+                value.escape_debug()
+            ));
+        }
+        found = Some(Duration::from_millis(n.saturating_mul(ms_per)));
+    }
+    Ok(found)
+}
+
+/// Opens connections for r2d2. (`r2d2_postgres` hands out a bare client,
+/// with no place for the statement cache or the deadlines.)
 struct Manager {
-    config: Config,
+    settings: Arc<Settings>,
 }
 
 impl r2d2::ManageConnection for Manager {
     type Connection = Conn;
-    type Error = postgres::Error;
+    type Error = Error;
 
-    fn connect(&self) -> std::result::Result<Conn, postgres::Error> {
-        Ok(Conn {
-            client: self.config.connect(NoTls)?,
-            statements: HashMap::new(),
-        })
+    fn connect(&self) -> Result<Conn> {
+        self.settings.connect()
     }
 
-    fn is_valid(&self, conn: &mut Conn) -> std::result::Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+    fn is_valid(&self, conn: &mut Conn) -> Result<()> {
+        match block(
+            &conn.rt,
+            self.settings.deadline,
+            conn.client.batch_execute(""),
+        ) {
+            Trip::Done(Ok(())) => Ok(()),
+            Trip::Done(Err(e)) => Err(storage(&self.settings.label, e)),
+            Trip::TimedOut => Err(Error::storage("no answer")),
+        }
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.client.is_closed()
+        conn.broken.get() || conn.client.is_closed()
     }
 }
 
 /// A PostgreSQL store's connections.
 pub(crate) struct Pool {
     pool: r2d2::Pool<Manager>,
-    /// "PostgreSQL database 'db' at host:port", for every error.
-    label: String,
+    settings: Arc<Settings>,
 }
 
 impl Pool {
-    /// Checks the URL and the server by opening one connection now, so a bad
-    /// URL, password or server fails `open` at once with the server's reason.
+    /// Reads the URL and its TLS files, then checks the server by opening one
+    /// connection now, so a bad URL, password, certificate or server fails
+    /// `open` at once with the reason.
     pub(crate) fn connect(url: &PostgresUrl) -> Result<Pool> {
-        let url = url.expose();
-        let label = describe(url);
-        let mut config: Config = url.parse().map_err(|e| storage(&label, e))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("runqy-vault");
-        }
-        let manager = Manager { config };
-        drop(r2d2::ManageConnection::connect(&manager).map_err(|e| storage(&label, e))?);
+        let settings = Arc::new(Settings::from_url(url.expose())?);
+        drop(settings.connect()?);
+        let manager = Manager {
+            settings: Arc::clone(&settings),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(MAX_CONNECTIONS)
             .min_idle(Some(0))
-            // A dead connection shows as an error on its next query and is then
-            // dropped (`has_broken`); a check on every checkout would double the round trips.
+            // A dead connection shows on its first round trip, which is then
+            // sent again on a new one (`Pg::settle`); a check on every
+            // checkout would double the round trips.
             .test_on_check_out(false)
             .connection_timeout(CHECKOUT_TIMEOUT)
             .error_handler(Box::new(r2d2::NopErrorHandler))
@@ -110,79 +364,78 @@ impl Pool {
                     .build(),
             ))
             .build_unchecked(manager);
-        Ok(Pool { pool, label })
+        Ok(Pool { pool, settings })
+    }
+
+    /// Whether the server's certificate is checked (`check` warns when not).
+    #[allow(dead_code)]
+    pub(crate) fn tls_verified(&self) -> bool {
+        self.settings.tls.verified
     }
 
     fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| storage(&self.label, e))
+        self.pool.get().map_err(|e| {
+            Error::Storage(
+                StorageError::new(format!(
+                    "{}: no connection within {} s: {e}",
+                    self.settings.label,
+                    CHECKOUT_TIMEOUT.as_secs()
+                ))
+                .retry(true),
+            )
+        })
     }
 
     /// One statement, in autocommit: no BEGIN/COMMIT round trips.
     pub(crate) fn read_one<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
-        let Conn { client, statements } = &mut *conn;
-        f(&mut Pg {
-            client,
-            statements,
-            label: &self.label,
-        })
+        let mut pg = Pg::new(&mut conn, &self.settings);
+        f(&mut pg)
     }
 
     /// A REPEATABLE READ, READ ONLY transaction: its statements see one snapshot.
     pub(crate) fn read_snapshot<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
-        let Conn { client, statements } = &mut *conn;
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(|e| storage(&self.label, e))?;
-        let out = f(&mut Pg {
-            client: &mut tx,
-            statements,
-            label: &self.label,
-        })?;
-        tx.commit().map_err(|e| storage(&self.label, e))?;
-        Ok(out)
+        let mut pg = Pg::new(&mut conn, &self.settings);
+        pg.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        match f(&mut pg) {
+            Ok(out) => {
+                pg.batch("COMMIT")?;
+                Ok(out)
+            }
+            Err(e) => {
+                pg.rollback();
+                Err(e)
+            }
+        }
     }
 
     /// A READ COMMITTED write transaction, committed when `f` succeeds and
-    /// rolled back (by dropping it) when `f` fails.
+    /// rolled back when it fails. A connection lost before COMMIT leaves
+    /// nothing written (the server rolls back), and the error says so.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
-        let Conn { client, statements } = &mut *conn;
-        let mut tx = client.transaction().map_err(|e| storage(&self.label, e))?;
-        let out = f(&mut Pg {
-            client: &mut tx,
-            statements,
-            label: &self.label,
-        })?;
-        tx.commit().map_err(|e| storage(&self.label, e))?;
-        Ok(out)
+        let mut pg = Pg::new(&mut conn, &self.settings);
+        pg.batch("BEGIN")?;
+        match f(&mut pg) {
+            Ok(out) => match pg.batch("COMMIT") {
+                Ok(()) => Ok(out),
+                Err(Error::Storage(s)) if pg.conn.broken.get() => Err(Error::Storage(s.noted(
+                    "the connection was lost during COMMIT: the write may or may not have been committed",
+                ))),
+                Err(e) => Err(e),
+            },
+            Err(e) => {
+                pg.rollback();
+                match e {
+                    Error::Storage(s) if pg.conn.broken.get() => Err(Error::Storage(
+                        s.noted("the write was not committed: nothing changed"),
+                    )),
+                    e => Err(e),
+                }
+            }
+        }
     }
-}
-
-/// "PostgreSQL database 'db' at host:port", from the URL, without its password.
-fn describe(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let (user, host) = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => (userinfo.split(':').next().unwrap_or(""), host),
-        None => ("", authority),
-    };
-    let db = tail
-        .strip_prefix('/')
-        .map(|p| p.split('?').next().unwrap_or(""))
-        .unwrap_or("");
-    let host = if host.is_empty() { "localhost" } else { host };
-    let db = match (db, user) {
-        ("", "") => "(the default)".to_owned(),
-        ("", user) => user.to_owned(), // PostgreSQL's default: the user's name
-        (db, _) => db.to_owned(),
-    };
-    format!("PostgreSQL database '{db}' at {host}")
 }
 
 /// A storage error naming the database, with the chain of causes (the
@@ -207,19 +460,40 @@ fn storage<E: std::error::Error + Send + Sync + 'static>(label: &str, e: E) -> E
 /// Whether a failure may pass on a retry: a connection lost (a server
 /// restart or failover), a serialization failure or a deadlock.
 fn is_retryable(e: &(dyn std::error::Error + 'static)) -> bool {
+    if lost(e) {
+        return true;
+    }
     let mut cause = Some(e);
     while let Some(c) = cause {
-        if let Some(pg) = c.downcast_ref::<postgres::Error>() {
+        if let Some(db) = c
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(|pg| pg.as_db_error())
+        {
+            use tokio_postgres::error::SqlState;
+            let code = db.code();
+            return *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Whether the connection itself is gone: closed, an I/O error, or the
+/// server ending the session (shutdown, restart, `pg_terminate_backend`).
+fn lost(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(pg) = c.downcast_ref::<tokio_postgres::Error>() {
             if pg.is_closed() {
                 return true;
             }
             if let Some(db) = pg.as_db_error() {
-                use postgres::error::SqlState;
+                use tokio_postgres::error::SqlState;
                 let code = db.code();
-                return *code == SqlState::T_R_SERIALIZATION_FAILURE
-                    || *code == SqlState::T_R_DEADLOCK_DETECTED
-                    || *code == SqlState::ADMIN_SHUTDOWN
-                    || *code == SqlState::CRASH_SHUTDOWN;
+                return *code == SqlState::ADMIN_SHUTDOWN
+                    || *code == SqlState::CRASH_SHUTDOWN
+                    || *code == SqlState::CANNOT_CONNECT_NOW;
             }
         }
         if c.downcast_ref::<std::io::Error>().is_some() {
@@ -230,46 +504,156 @@ fn is_retryable(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// The primitive queries on one client or transaction.
-struct Pg<'a, C: GenericClient> {
-    client: &'a mut C,
-    statements: &'a mut HashMap<&'static str, Statement>,
-    label: &'a str,
+/// The primitive queries of one call, on one pooled connection.
+struct Pg<'a> {
+    conn: &'a mut Conn,
+    settings: &'a Settings,
+    /// Round trips of this call that got an answer.
+    answered: usize,
+    /// Whether the connection was replaced once already in this call.
+    replaced: bool,
 }
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
-impl<C: GenericClient> Pg<'_, C> {
-    fn err(&self, e: postgres::Error) -> Error {
-        storage(self.label, e)
+impl<'a> Pg<'a> {
+    fn new(conn: &'a mut Conn, settings: &'a Settings) -> Pg<'a> {
+        Pg {
+            conn,
+            settings,
+            answered: 0,
+            replaced: false,
+        }
+    }
+
+    /// Judges a round trip: `Ok(Some(v))` answered, `Ok(None)` send it again
+    /// (the connection was dead before anything of this call happened, and
+    /// has been replaced), `Err` the call fails.
+    fn settle<T>(&mut self, trip: Trip<T>) -> Result<Option<T>> {
+        match trip {
+            Trip::Done(Ok(v)) => {
+                self.answered += 1;
+                Ok(Some(v))
+            }
+            Trip::Done(Err(e)) => {
+                if !lost(&e) {
+                    return Err(storage(&self.settings.label, e));
+                }
+                self.conn.broken.set(true);
+                if self.answered > 0 || self.replaced {
+                    return Err(storage(&self.settings.label, e));
+                }
+                self.replaced = true;
+                *self.conn = self.settings.connect()?;
+                Ok(None)
+            }
+            Trip::TimedOut => {
+                self.conn.broken.set(true);
+                let secs = self.settings.deadline.unwrap_or_default().as_secs();
+                Err(Error::Storage(
+                    StorageError::new(format!(
+                        "{}: no answer within {secs} s (the statement timeout and {} s of grace): \
+                         the server may be stopped or unreachable; the connection was dropped",
+                        self.settings.label,
+                        DEADLINE_GRACE.as_secs()
+                    ))
+                    .retry(true),
+                ))
+            }
+        }
     }
 
     fn statement(&mut self, sql: &'static str) -> Result<Statement> {
-        if let Some(st) = self.statements.get(sql) {
+        if let Some(st) = self.conn.statements.get(sql) {
             return Ok(st.clone());
         }
-        let st = self.client.prepare(sql).map_err(|e| self.err(e))?;
-        self.statements.insert(sql, st.clone());
-        Ok(st)
+        loop {
+            let trip = block(
+                &self.conn.rt,
+                self.settings.deadline,
+                self.conn.client.prepare(sql),
+            );
+            if let Some(st) = self.settle(trip)? {
+                self.conn.statements.insert(sql, st.clone());
+                return Ok(st);
+            }
+        }
+    }
+
+    /// Statements without parameters (BEGIN, COMMIT, the schema).
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        loop {
+            let trip = block(
+                &self.conn.rt,
+                self.settings.deadline,
+                self.conn.client.batch_execute(sql),
+            );
+            if let Some(()) = self.settle(trip)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends a failed transaction; a connection that cannot is dropped.
+    fn rollback(&mut self) {
+        if self.conn.broken.get() {
+            return;
+        }
+        let trip = block(
+            &self.conn.rt,
+            self.settings.deadline,
+            self.conn.client.batch_execute("ROLLBACK"),
+        );
+        if !matches!(trip, Trip::Done(Ok(()))) {
+            self.conn.broken.set(true);
+        }
     }
 
     fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
-        let st = self.statement(sql)?;
-        self.client.query(&st, params).map_err(|e| self.err(e))
+        loop {
+            let st = self.statement(sql)?;
+            let trip = block(
+                &self.conn.rt,
+                self.settings.deadline,
+                self.conn.client.query(&st, params),
+            );
+            if let Some(rows) = self.settle(trip)? {
+                return Ok(rows);
+            }
+        }
     }
 
     fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
-        let st = self.statement(sql)?;
-        self.client.query_opt(&st, params).map_err(|e| self.err(e))
+        loop {
+            let st = self.statement(sql)?;
+            let trip = block(
+                &self.conn.rt,
+                self.settings.deadline,
+                self.conn.client.query_opt(&st, params),
+            );
+            if let Some(row) = self.settle(trip)? {
+                return Ok(row);
+            }
+        }
     }
 
     fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
-        let st = self.statement(sql)?;
-        self.client.execute(&st, params).map_err(|e| self.err(e))
+        loop {
+            let st = self.statement(sql)?;
+            let trip = block(
+                &self.conn.rt,
+                self.settings.deadline,
+                self.conn.client.execute(&st, params),
+            );
+            if let Some(n) = self.settle(trip)? {
+                return Ok(n);
+            }
+        }
     }
 
     fn col<'r, T: FromSql<'r>>(&self, row: &'r Row, idx: usize) -> Result<T> {
-        row.try_get(idx).map_err(|e| self.err(e))
+        row.try_get(idx)
+            .map_err(|e| storage(&self.settings.label, e))
     }
 
     /// An entry borrowed from columns `at..`: `id, key, value, is_secret`,
@@ -298,7 +682,7 @@ impl<C: GenericClient> Pg<'_, C> {
     }
 }
 
-impl<C: GenericClient> Pg<'_, C> {
+impl Pg<'_> {
     /// A kept version borrowed from columns `at..`: `id, vault, key,
     /// version, value, is_secret, entry_digest`, then `created_at` (RFC 3339
     /// text) and `actor` when `stamps`.
@@ -322,7 +706,7 @@ impl<C: GenericClient> Pg<'_, C> {
     }
 }
 
-impl<C: GenericClient> Tx for Pg<'_, C> {
+impl Tx for Pg<'_> {
     fn lock_schema(&mut self) -> Result<()> {
         // CREATE TABLE IF NOT EXISTS run by two sessions at once can still fail
         // on the catalog's unique index: one at a time, until commit.
@@ -339,15 +723,9 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
     }
 
     fn create_schema(&mut self) -> Result<()> {
-        self.client
-            .batch_execute(schema::PG_UPSTREAM_TABLES)
-            .map_err(|e| storage(self.label, e))?;
-        self.client
-            .batch_execute(schema::META_TABLE)
-            .map_err(|e| storage(self.label, e))?;
-        self.client
-            .batch_execute(schema::PG_VERSIONS_TABLE)
-            .map_err(|e| storage(self.label, e))
+        self.batch(schema::PG_UPSTREAM_TABLES)?;
+        self.batch(schema::META_TABLE)?;
+        self.batch(schema::PG_VERSIONS_TABLE)
     }
 
     fn meta_get(&mut self, name: &str) -> Result<Option<String>> {
@@ -440,7 +818,7 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
             Some(row) => self.col(row, 0),
             None => Err(Error::storage(format!(
                 "{}: inserting vault '{name}' returned no id",
-                self.label
+                self.settings.label
             ))),
         }
     }
@@ -853,21 +1231,28 @@ impl<C: GenericClient> Tx for Pg<'_, C> {
 
 #[cfg(test)]
 mod tests {
-    use super::describe;
+    use super::statement_timeout_in;
+    use std::time::Duration;
 
     #[test]
-    fn describe_names_host_and_database_without_the_password() {
+    fn statement_timeout_is_read_from_libpq_options_in_every_spelling_and_unit() {
+        for (options, want) in [
+            ("-c statement_timeout=5s", Some(5_000)),
+            ("-cstatement_timeout=250", Some(250)),
+            ("--statement_timeout=2min -c search_path=x", Some(120_000)),
+            ("-c statement-timeout=1h", Some(3_600_000)),
+            ("-c search_path=x", None),
+        ] {
+            assert_eq!(
+                statement_timeout_in(options).unwrap(),
+                want.map(Duration::from_millis),
+                "{options}"
+            );
+        }
         assert_eq!(
-            describe("postgres://u:s3cr3t@db.internal:5433/vault?sslmode=disable"),
-            "PostgreSQL database 'vault' at db.internal:5433"
+            statement_timeout_in("-c statement_timeout=0").unwrap(),
+            Some(Duration::ZERO)
         );
-        assert_eq!(
-            describe("postgresql://runqy@10.0.0.5"),
-            "PostgreSQL database 'runqy' at 10.0.0.5"
-        );
-        assert_eq!(
-            describe("postgres:///x"),
-            "PostgreSQL database 'x' at localhost"
-        );
+        assert!(statement_timeout_in("-c statement_timeout=soon").is_err());
     }
 }

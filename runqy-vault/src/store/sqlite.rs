@@ -324,6 +324,7 @@ fn is_wal(file: &Path) -> bool {
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
+    create_private(path);
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -342,6 +343,29 @@ fn open_connection(path: &Path) -> Result<Connection> {
     .map_err(|e| storage_at(path, e))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Creates the database file, empty, with mode 0600 whatever the umask,
+/// when it does not exist (SPEC §2: names, descriptions and timestamps are
+/// not encrypted). SQLite gives the `-wal` and `-shm` files it makes the
+/// mode of the database file, so they are 0600 too. An existing file keeps
+/// its mode. Any other failure is left to SQLite's open, which reports it.
+fn create_private(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let text = path.as_os_str().as_encoded_bytes();
+    // SQLite's special names: a memory database, a temporary one, a URI.
+    if text.is_empty() || text == b":memory:" || text.starts_with(b"file:") {
+        return;
+    }
+    if let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true) // O_EXCL: never touches a file that exists
+        .mode(0o600)
+        .open(path)
+    {
+        // The umask can only take bits away from 0600; this makes it exact.
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
 }
 
 /// Switches the database to WAL. SQLite answers `SQLITE_BUSY` at once, without

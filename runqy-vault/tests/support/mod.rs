@@ -52,8 +52,38 @@ pub fn host_port(url: &str) -> String {
         .to_owned()
 }
 
+/// `url` without its TLS parameters.
+pub fn without_tls(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| {
+            let key = p.split('=').next().unwrap_or("");
+            !matches!(key, "sslmode" | "sslrootcert" | "sslcert" | "sslkey")
+        })
+        .collect();
+    match kept.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", kept.join("&")),
+    }
+}
+
+/// `url` as the sync client of the tests' own SQL takes it (it knows neither
+/// verify-full nor sslrootcert): plaintext on loopback.
+pub fn plain(url: &str) -> String {
+    with_params(&without_tls(url), "sslmode=disable")
+}
+
+/// `url` with `params` (`k=v&...`) added to its query.
+pub fn with_params(url: &str, params: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{params}")
+}
+
 pub fn admin(url: &str) -> postgres::Client {
-    postgres::Client::connect(url, postgres::NoTls).expect("connect to the test server")
+    postgres::Client::connect(&plain(url), postgres::NoTls).expect("connect to the test server")
 }
 
 /// A database made for one test and dropped (with its connections) after it.
@@ -93,7 +123,7 @@ impl TempDatabase {
 
 impl Drop for TempDatabase {
     fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+        if let Ok(mut c) = postgres::Client::connect(&plain(&self.admin_url), postgres::NoTls) {
             let _ = c.batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name

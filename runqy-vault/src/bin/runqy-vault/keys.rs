@@ -15,7 +15,7 @@ pub(crate) fn keygen() -> Outcome {
 /// The new key from `--new-key-file` or standard input, read by the core's rules.
 pub(crate) fn rotate_key(store: &Store, new_key_file: Option<&Path>) -> Outcome {
     let new_key = match new_key_file {
-        Some(path) => MasterKey::from_file(path)?,
+        Some(path) => MasterKey::from_file(path, "--new-key-file")?,
         None => MasterKey::from_reader(io::stdin().lock(), "standard input")?,
     };
     let count = store.rotate_key(&new_key)?;

@@ -24,7 +24,8 @@ mod vaults;
 /// key/value entries in a SQLite file or a PostgreSQL database.
 ///
 /// The master key comes from RUNQY_VAULT_MASTER_KEY (or the file named by
-/// RUNQY_VAULT_MASTER_KEY_FILE); make one with `runqy-vault keygen` or
+/// RUNQY_VAULT_MASTER_KEY_FILE, or the output of RUNQY_VAULT_MASTER_KEY_COMMAND);
+/// make one with `runqy-vault keygen` or
 /// `openssl rand -base64 32`.
 #[derive(Parser)]
 #[command(name = "runqy-vault", version)]
@@ -150,12 +151,31 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         new_key_file: Option<PathBuf>,
     },
-    /// Write every vault with plaintext values as JSON to FILE, created with
-    /// mode 0600; an existing FILE is refused.
-    Export { file: PathBuf },
+    /// Write every vault with its values as JSON to FILE, created with mode
+    /// 0600 (an existing FILE is refused): encrypted to age recipients with
+    /// --to, or in plaintext with --plaintext. One of the two is required: no
+    /// plaintext copy of every secret lands on disk by default.
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["to", "plaintext"])))]
+    Export {
+        file: PathBuf,
+        /// Encrypt to this age recipient (a public key `age1...` from
+        /// `age-keygen`); repeat for several. `age -d -i KEY FILE` or
+        /// `import FILE --identity KEY` reads it.
+        #[arg(long, value_name = "AGE_RECIPIENT")]
+        to: Vec<String>,
+        /// Write the values in plaintext JSON (SPEC §6's document).
+        #[arg(long)]
+        plaintext: bool,
+    },
     /// Import a document written by `export` (all of it or nothing): existing
     /// vaults are merged, existing keys replaced.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// Decrypt an export made with --to, with this age identity file
+        /// (`AGE-SECRET-KEY-1...`).
+        #[arg(long, value_name = "IDENTITY_FILE")]
+        identity: Option<PathBuf>,
+    },
     /// Rewrite a legacy (runqy server) store to the v2 format.
     Migrate,
     /// List an entry's versions, newest first (values masked): VERSION, VALUE,
@@ -239,6 +259,11 @@ impl From<runqy_vault::Error> for Failure {
 pub(crate) type Outcome = Result<(), Failure>;
 
 fn main() -> ExitCode {
+    // Before any key is read: a crash must not write keys or values to a core file.
+    if let Err(e) = runqy_vault::process::forbid_core_dumps() {
+        eprintln!("error: cannot turn core dumps off: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -329,8 +354,8 @@ fn run_on(store: &Store, command: Command) -> Outcome {
             transfer::payload(store, &vaults, git_token.as_deref())
         }
         Command::RotateKey { new_key_file } => keys::rotate_key(store, new_key_file.as_deref()),
-        Command::Export { file } => transfer::export(store, &file),
-        Command::Import { file } => transfer::import(store, &file),
+        Command::Export { file, to, .. } => transfer::export(store, &file, &to),
+        Command::Import { file, identity } => transfer::import(store, &file, identity.as_deref()),
         Command::Migrate => keys::migrate(store),
         Command::History { vault, key, json } => history::history(store, &vault, &key, json),
         Command::Rollback {

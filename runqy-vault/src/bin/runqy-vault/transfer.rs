@@ -9,21 +9,33 @@ use zeroize::Zeroizing;
 use crate::output::emit;
 use crate::Outcome;
 
-pub(crate) fn export(store: &Store, file: &Path) -> Outcome {
+/// `recipients` empty: plaintext (the command line asked for --plaintext).
+pub(crate) fn export(store: &Store, file: &Path, recipients: &[String]) -> Outcome {
     let doc = store.export()?;
-    doc.write_new_file(file)?;
+    match recipients {
+        [] => doc.write_new_file(file)?,
+        _ => doc.write_new_file_encrypted(file, recipients)?,
+    }
     let entries: usize = doc.vaults.iter().map(|v| v.entries.len()).sum();
+    let how = match recipients.len() {
+        0 => "in plaintext".to_owned(),
+        1 => "encrypted to 1 age recipient".to_owned(),
+        n => format!("encrypted to {n} age recipients"),
+    };
     // Standard error: export never writes to standard output.
     eprintln!(
-        "Exported {} vaults ({entries} entries) to {}.",
+        "Exported {} vaults ({entries} entries) to {}, {how}.",
         doc.vaults.len(),
         file.display()
     );
     Ok(())
 }
 
-pub(crate) fn import(store: &Store, file: &Path) -> Outcome {
-    let doc = ExportDocument::read_file(file)?;
+pub(crate) fn import(store: &Store, file: &Path, identity: Option<&Path>) -> Outcome {
+    let doc = match identity {
+        Some(identity) => ExportDocument::read_encrypted_file(file, identity)?,
+        None => ExportDocument::read_file(file)?,
+    };
     let count = store.import(&doc)?;
     emit(&format!("Imported {count} entries.\n"))
 }
