@@ -80,6 +80,9 @@ struct KeyCipher {
     key_id: KeyId,
     legacy: Aes256Gcm,
     v2: Aes256Gcm,
+    /// The audit log's keys (fingerprints, chain), derived once.
+    audit: Zeroizing<[u8; 32]>,
+    chain: Zeroizing<[u8; 32]>,
 }
 
 impl KeyCipher {
@@ -88,6 +91,8 @@ impl KeyCipher {
             key_id: key.key_id(),
             legacy: Aes256Gcm::new(key.bytes().into()),
             v2: Aes256Gcm::new((&*key.v2_enc_key()).into()),
+            audit: key.audit_key(),
+            chain: key.audit_chain_key(),
         }
     }
 }
@@ -145,6 +150,21 @@ impl Cipher {
         self.keys()
             .map(|k| [V2_MAGIC.as_slice(), &k.key_id.0].concat())
             .collect()
+    }
+
+    /// The audit log's fingerprint of a value: `hmac-sha256:` and the hex of
+    /// HMAC-SHA256 under the current key's audit key (SPEC §13), never the value.
+    pub fn fingerprint(&self, value: &[u8]) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.current.audit[..])
+            .expect("HMAC takes a key of any length");
+        mac.update(value);
+        format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// The current key's audit chain key (record MACs and the head).
+    pub(crate) fn audit_chain_key(&self) -> &[u8; 32] {
+        &self.current.chain
     }
 
     fn keys(&self) -> impl Iterator<Item = &KeyCipher> {

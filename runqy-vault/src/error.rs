@@ -61,6 +61,9 @@ pub enum ErrorKind {
     /// A write expected another current version (check-and-set), or the
     /// entry's state does not allow the call (a `restore` of a current entry).
     VersionConflict,
+    /// The audit log's chain does not verify: a record edited, removed,
+    /// inserted or moved, or the log restarted (SPEC §13).
+    AuditBroken,
 }
 
 /// Everything that can go wrong in runqy-vault.
@@ -242,6 +245,14 @@ pub enum Error {
         version: i64,
     },
 
+    /// The audit log does not verify; the message names the first bad
+    /// record (`audit record S ...`) and never holds a value.
+    #[error("{}", text(.message))]
+    AuditBroken {
+        /// `audit record S: ...`, what is wrong and where.
+        message: String,
+    },
+
     /// A version kept in the history did not decrypt: tampered, or moved
     /// from another version, key or vault.
     #[error("decryption failed for version {version} of key '{key}' in vault '{vault}'")]
@@ -408,6 +419,7 @@ impl Error {
             }
             Error::EntryRemoved { .. } => ErrorKind::EntryNotFound,
             Error::VersionDecryptionFailed { .. } => ErrorKind::DecryptionFailed,
+            Error::AuditBroken { .. } => ErrorKind::AuditBroken,
         }
     }
 
@@ -448,6 +460,7 @@ impl ErrorKind {
         ErrorKind::Io,
         ErrorKind::VersionNotFound,
         ErrorKind::VersionConflict,
+        ErrorKind::AuditBroken,
     ];
 
     /// The HTTP status of errors of this kind: the one table every binding
@@ -465,7 +478,8 @@ impl ErrorKind {
             ErrorKind::KeyMismatch
             | ErrorKind::DecryptionFailed
             | ErrorKind::Storage
-            | ErrorKind::Io => 500,
+            | ErrorKind::Io
+            | ErrorKind::AuditBroken => 500,
         }
     }
 }

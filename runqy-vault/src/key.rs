@@ -35,6 +35,11 @@ pub const KEY_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 pub const KEY_LEN: usize = 32;
 const INFO_ENC: &[u8] = b"runqy-vault v2 enc";
 const INFO_KEY_ID: &[u8] = b"runqy-vault v2 key-id";
+/// The audit log's fingerprints of values (SPEC §13).
+const INFO_AUDIT: &[u8] = b"runqy-vault v2 audit";
+/// The audit log's chain of record MACs: a key of its own, so that no
+/// fingerprint of a value can ever be a record's MAC.
+const INFO_AUDIT_CHAIN: &[u8] = b"runqy-vault v2 audit chain";
 
 /// The 8-byte identifier of a master key, `HKDF-SHA256(key, info = "runqy-vault v2 key-id")`.
 /// Shown as 16 lowercase hex digits. It reveals nothing usable about the key.
@@ -174,6 +179,26 @@ impl MasterKey {
         let mut out = Zeroizing::new([0u8; KEY_LEN]);
         Hkdf::<Sha256>::new(None, &self.bytes[..])
             .expand(INFO_ENC, &mut out[..])
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        out
+    }
+
+    /// `HKDF-SHA256(ikm = key, salt = empty, info = "runqy-vault v2 audit")`:
+    /// the HMAC key of the audit log's fingerprints (SPEC §13).
+    pub(crate) fn audit_key(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        self.derive(INFO_AUDIT)
+    }
+
+    /// `HKDF-SHA256(ikm = key, salt = empty, info = "runqy-vault v2 audit
+    /// chain")`: the HMAC key of the audit log's chain and head.
+    pub(crate) fn audit_chain_key(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        self.derive(INFO_AUDIT_CHAIN)
+    }
+
+    fn derive(&self, info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        Hkdf::<Sha256>::new(None, &self.bytes[..])
+            .expand(info, &mut out[..])
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         out
     }

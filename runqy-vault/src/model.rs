@@ -82,7 +82,7 @@ impl VersionState {
 
 /// One version of an entry as `history` lists it (newest first), the value
 /// masked when secret: `{"version", "value", "is_secret", "created_at",
-/// "actor", "state"}`.
+/// "actor", "state", "last_read"}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HistoryEntry {
     /// The version number, counted from 1 per vault name and key; `None`
@@ -99,6 +99,58 @@ pub struct HistoryEntry {
     pub actor: Option<String>,
     /// Whether it is the current value, was replaced, or was removed.
     pub state: VersionState,
+    /// When this version was last handed out (`get`, a payload, a resolve,
+    /// an export), from the audit log; `None` when it never was (or the
+    /// record was pruned, or reads are not audited).
+    pub last_read: Option<String>,
+}
+
+/// One record of the audit log (SPEC §13): `{"seq", "time", "actor",
+/// "operation", "vault", "key", "version", "fingerprint", "detail"}`.
+/// Never a value: `fingerprint` is `hmac-sha256:` + hex.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditRecord {
+    /// The sequence number: 1, 2, 3, ... (a pruned log starts at its anchor).
+    pub seq: i64,
+    /// When, RFC 3339 UTC.
+    pub time: String,
+    /// Who (the caller's actor).
+    pub actor: String,
+    /// What: `set`, `get`, `payload`, ... (see [`crate::store::AUDIT_OPERATIONS`]).
+    pub operation: String,
+    /// The vault; for a payload or a resolve, the vaults listed, comma-separated.
+    pub vault: Option<String>,
+    /// The key, for an operation on one entry.
+    pub key: Option<String>,
+    /// The version written or handed out.
+    pub version: Option<i64>,
+    /// `hmac-sha256:` + hex of HMAC-SHA256 of the value under the audit key
+    /// (HKDF info `"runqy-vault v2 audit"`), for an operation on one value.
+    pub fingerprint: Option<String>,
+    /// What else the operation did, as JSON (`null` when nothing): a payload's
+    /// `delivered` keys (`[{"key", "vault", "version"}]`) and `git_token`
+    /// reference, counts, the previous version of a rollback, ...
+    pub detail: serde_json::Value,
+}
+
+/// Which records `audit_log` returns: every field that is set must match.
+/// From Python, the keyword arguments of `.audit_log(**filters)`; from C
+/// and Go, this as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFilter {
+    /// Records of this vault (for a payload: listed, or a key delivered from it).
+    pub vault: Option<String>,
+    /// Records of this key (for a payload: delivered).
+    pub key: Option<String>,
+    /// Records by this actor, exactly.
+    pub actor: Option<String>,
+    /// Records of this operation (`set`, `get`, `payload`, ...).
+    pub operation: Option<String>,
+    /// Records written at or after this time: a date (`2024-01-15`) or RFC 3339.
+    pub since: Option<String>,
+    /// Only the newest N matching records (still shown oldest first); at least 1.
+    pub limit: Option<u32>,
 }
 
 /// What `purge` destroyed: `{"versions", "entries", "vault_deleted"}`, and
@@ -362,6 +414,37 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_record_shape_is_pinned() {
+        let record = AuditRecord {
+            seq: 7,
+            time: "2024-01-15T10:30:00Z".into(),
+            actor: "worker:3 queue:inference".into(),
+            operation: "payload".into(),
+            vault: Some("api-keys,models".into()),
+            key: None,
+            version: None,
+            fingerprint: None,
+            detail: serde_json::json!({"delivered": [{"key": "K", "vault": "models", "version": 2}]}),
+        };
+        assert_eq!(
+            serde_json::to_string(&record).unwrap(),
+            concat!(
+                r#"{"seq":7,"time":"2024-01-15T10:30:00Z","actor":"worker:3 queue:inference","#,
+                r#""operation":"payload","vault":"api-keys,models","key":null,"version":null,"#,
+                r#""fingerprint":null,"detail":{"delivered":[{"key":"K","vault":"models","version":2}]}}"#
+            )
+        );
+        let filter: AuditFilter = serde_json::from_str(r#"{"key":"K","limit":5}"#).unwrap();
+        assert_eq!(filter.key.as_deref(), Some("K"));
+        assert_eq!(filter.limit, Some(5));
+        let unknown = serde_json::from_str::<AuditFilter>(r#"{"keys":"K"}"#).unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown field `keys`"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
     fn history_and_purge_shapes_are_pinned() {
         let entries = vec![
             HistoryEntry {
@@ -371,6 +454,7 @@ mod tests {
                 created_at: "2024-01-15T10:30:00Z".into(),
                 actor: None,
                 state: VersionState::Current,
+                last_read: None,
             },
             HistoryEntry {
                 version: Some(2),
@@ -379,14 +463,16 @@ mod tests {
                 created_at: "2024-01-15T10:00:00Z".into(),
                 actor: Some("ci@host".into()),
                 state: VersionState::Replaced,
+                last_read: Some("2024-01-16T08:00:00Z".into()),
             },
         ];
         assert_eq!(
             serde_json::to_string(&entries).unwrap(),
             concat!(
                 r#"[{"version":null,"value":"go****ue","is_secret":true,"created_at":"2024-01-15T10:30:00Z","#,
-                r#""actor":null,"state":"current"},{"version":2,"value":"info","is_secret":false,"#,
-                r#""created_at":"2024-01-15T10:00:00Z","actor":"ci@host","state":"replaced"}]"#
+                r#""actor":null,"state":"current","last_read":null},{"version":2,"value":"info","#,
+                r#""is_secret":false,"created_at":"2024-01-15T10:00:00Z","actor":"ci@host","#,
+                r#""state":"replaced","last_read":"2024-01-16T08:00:00Z"}]"#
             )
         );
         assert_eq!(

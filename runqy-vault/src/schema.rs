@@ -53,6 +53,81 @@ CREATE TABLE IF NOT EXISTS runqy_vault_versions (
 );
 ";
 
+/// The audit log (SPEC §13): one record per operation, chained by `mac`
+/// (hex of HMAC-SHA256 over the record and the previous record's MAC, see
+/// `store/audit.rs`). `detail` is JSON (a payload's delivered keys, counts);
+/// `fingerprint` is `hmac-sha256:` + hex, never a value.
+pub(crate) const AUDIT_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS runqy_vault_audit (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    vault TEXT,
+    key TEXT,
+    version INTEGER,
+    fingerprint TEXT,
+    detail TEXT,
+    mac TEXT NOT NULL
+);
+";
+
+/// [`AUDIT_TABLE`] on PostgreSQL.
+#[cfg(feature = "postgres")]
+pub(crate) const PG_AUDIT_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS runqy_vault_audit (
+    seq BIGINT PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    vault TEXT,
+    key TEXT,
+    version BIGINT,
+    fingerprint TEXT,
+    detail TEXT,
+    mac TEXT NOT NULL
+);
+";
+
+/// SQLite only: every change to the vaults and their entries bumps the
+/// content revision in the meta table, whoever makes it (a runqy server
+/// writing straight into its tables too). The payload row cache is valid
+/// for one revision, so the audit log's own commits, which change no
+/// entry, do not drop it (`PRAGMA data_version` alone counts every commit).
+pub(crate) const REVISION_TRIGGERS: &str = "
+CREATE TRIGGER IF NOT EXISTS runqy_vault_revision_entry_insert AFTER INSERT ON vault_entries
+BEGIN INSERT INTO runqy_vault_meta (name, value) VALUES ('revision', '1')
+      ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1; END;
+CREATE TRIGGER IF NOT EXISTS runqy_vault_revision_entry_update AFTER UPDATE ON vault_entries
+BEGIN INSERT INTO runqy_vault_meta (name, value) VALUES ('revision', '1')
+      ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1; END;
+CREATE TRIGGER IF NOT EXISTS runqy_vault_revision_entry_delete AFTER DELETE ON vault_entries
+BEGIN INSERT INTO runqy_vault_meta (name, value) VALUES ('revision', '1')
+      ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1; END;
+CREATE TRIGGER IF NOT EXISTS runqy_vault_revision_vault_insert AFTER INSERT ON vaults
+BEGIN INSERT INTO runqy_vault_meta (name, value) VALUES ('revision', '1')
+      ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1; END;
+CREATE TRIGGER IF NOT EXISTS runqy_vault_revision_vault_rename AFTER UPDATE OF name ON vaults
+BEGIN INSERT INTO runqy_vault_meta (name, value) VALUES ('revision', '1')
+      ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1; END;
+CREATE TRIGGER IF NOT EXISTS runqy_vault_revision_vault_delete AFTER DELETE ON vaults
+BEGIN INSERT INTO runqy_vault_meta (name, value) VALUES ('revision', '1')
+      ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1; END;
+";
+
+/// The audit log's head: `seq:mac:head_mac` (hex), the last record's
+/// sequence number and MAC, MAC'd, so removing the newest records is found.
+pub(crate) const META_AUDIT_HEAD: &str = "audit_head";
+/// The sequence number of the newest restart record (a dropped table
+/// recreated), so every open can say the log is broken until it is pruned.
+pub(crate) const META_AUDIT_RESTART: &str = "audit_restart";
+/// `on` (the default) or `off`: whether `get`, `resolve`, `payload` and
+/// `export` are recorded (SPEC §13).
+pub(crate) const META_AUDIT_READS: &str = "audit_reads";
+/// The content revision (SQLite): bumped by [`REVISION_TRIGGERS`] and by
+/// a change of [`META_AUDIT_READS`].
+pub(crate) const META_REVISION: &str = "revision";
+
 pub(crate) const META_FORMAT: &str = "format";
 /// How many versions of each key are kept, the current one included (SPEC §12).
 pub(crate) const META_HISTORY_LIMIT: &str = "history_limit";

@@ -297,7 +297,14 @@ fn sqlite_new_store_has_upstream_tables_and_meta_v2() {
             "idx_vault_entries_key",
             "idx_vault_entries_vault_id",
             "idx_vaults_name",
+            "runqy_vault_audit",
             "runqy_vault_meta",
+            "runqy_vault_revision_entry_delete",
+            "runqy_vault_revision_entry_insert",
+            "runqy_vault_revision_entry_update",
+            "runqy_vault_revision_vault_delete",
+            "runqy_vault_revision_vault_insert",
+            "runqy_vault_revision_vault_rename",
             "runqy_vault_versions",
             "vault_entries",
             "vaults"
@@ -1556,16 +1563,36 @@ fn a_read_only_database_can_be_read_and_refuses_writes_clearly() {
         names
     };
     assert_eq!(dir_listing(), ["v.db"]);
-    let before = std::fs::read(db.db()).unwrap();
     // Root can write any file, so the test asks SQLite itself for read-only
     // access (`mode=ro`), which takes the same path as a file or directory
     // this process cannot write (checked with access(2); see the CLI test
     // run as an unprivileged user).
     let uri = format!("file:{}?mode=ro", db.db().display());
     let store = Store::open(&uri, Some(&key_text(1))).unwrap();
-    assert_eq!(store.get("ci", "TOKEN").unwrap().expose(), "t-123456");
+    // Reads are audited by default, and a read's record cannot be written
+    // here: every plaintext read is refused, saying why; listings work.
+    for refused in [
+        store.get("ci", "TOKEN").map(drop),
+        store.registration_payload(&["ci"], None).map(drop),
+        store.resolve(&["ci"]).map(drop),
+        store.export().map(drop),
+    ] {
+        let msg = refused.unwrap_err().to_string();
+        assert!(
+            msg.contains("read-only") && msg.contains("audit-reads is on"),
+            "{msg}"
+        );
+    }
     assert_eq!(store.list_vaults().unwrap()[0].entry_count, 1);
     assert_eq!(store.show("ci").unwrap().entries[0].value, "t-****56");
+    drop(store);
+    // With audit-reads off (set while it could be written), they work.
+    let writable = Store::open(db.db(), Some(&key_text(1))).unwrap();
+    writable.set_audit_reads(false).unwrap();
+    drop(writable);
+    let before = std::fs::read(db.db()).unwrap();
+    let store = Store::open(&uri, Some(&key_text(1))).unwrap();
+    assert_eq!(store.get("ci", "TOKEN").unwrap().expose(), "t-123456");
     assert_eq!(
         store
             .registration_payload(&["ci"], None)
@@ -1601,6 +1628,7 @@ fn a_read_only_database_follows_a_writer_that_has_it_open() {
     f.store.set("ci", "TOKEN", "first", true).unwrap();
     // The writer keeps the database open (its -wal and -shm exist): the
     // reader shares its WAL index and sees each commit.
+    f.store.set_audit_reads(false).unwrap(); // a read-only reader cannot record its reads
     let uri = format!("file:{}?mode=ro", f.db.db().display());
     let reader = Store::open(&uri, Some(&key_text(1))).unwrap();
     assert_eq!(reader.get("ci", "TOKEN").unwrap().expose(), "first");

@@ -62,7 +62,75 @@ pub(crate) struct EntryRow<'r> {
     pub created_at: Stamp<'r>,
     /// When the entry was last written.
     pub updated_at: Stamp<'r>,
+    /// The key's newest kept version, when the query reads it (the
+    /// payload's, for the audit log); see [`EntryRow::version`].
+    pub newest: Option<Newest<'r>>,
+    /// Where the row cache keeps [`EntryRow::version`] once worked out.
+    pub memo: Option<&'r std::cell::OnceCell<Option<i64>>>,
 }
+
+/// The newest kept version of an entry's key, as [`EntryRow`] carries it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Newest<'r> {
+    /// Its number.
+    pub version: i64,
+    /// Its `is_secret` flag.
+    pub is_secret: bool,
+    /// SHA-256 of the `vault_entries` blob written with it.
+    pub digest: Option<&'r [u8]>,
+}
+
+impl EntryRow<'_> {
+    /// The entry's current version: the newest kept one while the blob is
+    /// still the one written with it (`store/history.rs`'s rule), `None`
+    /// for a value another program wrote or a query that did not read it.
+    /// Hashes the blob: called only for the audit log.
+    pub(crate) fn version(&self) -> Option<i64> {
+        let work = || {
+            let n = self.newest?;
+            super::history::current_version(
+                self.value,
+                self.is_secret,
+                n.version,
+                n.is_secret,
+                n.digest,
+            )
+        };
+        match self.memo {
+            Some(memo) => *memo.get_or_init(work),
+            None => work(),
+        }
+    }
+}
+
+/// One record of the audit log (`runqy_vault_audit`), borrowed from its
+/// result row like [`EntryRow`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuditRow<'r> {
+    /// The sequence number: 1, 2, 3, ... with no gaps.
+    pub seq: i64,
+    /// When, RFC 3339 UTC.
+    pub at: &'r str,
+    /// Who.
+    pub actor: &'r str,
+    /// What (an operation's name, as `Op::name`).
+    pub operation: &'r str,
+    /// The vault (for a payload: the listed vaults, comma-separated).
+    pub vault: Option<&'r str>,
+    /// The key.
+    pub key: Option<&'r str>,
+    /// The version written or read.
+    pub version: Option<i64>,
+    /// `hmac-sha256:` + hex of the value's HMAC, never the value.
+    pub fingerprint: Option<&'r str>,
+    /// JSON: what else the operation did (the keys a payload delivered, counts).
+    pub detail: Option<&'r str>,
+    /// Hex of the record's chained MAC.
+    pub mac: &'r str,
+}
+
+/// What the audit queries call per row.
+pub(crate) type EachAudit<'f> = dyn FnMut(AuditRow<'_>) -> Result<()> + 'f;
 
 /// One kept version of a value (`runqy_vault_versions`), borrowed from its
 /// result row like [`EntryRow`].
@@ -228,7 +296,8 @@ pub(crate) trait Tx {
 
     /// The newest kept version of a key, if any.
     fn newest_version(&mut self, vault: &str, key: &str) -> Result<Option<Head>>;
-    /// Adds a version row, stamped now.
+    /// Adds a version row, stamped now, written by `actor`.
+    #[allow(clippy::too_many_arguments)]
     fn insert_version(
         &mut self,
         vault: &str,
@@ -237,6 +306,7 @@ pub(crate) trait Tx {
         value: &[u8],
         is_secret: bool,
         entry_digest: &[u8],
+        actor: &str,
     ) -> Result<()>;
     /// Deletes the versions of a key numbered `up_to` or lower; how many.
     fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<u64>;
@@ -304,6 +374,44 @@ pub(crate) trait Tx {
     ) -> Result<()>;
     /// Replaces a provider's encrypted `config` without touching anything else.
     fn update_provider_config(&mut self, id: i64, config: &[u8]) -> Result<()>;
+
+    // ---- the audit log (SPEC §13), in `runqy_vault_audit`
+
+    /// The audit head of the meta table (locked until commit where the
+    /// write transaction does not already serialize writers) and whether
+    /// the audit table exists, as cheaply as the backend can.
+    fn audit_head(&mut self) -> Result<(Option<String>, bool)>;
+    /// Creates the audit table when missing.
+    fn audit_create(&mut self) -> Result<()>;
+    /// Appends a record.
+    fn audit_insert(&mut self, row: &AuditRow<'_>) -> Result<()>;
+    /// At most `limit` records with a sequence number above `after`, in order.
+    fn audit_after(&mut self, after: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()>;
+    /// At most `limit` records with a sequence number below `before`, newest first.
+    fn audit_before(&mut self, before: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()>;
+    /// The newest record's sequence number and MAC.
+    fn audit_last(&mut self) -> Result<Option<(i64, String)>>;
+    /// Replaces a record's MAC, and its fingerprint when `seal` is given
+    /// (rotation re-keys the chain and an anchor's seal).
+    fn audit_set_mac(&mut self, seq: i64, mac: &str, seal: Option<&str>) -> Result<()>;
+    /// Replaces the record `row.seq` whole (prune's anchor).
+    fn audit_replace(&mut self, row: &AuditRow<'_>) -> Result<()>;
+    /// The newest sequence number of a record written before `at` (RFC 3339).
+    fn audit_last_before(&mut self, at: &str) -> Result<Option<i64>>;
+    /// Deletes the records numbered below `seq`; how many.
+    fn audit_delete_below(&mut self, seq: i64) -> Result<u64>;
+    /// Newest first, at most `limit` records below `before` that may have
+    /// handed out `key` of `vault`: a `get`/`get-version` of it, an export,
+    /// or a payload/resolve whose detail holds `needle`.
+    fn audit_reads_of(
+        &mut self,
+        vault: &str,
+        key: &str,
+        needle: &str,
+        before: i64,
+        limit: u32,
+        each: &mut EachAudit<'_>,
+    ) -> Result<()>;
 }
 
 /// What [`Tx::server_queues`] calls per row: name, deployment JSON, enabled.
@@ -354,6 +462,31 @@ impl Backend {
             Backend::Sqlite(p) => p.listed_entries(names, each),
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.read_one(|tx| tx.listed_entries(names, each)),
+        }
+    }
+
+    /// Whether reads that hand out plaintext are audited (`audit_reads` in
+    /// the meta table, on unless `off`). SQLite keeps the answer per
+    /// connection until the content revision changes.
+    pub(crate) fn audit_reads(&self) -> Result<bool> {
+        match self {
+            Backend::Sqlite(p) => p.audit_reads(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => p.read_one(|tx| {
+                Ok(tx.meta_get(crate::schema::META_AUDIT_READS)?.as_deref() != Some("off"))
+            }),
+        }
+    }
+
+    /// A write transaction of the audit log alone (a read's record): on
+    /// SQLite committed without an fsync of its own (`synchronous=NORMAL`
+    /// in WAL mode: durable when the process dies, see docs/architecture.md),
+    /// and without dropping the connection's payload rows.
+    pub(crate) fn append<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        match self {
+            Backend::Sqlite(p) => p.append(f),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => p.write(f),
         }
     }
 

@@ -72,6 +72,46 @@ fn classify(
     }
 }
 
+/// The version a blob `(blob, is_secret)` is, given its key's newest kept
+/// version: the rule of [`classify`], for the audit log's records.
+pub(crate) fn current_version(
+    blob: &[u8],
+    is_secret: bool,
+    version: i64,
+    newest_secret: bool,
+    newest_digest: Option<&[u8]>,
+) -> Option<i64> {
+    match classify(
+        Some((version, newest_digest, newest_secret)),
+        Some((&digest(blob), is_secret)),
+    ) {
+        Current::Versioned(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// The version of the entry whose blob has SHA-256 `digest` and flag
+/// `is_secret`, by the same rule, asking the versions table.
+pub(crate) fn version_of_blob(
+    tx: &mut dyn Tx,
+    vault: &str,
+    key: &str,
+    digest: &[u8; 32],
+    is_secret: bool,
+) -> Result<Option<i64>> {
+    let head = tx.newest_version(vault, key)?;
+    Ok(
+        match classify(
+            head.as_ref()
+                .map(|h| (h.version, h.entry_digest.as_deref(), h.is_secret)),
+            Some((digest, is_secret)),
+        ) {
+            Current::Versioned(v) => Some(v),
+            _ => None,
+        },
+    )
+}
+
 /// A key's state inside a write: the newest kept version and what is current.
 struct KeyState {
     newest: Option<i64>,
@@ -251,6 +291,7 @@ impl Store {
                             created_at: row.created_at.to_rfc3339(),
                             actor: row.actor.map(str::to_owned),
                             state: VersionState::Replaced,
+                            last_read: None,
                         };
                         versions.push((shown, row.entry_digest.map(<[u8]>::to_vec)));
                         Ok(())
@@ -271,6 +312,8 @@ impl Store {
                             is_secret,
                             created_at: super::backend::Stamp::NotRead,
                             updated_at: super::backend::Stamp::NotRead,
+                            newest: None,
+                            memo: None,
                         };
                         let plain = super::decrypt(crypto, vault, &row)?;
                         out.push(HistoryEntry {
@@ -280,6 +323,7 @@ impl Store {
                             created_at: updated_at,
                             actor: None,
                             state: VersionState::Current,
+                            last_read: None,
                         });
                     }
                     (Current::Absent, _) if versions.is_empty() => {
@@ -298,6 +342,12 @@ impl Store {
                         Current::Absent => VersionState::Removed,
                         Current::Unversioned => VersionState::Replaced,
                     };
+                }
+                // LAST READ, from the audit log: one pass from the newest record back.
+                let asked: Vec<Option<i64>> = out.iter().map(|h| h.version).collect();
+                let reads = super::audit::last_reads(tx, vault, key, &asked)?;
+                for (h, read) in out.iter_mut().zip(reads) {
+                    h.last_read = read;
                 }
                 Ok(out)
             })

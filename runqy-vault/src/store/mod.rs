@@ -7,7 +7,7 @@
 //! in [`keyring`], the location in [`location`]. See docs/architecture.md.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::cipher::{Binding, Cipher, Format};
 use crate::error::{shown, Error, ErrorKind, Result};
@@ -20,6 +20,7 @@ use crate::schema::META_FORMAT;
 use crate::secret::SecretString;
 use crate::transfer::{ExportDocument, ExportEntry, ExportVault, EXPORT_FORMAT};
 
+mod audit;
 mod backend;
 mod history;
 mod keyring;
@@ -35,6 +36,11 @@ mod row_cache;
 mod sqlite;
 pub(crate) mod survey;
 
+pub use audit::{
+    actor as checked_actor, default_actor, parse_time as parse_audit_time, ENV_ACTOR, MAX_ACTOR,
+    OPERATIONS as AUDIT_OPERATIONS,
+};
+use audit::{Delivered, Note};
 use backend::{Backend, EntryRow, MetaLock, Tx};
 use keyring::Keyring;
 pub use location::{Location, PostgresUrl, DEFAULT_DB, ENV_DB};
@@ -50,9 +56,21 @@ struct Enabled {
     backend: Backend,
     crypto: RwLock<Arc<Crypto>>,
     keyring: Keyring,
+    /// What is wrong with the audit log, as far as the cheap checks at open
+    /// and the appends since found (a full check is `audit_verify`).
+    audit_problem: Mutex<Option<String>>,
 }
 
 impl Enabled {
+    fn note_problem(&self, problem: Option<String>) {
+        if let Some(p) = problem {
+            *self
+                .audit_problem
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(p);
+        }
+    }
+
     fn crypto(&self) -> Arc<Crypto> {
         Arc::clone(&self.crypto.read().unwrap_or_else(PoisonError::into_inner))
     }
@@ -94,7 +112,9 @@ impl Enabled {
 /// ```
 pub struct Store {
     location: Location,
-    enabled: Option<Enabled>,
+    enabled: Option<Arc<Enabled>>,
+    /// Who acts through this handle: every audit record's actor.
+    actor: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -102,6 +122,7 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("location", &self.location)
             .field("enabled", &self.enabled.is_some())
+            .field("actor", &self.actor)
             .finish_non_exhaustive()
     }
 }
@@ -123,11 +144,13 @@ impl Store {
     pub fn open_with(location: impl Into<Location>, source: KeySource) -> Result<Store> {
         let location = location.into();
         location.check()?;
+        let actor: Arc<str> = Arc::from(audit::default_actor());
         let Some(keys) = source.load()? else {
             // Disabled: every vault operation answers `Disabled`; the database is not touched.
             return Ok(Store {
                 location,
                 enabled: None,
+                actor,
             });
         };
         let backend = match &location {
@@ -140,19 +163,54 @@ impl Store {
         let prepared = if backend.is_read_only() {
             backend.read_snapshot(|tx| prepare_read_only(tx, &cipher))
         } else {
-            backend.write(|tx| prepare(tx, &cipher))
+            backend.write(|tx| prepare(tx, &cipher, &actor))
         };
-        let (format, keyring) = match &location {
+        let (format, keyring, problem) = match &location {
             Location::Sqlite(path) => prepared.map_err(|e| sqlite::with_path(e, path))?,
             Location::Postgres(_) => prepared?,
         };
         Ok(Store {
             location,
-            enabled: Some(Enabled {
+            enabled: Some(Arc::new(Enabled {
                 backend,
                 crypto: RwLock::new(Arc::new(Crypto { cipher, format })),
                 keyring,
-            }),
+                audit_problem: Mutex::new(problem),
+            })),
+            actor,
+        })
+    }
+
+    /// The same store acting as `actor`: every record of the audit log (and
+    /// every version) written through the handle returned names it. Cheap
+    /// (the connections, keys and caches are shared), so a server can take
+    /// one per request: `store.with_actor("worker:7 queue:inference")?`.
+    /// `InvalidInput` for an empty actor or one over 256 characters; control
+    /// characters are escaped.
+    pub fn with_actor(&self, actor: &str) -> Result<Store> {
+        Ok(Store {
+            location: self.location.clone(),
+            enabled: self.enabled.clone(),
+            actor: Arc::from(audit::actor(actor)?),
+        })
+    }
+
+    /// Who acts through this handle: the one given to [`Store::with_actor`],
+    /// else `RUNQY_VAULT_ACTOR`, else `user@host`.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// What is wrong with the audit log, when the checks made at open (the
+    /// head and the newest records) or an append since found it broken;
+    /// `None` when they found nothing. [`Store::audit_verify`] checks every
+    /// record. A broken log does not stop the store: this is for saying so.
+    pub fn audit_problem(&self) -> Option<String> {
+        self.enabled.as_ref().and_then(|e| {
+            e.audit_problem
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
         })
     }
 
@@ -177,7 +235,7 @@ impl Store {
     }
 
     fn inner(&self) -> Result<&Enabled> {
-        self.enabled.as_ref().ok_or(Error::Disabled)
+        self.enabled.as_deref().ok_or(Error::Disabled)
     }
 
     /// The door of every write: one transaction, committed when `body`
@@ -185,7 +243,8 @@ impl Store {
     /// the key; see [`op`] for what else joins here.
     fn write<T>(&self, op: Op<'_>, body: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let inner = self.inner()?;
-        inner.backend.write(|tx| {
+        let mut notice = None;
+        let out = inner.backend.write(|tx| {
             let mut crypto = inner.crypto();
             let stored_format = match op.key_lock() {
                 KeyLock::None => None,
@@ -202,11 +261,27 @@ impl Store {
                 tx,
                 crypto: &crypto,
                 history_limit: None,
+                actor: &self.actor,
+                note: Note::default(),
+                written: Vec::new(),
+                audit_cipher: None,
             };
             let out = body(&mut w)?;
+            // The operation's record, in its transaction: no record, no write.
+            let mut note = audit::merge(audit::base_note(&op), std::mem::take(&mut w.note));
+            if w.written.len() > 1 {
+                // Several values (an import): each is listed, none is "the" value.
+                note.version = None;
+                note.fingerprint = None;
+                note.set("entries", std::mem::take(&mut w.written));
+            }
+            let cipher = w.audit_cipher.as_ref().unwrap_or(&crypto.cipher);
+            notice = audit::append(w.tx, cipher, &self.actor, op.name(), &note)?;
             crate::test_hooks::pause(op.name());
             Ok(out)
-        })
+        })?;
+        inner.note_problem(notice);
+        Ok(out)
     }
 
     /// The door of every read: `body` runs with the backend and the keys.
@@ -219,8 +294,44 @@ impl Store {
     /// looks like corruption; when it migrated the store to v2, the store
     /// adopts v2 and the read runs once more. Nothing is asked on success.
     fn read<T>(&self, op: Op<'_>, body: impl Fn(&Backend, &Crypto) -> Result<T>) -> Result<T> {
-        let _ = op;
+        self.read_noted(op, |b, crypto, _| {
+            body(b, crypto).map(|t| (t, Note::default()))
+        })
+    }
+
+    /// [`Store::read`] for a read that hands out plaintext: while
+    /// `audit-reads` is on (`audited`, which the body gets to note only
+    /// what it must), its record is committed before the value is returned,
+    /// in a small transaction of its own (on SQLite without an fsync of its
+    /// own: durable when the process dies). No record, no value: a store
+    /// that cannot be written refuses such reads.
+    fn read_noted<T>(
+        &self,
+        op: Op<'_>,
+        body: impl Fn(&Backend, &Crypto, bool) -> Result<(T, Note)>,
+    ) -> Result<T> {
         let inner = self.inner()?;
+        let audited = op.hands_out_plaintext() && inner.backend.audit_reads()?;
+        if audited && inner.backend.is_read_only() {
+            inner.backend.append(|_| Ok(()))?; // refuses, saying why
+        }
+        let (out, note) = self.read_retried(inner, |b, c| body(b, c, audited))?;
+        if audited {
+            let note = audit::merge(audit::base_note(&op), note);
+            let crypto = inner.crypto();
+            let notice = inner
+                .backend
+                .append(|tx| audit::append(tx, &crypto.cipher, &self.actor, op.name(), &note))?;
+            inner.note_problem(notice);
+        }
+        Ok(out)
+    }
+
+    fn read_retried<T>(
+        &self,
+        inner: &Enabled,
+        body: impl Fn(&Backend, &Crypto) -> Result<T>,
+    ) -> Result<T> {
         let crypto = inner.crypto();
         match body(&inner.backend, &crypto) {
             Err(e) if e.kind() == ErrorKind::DecryptionFailed => {
@@ -257,7 +368,9 @@ impl Store {
     pub fn delete_vault(&self, name: &str) -> Result<()> {
         self.write(Op::DeleteVault { vault: name }, |w| {
             let id = touched_vault_id(w.tx, name)?;
-            w.tx.delete_vault(id).map(drop) // the versions stay, until `purge`
+            let entries = w.tx.delete_vault(id)?; // the versions stay, until `purge`
+            w.note.set("entries", entries);
+            Ok(())
         })
     }
 
@@ -315,23 +428,18 @@ impl Store {
 
     /// The decrypted value of `key` in `vault`.
     pub fn get(&self, vault: &str, key: &str) -> Result<SecretString> {
-        self.read(Op::Get { vault, key }, |b, crypto| {
-            // One query answers both "no such vault" and "no such entry".
-            let mut found: Option<Option<SecretString>> = None;
-            b.read_one(|tx| {
-                tx.get_entry(vault, key, &mut |vault, row| {
-                    found = Some(match row {
-                        Some(row) => Some(decrypt(crypto, vault, &row)?),
-                        None => None,
-                    });
-                    Ok(())
-                })
-            })?;
-            match found {
-                None => Err(Error::vault_not_found(vault)),
-                Some(None) => Err(entry_not_found(vault, key)),
-                Some(Some(value)) => Ok(value),
-            }
+        self.read_noted(Op::Get { vault, key }, |b, crypto, audited| {
+            let (value, version) = read_entry(b, crypto, vault, key, audited)?;
+            let note = match audited {
+                true => Note::value(
+                    vault,
+                    key,
+                    version,
+                    crypto.cipher.fingerprint(value.expose().as_bytes()),
+                ),
+                false => Note::default(),
+            };
+            Ok((value, note))
         })
     }
 
@@ -351,21 +459,37 @@ impl Store {
     /// where each key came from. Every missing vault is named in one error.
     pub fn resolve<S: AsRef<str>>(&self, vaults: &[S]) -> Result<Resolved> {
         let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
-        self.read(Op::Resolve { vaults: &names }, |b, crypto| {
+        self.read_noted(Op::Resolve { vaults: &names }, |b, crypto, audited| {
             let order = payload::winners_first(&names);
             let mut entries: Vec<Vec<(String, SecretString)>> =
                 order.iter().map(|_| Vec::new()).collect();
+            let mut delivered: BTreeMap<String, Delivered> = BTreeMap::new();
             visit_listed(b, &order, &names, |i, row| {
                 let value = decrypt(crypto, order[i], &row)?;
+                if audited && !delivered.contains_key(row.key) {
+                    delivered.insert(
+                        row.key.to_owned(),
+                        Delivered {
+                            key: row.key.to_owned(),
+                            vault: order[i].to_owned(),
+                            version: row.version(),
+                        },
+                    );
+                }
                 entries[i].push((row.key.to_owned(), value));
                 Ok(())
             })?;
-            Ok(payload::merge(&names, |v| {
+            let mut note = Note::default();
+            if audited {
+                note.set("delivered", delivered.into_values().collect::<Vec<_>>());
+            }
+            let resolved = payload::merge(&names, |v| {
                 order
                     .iter()
                     .position(|o| *o == v)
                     .map_or(&[][..], |i| entries[i].as_slice())
-            }))
+            });
+            Ok((resolved, note))
         })
     }
 
@@ -376,21 +500,48 @@ impl Store {
         vaults: &[S],
         git_token_ref: Option<&str>,
     ) -> Result<RegistrationPayload> {
-        let mut out = RegistrationPayload::default();
-        if !vaults.is_empty() {
-            let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
-            (out.vaults, out.warnings) = self
-                .read(Op::Payload { vaults: &names }, |b, crypto| {
-                    payload_values(b, crypto, &names)
-                })?;
-        }
-        if let Some(reference) = git_token_ref.filter(|r| !r.is_empty()) {
-            match EntryReference::parse(reference).and_then(|r| self.get(&r.vault, &r.key)) {
-                Ok(token) => out.git_token = Some(token),
-                Err(e) => out.warnings.push(format!("git_token left out: {e}")),
+        let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
+        let reference = git_token_ref.filter(|r| !r.is_empty());
+        if names.is_empty() {
+            if reference.is_none() {
+                return Ok(RegistrationPayload::default()); // nothing asked: the store is not touched
+            }
+            if let Err(e) = self.inner() {
+                return Ok(RegistrationPayload {
+                    warnings: vec![format!("git_token left out: {e}")],
+                    ..RegistrationPayload::default()
+                });
             }
         }
-        Ok(out)
+        let parsed = reference.map(|r| (r, EntryReference::parse(r)));
+        // One read, one record: the values, the keys delivered and the token.
+        self.read_noted(Op::Payload { vaults: &names }, |b, crypto, audited| {
+            let mut out = RegistrationPayload::default();
+            let mut delivered = Vec::new();
+            if !names.is_empty() {
+                (out.vaults, out.warnings) =
+                    payload_values(b, crypto, &names, audited.then_some(&mut delivered))?;
+            }
+            let mut note = Note::default();
+            if audited {
+                note.set("delivered", &delivered);
+            }
+            match &parsed {
+                None => {}
+                Some((_, Err(e))) => out.warnings.push(format!("git_token left out: {e}")),
+                Some((text, Ok(r))) => match read_entry(b, crypto, &r.vault, &r.key, audited) {
+                    Ok((token, version)) => {
+                        out.git_token = Some(token);
+                        if audited {
+                            note.set("git_token", text);
+                            note.set("git_token_version", version);
+                        }
+                    }
+                    Err(e) => out.warnings.push(format!("git_token left out: {e}")),
+                },
+            }
+            Ok((out, note))
+        })
     }
 
     /// Re-encrypts every entry and every kept version under `new_key` in one
@@ -423,7 +574,13 @@ impl Store {
             let n = rotation::reencrypt_all(w, old, &new)?;
             // A newer runqy server keeps other secrets under the same key.
             rotation::reencrypt_providers(w, &old.cipher, &new.cipher)?;
+            // The chain too, so that `verify` needs only the new key; this
+            // rotation's own record is the first written under it.
+            audit::rekey(w.tx, &old.cipher, &new.cipher)?;
+            w.audit_cipher = Some(new.cipher.clone());
             keyring::record_only(w.tx, new.cipher.key_id())?;
+            w.note.set("entries", n);
+            w.note.set("key_id", new.cipher.key_id().to_string());
             Ok((n, new))
         })?;
         inner.swap(new);
@@ -451,6 +608,7 @@ impl Store {
             let n = rotation::reencrypt_all(w, old, &new)?;
             w.tx.meta_set(META_FORMAT, Format::V2.as_str())?;
             keyring::record_only(w.tx, new.cipher.key_id())?;
+            w.note.set("entries", n);
             Ok(n)
         })?;
         inner.adopt_v2();
@@ -460,8 +618,8 @@ impl Store {
     /// Every vault with its plaintext entries, sorted by vault and key, read
     /// from one snapshot of the database.
     pub fn export(&self) -> Result<ExportDocument> {
-        self.read(Op::Export, |b, crypto| {
-            b.read_snapshot(|tx| {
+        self.read_noted(Op::Export, |b, crypto, _| {
+            let doc = b.read_snapshot(|tx| {
                 let mut doc = ExportDocument {
                     format: EXPORT_FORMAT,
                     vaults: Vec::new(),
@@ -485,7 +643,12 @@ impl Store {
                     doc.vaults.push(vault);
                 }
                 Ok(doc)
-            })
+            })?;
+            let entries: usize = doc.vaults.iter().map(|v| v.entries.len()).sum();
+            let note = Note::default()
+                .with("vaults", doc.vaults.len())
+                .with("entries", entries);
+            Ok((doc, note))
         })
     }
 
@@ -504,16 +667,22 @@ impl Store {
                     count += 1;
                 }
             }
+            w.note.set("count", count);
             Ok(count)
         })
     }
 }
 
-/// Creates or checks the schema, the store's format and the key check.
-fn prepare(tx: &mut dyn Tx, cipher: &Cipher) -> Result<(Format, Keyring)> {
+/// What the open found: the format, the key check and a broken audit log.
+type Prepared = (Format, Keyring, Option<String>);
+
+/// Creates or checks the schema, the store's format, the key check and the
+/// audit log's head (a dropped audit table is recreated, saying so).
+fn prepare(tx: &mut dyn Tx, cipher: &Cipher, actor: &str) -> Result<Prepared> {
     tx.lock_schema()?;
     let had_meta = tx.table_exists("runqy_vault_meta")?;
     let had_vaults = tx.table_exists("vaults")?;
+    let had_audit = tx.table_exists("runqy_vault_audit")?;
     tx.create_schema()?;
     let recorded = tx.meta_get(META_FORMAT)?;
     // A runqy server's database stays legacy so the Go server can still read it.
@@ -521,12 +690,18 @@ fn prepare(tx: &mut dyn Tx, cipher: &Cipher) -> Result<(Format, Keyring)> {
     if recorded.as_deref() != Some(format.as_str()) {
         tx.meta_set(META_FORMAT, format.as_str())?;
     }
-    Ok((format, Keyring::open(tx, cipher, true)?))
+    let keyring = Keyring::open(tx, cipher, true)?;
+    let restarted = audit::prepare(tx, cipher, actor, had_audit && had_meta)?;
+    let problem = match restarted {
+        Some(p) => Some(p),
+        None => audit::health(tx, cipher)?,
+    };
+    Ok((format, keyring, problem))
 }
 
 /// [`prepare`] for a database this process cannot write: the schema and the
 /// meta table must be there already, as nothing can be created.
-fn prepare_read_only(tx: &mut dyn Tx, cipher: &Cipher) -> Result<(Format, Keyring)> {
+fn prepare_read_only(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Prepared> {
     for table in ["vaults", "vault_entries", "runqy_vault_meta"] {
         if !tx.table_exists(table)? {
             return Err(Error::storage(format!(
@@ -538,7 +713,8 @@ fn prepare_read_only(tx: &mut dyn Tx, cipher: &Cipher) -> Result<(Format, Keyrin
     }
     let recorded = tx.meta_get(META_FORMAT)?;
     let format = store_format(tx, cipher, recorded.as_deref(), false)?;
-    Ok((format, Keyring::open(tx, cipher, false)?))
+    let keyring = Keyring::open(tx, cipher, false)?;
+    Ok((format, keyring, audit::health(tx, cipher)?))
 }
 
 /// The format of a store whose meta table says `recorded` (SPEC §3). A
@@ -600,6 +776,7 @@ fn payload_values(
     b: &Backend,
     crypto: &Crypto,
     names: &[&str],
+    mut delivered: Option<&mut Vec<Delivered>>,
 ) -> Result<(BTreeMap<String, SecretString>, Vec<String>)> {
     let order = payload::winners_first(names);
     let mut values: BTreeMap<String, SecretString> = BTreeMap::new();
@@ -619,8 +796,18 @@ fn payload_values(
         }
         let value = decrypt(crypto, order[i], &row)?;
         values.insert(row.key.to_owned(), value);
+        if let Some(d) = delivered.as_deref_mut() {
+            d.push(Delivered {
+                key: row.key.to_owned(),
+                vault: order[i].to_owned(),
+                version: row.version(),
+            });
+        }
         Ok(())
     })?;
+    if let Some(d) = delivered {
+        d.sort_by(|a, b| a.key.cmp(&b.key));
+    }
     Ok((values, left_out.into_values().collect()))
 }
 
@@ -684,6 +871,53 @@ fn entry_not_found(vault: &str, key: &str) -> Error {
     Error::EntryNotFound {
         vault: vault.to_owned(),
         key: key.to_owned(),
+    }
+}
+
+/// One entry's plaintext, and (when `versioned`, for the audit log) its
+/// current version. One query answers both "no such vault" and "no such entry".
+fn read_entry(
+    b: &Backend,
+    crypto: &Crypto,
+    vault: &str,
+    key: &str,
+    versioned: bool,
+) -> Result<(SecretString, Option<i64>)> {
+    let mut found: Option<Option<(SecretString, Option<i64>)>> = None;
+    let mut query = |tx: &mut dyn Tx| -> Result<()> {
+        let mut blob: Option<([u8; 32], bool)> = None;
+        tx.get_entry(vault, key, &mut |vault, row| {
+            found = Some(match row {
+                Some(row) => {
+                    if versioned {
+                        blob = Some((history::digest(row.value), row.is_secret));
+                    }
+                    Some((decrypt(crypto, vault, &row)?, None))
+                }
+                None => None,
+            });
+            Ok(())
+        })?;
+        if let (Some((digest, is_secret)), Some(Some((_, version)))) = (blob, found.as_mut()) {
+            // The version is what the record adds; a history table dropped
+            // by hand leaves it out rather than failing the read.
+            *version = match history::version_of_blob(tx, vault, key, &digest, is_secret) {
+                Ok(v) => v,
+                Err(_) if !tx.table_exists("runqy_vault_versions")? => None,
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(())
+    };
+    if versioned {
+        b.read_snapshot(|tx| query(tx))?; // the value and its version from one snapshot
+    } else {
+        b.read_one(|tx| query(tx))?;
+    }
+    match found {
+        None => Err(Error::vault_not_found(vault)),
+        Some(None) => Err(entry_not_found(vault, key)),
+        Some(Some(found)) => Ok(found),
     }
 }
 

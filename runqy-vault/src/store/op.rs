@@ -3,22 +3,21 @@
 //!
 //! This is where anything that must accompany every operation is added,
 //! once: the key check of writes, a new version of each value written (and
-//! the pruning past `history_limit`), and later an audit record of each
-//! operation, in the same transaction as the change itself. An entry's value
+//! the pruning past `history_limit`), and the audit record of each
+//! operation (`store/audit.rs`), in the same transaction as the change itself. An entry's value
 //! is written or removed only through [`Writer::put`] and [`Writer::remove`],
 //! so nothing can change an entry without passing here.
 //!
 //! [`Store::write`]: super::Store::write
 //! [`Store::read`]: super::Store::read
 
+use super::audit::Note;
 use super::backend::Tx;
 use super::{history, Crypto};
-use crate::cipher::Binding;
+use crate::cipher::{Binding, Cipher};
 use crate::error::{Error, Result};
 
-/// What a call does to the store.
-// The names in the variants are for what joins at the door (the audit log).
-#[allow(dead_code)]
+/// What a call does to the store: the audit record's operation, vault and key.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Op<'a> {
     /// `create`: a new, empty vault.
@@ -68,6 +67,10 @@ pub(crate) enum Op<'a> {
     },
     /// `history`: the versions of an entry listed, values masked.
     History { vault: &'a str, key: &'a str },
+    /// `audit-reads on|off`: whether reads are recorded.
+    AuditReads,
+    /// `audit prune --before DATE`: old records removed, an anchor kept.
+    AuditPrune,
 }
 
 /// How a write holds the stored key id while it runs.
@@ -114,7 +117,22 @@ impl Op<'_> {
             Op::HistoryLimit => "history-limit",
             Op::GetVersion { .. } => "get-version",
             Op::History { .. } => "history",
+            Op::AuditReads => "audit-reads",
+            Op::AuditPrune => "audit-prune",
         }
+    }
+
+    /// Whether the operation hands out plaintext: a read the audit log
+    /// records while `audit-reads` is on (every write is recorded).
+    pub(crate) fn hands_out_plaintext(&self) -> bool {
+        matches!(
+            self,
+            Op::Get { .. }
+                | Op::GetVersion { .. }
+                | Op::Resolve { .. }
+                | Op::Payload { .. }
+                | Op::Export
+        )
     }
 }
 
@@ -126,6 +144,16 @@ pub(crate) struct Writer<'t> {
     pub(crate) crypto: &'t Crypto,
     /// `history_limit`, read at the first `put` of the transaction.
     pub(crate) history_limit: Option<i64>,
+    /// Who acts: the audit record's actor and each new version's.
+    pub(crate) actor: &'t str,
+    /// What the audit record says besides the operation (filled by `put`
+    /// and by the operation's body).
+    pub(crate) note: Note,
+    /// The values `put` wrote: the record lists them when there are several.
+    pub(crate) written: Vec<serde_json::Value>,
+    /// The keys the record is written under, when not the transaction's
+    /// (rotation: the new key, as the chain was re-keyed in it).
+    pub(crate) audit_cipher: Option<Cipher>,
 }
 
 impl Writer<'_> {
@@ -168,7 +196,14 @@ impl Writer<'_> {
             &kept,
             is_secret,
             &history::digest(&blob),
+            self.actor,
         )?;
+        let fingerprint = cipher.fingerprint(value.as_bytes());
+        self.written.push(serde_json::json!({
+            "key": key, "vault": vault, "version": version, "fingerprint": fingerprint,
+        }));
+        self.note.version = Some(version);
+        self.note.fingerprint = Some(fingerprint);
         let limit = self.history_limit()?;
         if version > limit {
             self.tx.prune_versions(vault, key, version - limit)?;

@@ -27,8 +27,8 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Client, Config, NoTls, Row, Socket, Statement};
 
 use super::backend::{
-    Each, EachVersion, EntryRow, Head, KeyMeta, MetaLock, ProviderRow, QueueRowFn, Stamp, Tx,
-    VaultRow, VersionRow,
+    AuditRow, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta, MetaLock, Newest, ProviderRow,
+    QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
 };
 use super::location::PostgresUrl;
 use super::pg_tls::{self, Tls};
@@ -678,7 +678,47 @@ impl<'a> Pg<'a> {
             is_secret: self.col::<Option<bool>>(row, at + 3)?.unwrap_or(true),
             created_at,
             updated_at,
+            newest: None,
+            memo: None,
         }))
+    }
+
+    /// `entry` with its key's newest kept version from columns `at..`
+    /// (`version, is_secret, entry_digest`; NULL: none).
+    fn versioned<'r>(
+        &self,
+        entry: Option<EntryRow<'r>>,
+        row: &'r Row,
+        at: usize,
+    ) -> Result<Option<EntryRow<'r>>> {
+        let Some(mut entry) = entry else {
+            return Ok(None);
+        };
+        if let Some(version) = self.col::<Option<i64>>(row, at)? {
+            entry.newest = Some(Newest {
+                version,
+                is_secret: self.col::<Option<bool>>(row, at + 1)?.unwrap_or(true),
+                digest: self.col(row, at + 2)?,
+            });
+        }
+        Ok(Some(entry))
+    }
+
+    /// An audit record from columns `seq, at, actor, operation, vault, key,
+    /// version, fingerprint, detail, mac`.
+    fn audit_at<'r>(&self, row: &'r Row) -> Result<AuditRow<'r>> {
+        Ok(AuditRow {
+            seq: self.col(row, 0)?,
+            at: self.col(row, 1)?,
+            actor: self.col(row, 2)?,
+            operation: self.col(row, 3)?,
+            vault: self.col(row, 4)?,
+            key: self.col(row, 5)?,
+            version: self.col(row, 6)?,
+            fingerprint: self.col(row, 7)?,
+            detail: self.col(row, 8)?,
+            mac: self.col(row, 9)?,
+        })
     }
 }
 
@@ -725,7 +765,8 @@ impl Tx for Pg<'_> {
     fn create_schema(&mut self) -> Result<()> {
         self.batch(schema::PG_UPSTREAM_TABLES)?;
         self.batch(schema::META_TABLE)?;
-        self.batch(schema::PG_VERSIONS_TABLE)
+        self.batch(schema::PG_VERSIONS_TABLE)?;
+        self.batch(schema::PG_AUDIT_TABLE)
     }
 
     fn meta_get(&mut self, name: &str) -> Result<Option<String>> {
@@ -939,16 +980,36 @@ impl Tx for Pg<'_> {
         // ordering contract).
         // unnest ... WITH ORDINALITY numbers the names once; array_position
         // per row would cost names × rows.
-        let rows = self.query(
-            "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret
+        let query = self.query(
+            "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret,
+                    h.version, h.is_secret, h.entry_digest
              FROM unnest($1::text[]) WITH ORDINALITY AS l(name, pos)
              JOIN vaults v ON v.name = l.name
              LEFT JOIN vault_entries e ON e.vault_id = v.id
+             LEFT JOIN LATERAL (
+                 SELECT version, is_secret, entry_digest FROM runqy_vault_versions
+                 WHERE vault = v.name AND key = e.key ORDER BY version DESC LIMIT 1
+             ) h ON TRUE
              ORDER BY l.pos",
             &[&names],
-        )?;
+        );
+        let rows = match query {
+            Ok(rows) => rows,
+            // The history's table gone from under the store: the payload does not need it.
+            Err(_) if !self.table_exists("runqy_vault_versions")? => self.query(
+                "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret,
+                        NULL::bigint, NULL::boolean, NULL::bytea
+                 FROM unnest($1::text[]) WITH ORDINALITY AS l(name, pos)
+                 JOIN vaults v ON v.name = l.name
+                 LEFT JOIN vault_entries e ON e.vault_id = v.id
+                 ORDER BY l.pos",
+                &[&names],
+            )?,
+            Err(e) => return Err(e),
+        };
         for r in &rows {
-            each(self.col(r, 0)?, self.entry_at(r, 1, false)?)?;
+            let entry = self.entry_at(r, 1, false)?;
+            each(self.col(r, 0)?, self.versioned(entry, r, 5)?)?;
         }
         Ok(())
     }
@@ -1000,11 +1061,21 @@ impl Tx for Pg<'_> {
         value: &[u8],
         is_secret: bool,
         entry_digest: &[u8],
+        actor: &str,
     ) -> Result<()> {
         self.execute(
-            "INSERT INTO runqy_vault_versions (vault, key, version, value, is_secret, entry_digest)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&vault, &key, &version, &value, &is_secret, &entry_digest],
+            "INSERT INTO runqy_vault_versions
+                 (vault, key, version, value, is_secret, entry_digest, actor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &vault,
+                &key,
+                &version,
+                &value,
+                &is_secret,
+                &entry_digest,
+                &actor,
+            ],
         )?;
         Ok(())
     }
@@ -1225,6 +1296,148 @@ impl Tx for Pg<'_> {
             "UPDATE autoscale_providers SET config = $2 WHERE id = $1::bigint",
             &[&id, &config],
         )?;
+        Ok(())
+    }
+
+    fn audit_head(&mut self) -> Result<(Option<String>, bool)> {
+        // The head's row is locked until commit: appends from every server
+        // sharing the database take their turn, so the chain never forks.
+        let row = self.query_opt(
+            "SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'audit_head' FOR UPDATE),
+                    to_regclass('runqy_vault_audit') IS NOT NULL",
+            &[],
+        )?;
+        match row {
+            Some(r) => Ok((self.col(&r, 0)?, self.col(&r, 1)?)),
+            None => Ok((None, false)),
+        }
+    }
+
+    fn audit_create(&mut self) -> Result<()> {
+        self.batch(schema::PG_AUDIT_TABLE)
+    }
+
+    fn audit_insert(&mut self, row: &AuditRow<'_>) -> Result<()> {
+        self.execute(
+            "INSERT INTO runqy_vault_audit
+                 (seq, at, actor, operation, vault, key, version, fingerprint, detail, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &row.seq,
+                &row.at,
+                &row.actor,
+                &row.operation,
+                &row.vault,
+                &row.key,
+                &row.version,
+                &row.fingerprint,
+                &row.detail,
+                &row.mac,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn audit_after(&mut self, after: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {
+        let rows = self.query(
+            "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
+             FROM runqy_vault_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after, &i64::from(limit)],
+        )?;
+        for r in &rows {
+            each(self.audit_at(r)?)?;
+        }
+        Ok(())
+    }
+
+    fn audit_before(&mut self, before: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {
+        let rows = self.query(
+            "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
+             FROM runqy_vault_audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+            &[&before, &i64::from(limit)],
+        )?;
+        for r in &rows {
+            each(self.audit_at(r)?)?;
+        }
+        Ok(())
+    }
+
+    fn audit_last(&mut self) -> Result<Option<(i64, String)>> {
+        match self.query_opt(
+            "SELECT seq, mac FROM runqy_vault_audit ORDER BY seq DESC LIMIT 1",
+            &[],
+        )? {
+            Some(r) => Ok(Some((self.col(&r, 0)?, self.col(&r, 1)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn audit_set_mac(&mut self, seq: i64, mac: &str, seal: Option<&str>) -> Result<()> {
+        self.execute(
+            "UPDATE runqy_vault_audit SET mac = $2, fingerprint = COALESCE($3, fingerprint)
+             WHERE seq = $1",
+            &[&seq, &mac, &seal],
+        )?;
+        Ok(())
+    }
+
+    fn audit_replace(&mut self, row: &AuditRow<'_>) -> Result<()> {
+        self.execute(
+            "UPDATE runqy_vault_audit SET at = $2, actor = $3, operation = $4, vault = $5,
+                 key = $6, version = $7, fingerprint = $8, detail = $9, mac = $10
+             WHERE seq = $1",
+            &[
+                &row.seq,
+                &row.at,
+                &row.actor,
+                &row.operation,
+                &row.vault,
+                &row.key,
+                &row.version,
+                &row.fingerprint,
+                &row.detail,
+                &row.mac,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn audit_last_before(&mut self, at: &str) -> Result<Option<i64>> {
+        match self.query_opt(
+            "SELECT MAX(seq) FROM runqy_vault_audit WHERE at < $1",
+            &[&at],
+        )? {
+            Some(r) => self.col(&r, 0),
+            None => Ok(None),
+        }
+    }
+
+    fn audit_delete_below(&mut self, seq: i64) -> Result<u64> {
+        self.execute("DELETE FROM runqy_vault_audit WHERE seq < $1", &[&seq])
+    }
+
+    fn audit_reads_of(
+        &mut self,
+        vault: &str,
+        key: &str,
+        needle: &str,
+        before: i64,
+        limit: u32,
+        each: &mut EachAudit<'_>,
+    ) -> Result<()> {
+        let rows = self.query(
+            "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
+             FROM runqy_vault_audit
+             WHERE seq < $4 AND (
+                 (operation IN ('get', 'get-version') AND vault = $1 AND key = $2)
+                 OR operation = 'export'
+                 OR (operation IN ('payload', 'resolve') AND strpos(detail, $3) > 0))
+             ORDER BY seq DESC LIMIT $5",
+            &[&vault, &key, &needle, &before, &i64::from(limit)],
+        )?;
+        for r in &rows {
+            each(self.audit_at(r)?)?;
+        }
         Ok(())
     }
 }

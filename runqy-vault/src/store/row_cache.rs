@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::backend::{Each, EntryRow, Stamp};
+use super::backend::{Each, EntryRow, Newest, Stamp};
 use crate::error::Result;
 
 /// Rows kept per connection at most, counted in bytes of names and values:
@@ -24,6 +24,10 @@ struct Row {
     key: String,
     value: Vec<u8>,
     is_secret: bool,
+    /// The key's newest kept version: number, flag, entry digest.
+    newest: Option<(i64, bool, Option<[u8; 32]>)>,
+    /// The entry's current version, once an audited payload worked it out.
+    version: std::cell::OnceCell<Option<i64>>,
 }
 
 /// Vault name → its rows, for one data version of one connection.
@@ -75,6 +79,14 @@ impl RowCache {
                 key: e.key.to_owned(),
                 value: e.value.to_vec(),
                 is_secret: e.is_secret,
+                newest: e.newest.map(|n| {
+                    (
+                        n.version,
+                        n.is_secret,
+                        n.digest.and_then(|d| <[u8; 32]>::try_from(d).ok()),
+                    )
+                }),
+                version: std::cell::OnceCell::new(),
             });
         }
     }
@@ -105,6 +117,15 @@ impl RowCache {
                 is_secret: r.is_secret,
                 created_at: Stamp::NotRead,
                 updated_at: Stamp::NotRead,
+                newest: r
+                    .newest
+                    .as_ref()
+                    .map(|(version, is_secret, digest)| Newest {
+                        version: *version,
+                        is_secret: *is_secret,
+                        digest: digest.as_ref().map(|d| d.as_slice()),
+                    }),
+                memo: Some(&r.version),
             };
             each(vault, Some(at))?;
         }
@@ -124,6 +145,8 @@ mod tests {
             is_secret: true,
             created_at: Stamp::NotRead,
             updated_at: Stamp::NotRead,
+            newest: None,
+            memo: None,
         })
     }
 

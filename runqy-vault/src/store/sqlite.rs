@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::backend::{
-    Each, EachVersion, EntryRow, Head, KeyMeta, MetaLock, ProviderRow, QueueRowFn, Stamp, Tx,
-    VaultRow, VersionRow,
+    AuditRow, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta, MetaLock, Newest, ProviderRow,
+    QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
 };
 use super::location::{sqlite_uri, SqliteTarget};
 use super::row_cache::RowCache;
@@ -47,6 +47,19 @@ struct Pooled {
     rows: RowCache,
     /// Opened with `immutable=1` (a read-only WAL database nobody had open).
     immutable: bool,
+    /// What the connection last read of the meta table, for one data version.
+    seen: Option<Seen>,
+}
+
+/// The content revision and the `audit_reads` flag as one connection last
+/// read them, valid while its `PRAGMA data_version` stays the same.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    data_version: i64,
+    /// The row cache's generation: the content revision, or (when the meta
+    /// table has none) a number that changes with every commit.
+    generation: i64,
+    audit_reads: bool,
 }
 
 impl Pool {
@@ -88,6 +101,7 @@ impl Pool {
             conn,
             rows: RowCache::default(),
             immutable,
+            seen: None,
         })
     }
 
@@ -148,6 +162,14 @@ impl Pool {
         let mut conn = self.get()?;
         // A connection's own commits leave its data version as it was.
         conn.rows.forget();
+        conn.seen = None;
+        // Connections commit with synchronous=NORMAL (the audit log's read
+        // records); a write of values is made durable on disk before it
+        // returns: FULL for this transaction, back to NORMAL after.
+        if let Err(e) = conn.conn.execute_batch("PRAGMA synchronous = FULL") {
+            drop(conn); // unknown state: not reused
+            return Err(e.into());
+        }
         let out = {
             let tx = conn
                 .conn
@@ -157,9 +179,83 @@ impl Pool {
                 Err(e) => Err(e), // dropping `tx` rolls back
             }
         };
+        if conn
+            .conn
+            .execute_batch("PRAGMA synchronous = NORMAL")
+            .is_ok()
+        {
+            self.put(conn); // else dropped: it would make reads' records fsync
+        }
+        out
+    }
+
+    /// A write transaction of the audit log alone (a read's record),
+    /// committed with the connection's `synchronous=NORMAL`: in WAL mode
+    /// that commit is durable when the process dies (the frames are in the
+    /// WAL file, which the OS keeps), not across a power loss until the next
+    /// fsync of the WAL (the next write of values, or a checkpoint). It
+    /// changes no entry, so the connection keeps its payload rows.
+    pub(crate) fn append<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        if self.read_only.is_some() {
+            return Err(Error::storage(format!(
+                "{}: the database is read-only and audit-reads is on: a read that hands out a \
+                 value must write its audit record first, so it is refused (listings still \
+                 work; open the store with write access, or turn audit-reads off)",
+                self.path.display()
+            )));
+        }
+        let mut conn = self.get()?;
+        let out = {
+            let tx = conn
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            match f(&mut Sqlite(&tx)) {
+                Ok(v) => tx.commit().map(|()| v).map_err(Error::from),
+                Err(e) => Err(e),
+            }
+        };
         self.put(conn);
         out
     }
+
+    /// Whether reads that hand out plaintext are audited, as [`Seen`] keeps it.
+    pub(crate) fn audit_reads(&self) -> Result<bool> {
+        let mut pooled = self.get()?;
+        let out = seen(&mut pooled).map(|s| s.audit_reads);
+        self.put(pooled);
+        out
+    }
+}
+
+/// The connection's [`Seen`], read again only when its data version moved.
+fn seen(p: &mut Pooled) -> Result<Seen> {
+    let dv = data_version(&p.conn)?;
+    if let Some(s) = p.seen.filter(|s| s.data_version == dv) {
+        return Ok(s);
+    }
+    let s = read_seen(&p.conn, dv)?;
+    p.seen = Some(s);
+    Ok(s)
+}
+
+/// The revision and the flag in one statement.
+fn read_seen(conn: &Connection, data_version: i64) -> Result<Seen> {
+    let (revision, flag): (Option<String>, Option<String>) = conn
+        .prepare_cached(
+            "SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'revision'),
+                    (SELECT value FROM runqy_vault_meta WHERE name = 'audit_reads')",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let generation = match revision.as_deref().map(str::parse::<i64>) {
+        Some(Ok(r)) if r >= 0 => r,
+        // No usable revision: trust the rows for this data version only.
+        _ => -data_version - 1,
+    };
+    Ok(Seen {
+        data_version,
+        generation,
+        audit_reads: flag.as_deref() != Some("off"),
+    })
 }
 
 impl Pool {
@@ -193,13 +289,16 @@ impl Pool {
 }
 
 fn listed_entries_cached(p: &mut Pooled, names: &[&str], each: &mut Each<'_>) -> Result<()> {
-    if !p.rows.holds(data_version(&p.conn)?, names) {
-        // The missing vaults and the version they belong to, in one snapshot,
+    let generation = seen(p)?.generation;
+    if !p.rows.holds(generation, names) {
+        // The missing vaults and the revision they belong to, in one snapshot,
         // so a payload never mixes rows from before and after a commit.
         let tx = p
             .conn
             .transaction_with_behavior(TransactionBehavior::Deferred)?;
-        p.rows.at_version(data_version(&tx)?);
+        let now = read_seen(&tx, data_version(&tx)?)?;
+        p.seen = Some(now);
+        p.rows.at_version(now.generation);
         p.rows.trim();
         let missing: Vec<&str> = names.iter().copied().filter(|n| !p.rows.has(n)).collect();
         let rows = &mut p.rows;
@@ -331,14 +430,16 @@ fn open_connection(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(|e| storage_at(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| storage_at(path, e))?;
-    // WAL lets readers run beside a writer; FULL makes a returned `set` durable;
+    // WAL lets readers run beside a writer; FULL (in `Pool::write`) makes a returned `set` durable;
     // foreign keys make ON DELETE CASCADE hold for every connection.
     set_wal(&conn).map_err(|e| storage_at(path, e))?;
     // secure_delete: a pruned or purged version, a removed entry and an
     // overwritten value leave zeros behind in the pages, not their blob
     // (SPEC §12); it costs no extra sync (docs/formats.md has the figures).
+    // NORMAL is for the audit records of reads only: `Pool::write` commits
+    // every write of values with FULL.
     conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
     )
     .map_err(|e| storage_at(path, e))?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -456,7 +557,33 @@ fn entry_at<'r>(
         is_secret: r.get::<_, Option<bool>>(at + 3)?.unwrap_or(true),
         created_at,
         updated_at,
+        newest: None,
+        memo: None,
     }))
+}
+
+/// `entry` with its current version, from the newest kept version's
+/// `version, is_secret, entry_digest` in columns `at..` (NULL: none).
+fn versioned<'r>(
+    entry: Option<EntryRow<'r>>,
+    r: &'r rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<Option<EntryRow<'r>>> {
+    use rusqlite::types::ValueRef;
+    let Some(mut entry) = entry else {
+        return Ok(None);
+    };
+    if let Some(version) = r.get::<_, Option<i64>>(at)? {
+        entry.newest = Some(Newest {
+            version,
+            is_secret: r.get::<_, Option<bool>>(at + 1)?.unwrap_or(true),
+            digest: match r.get_ref(at + 2)? {
+                ValueRef::Blob(b) => Some(b),
+                _ => None,
+            },
+        });
+    }
+    Ok(Some(entry))
 }
 
 /// A kept version borrowed from columns `at..`: `id, vault, key, version,
@@ -516,6 +643,8 @@ impl Tx for Sqlite<'_> {
         self.0.execute_batch(schema::UPSTREAM_TABLES)?;
         self.0.execute_batch(schema::META_TABLE)?;
         self.0.execute_batch(schema::VERSIONS_TABLE)?;
+        self.0.execute_batch(schema::AUDIT_TABLE)?;
+        self.0.execute_batch(schema::REVISION_TRIGGERS)?;
         Ok(())
     }
 
@@ -707,19 +836,33 @@ impl Tx for Sqlite<'_> {
         // (json_each's key), so the rows come grouped in list order (the
         // port's ordering contract): one statement however many names, never
         // past SQLite's limit of 32,766 bound variables, and one prepared
-        // statement for every count.
+        // statement for every count. Each entry comes with its key's newest
+        // version, for the audit log's record of a payload.
         let listed = serde_json::to_string(names)
             .map_err(|e| Error::storage(format!("cannot list the vault names: {e}")))?;
-        let mut stmt = self.0.prepare_cached(
-            "WITH listed(pos, name) AS (SELECT key, value FROM json_each(?1))
-             SELECT v.name, e.id, e.key, e.value, e.is_secret FROM listed l
+        const WITH_VERSIONS: &str = "WITH listed(pos, name) AS (SELECT key, value FROM json_each(?1))
+             SELECT v.name, e.id, e.key, e.value, e.is_secret, h.version, h.is_secret, h.entry_digest
+             FROM listed l
              JOIN vaults v ON v.name = l.name
              LEFT JOIN vault_entries e ON e.vault_id = v.id
-             ORDER BY l.pos",
-        )?;
+             LEFT JOIN runqy_vault_versions h ON h.vault = v.name AND h.key = e.key AND h.version =
+                 (SELECT MAX(m.version) FROM runqy_vault_versions m WHERE m.vault = v.name AND m.key = e.key)
+             ORDER BY l.pos";
+        // The history's table gone from under the store: the payload does not need it.
+        const WITHOUT: &str = "WITH listed(pos, name) AS (SELECT key, value FROM json_each(?1))
+             SELECT v.name, e.id, e.key, e.value, e.is_secret, NULL, NULL, NULL FROM listed l
+             JOIN vaults v ON v.name = l.name
+             LEFT JOIN vault_entries e ON e.vault_id = v.id
+             ORDER BY l.pos";
+        let sql = match self.0.prepare_cached(WITH_VERSIONS) {
+            Ok(_) => WITH_VERSIONS,
+            Err(_) if !self.table_exists("runqy_vault_versions")? => WITHOUT,
+            Err(e) => return Err(e.into()),
+        };
+        let mut stmt = self.0.prepare_cached(sql)?;
         let mut rows = stmt.query([listed])?;
         while let Some(r) = rows.next()? {
-            each(text_ref(r, 0)?, entry_at(r, 1, false)?)?;
+            each(text_ref(r, 0)?, versioned(entry_at(r, 1, false)?, r, 5)?)?;
         }
         Ok(())
     }
@@ -771,13 +914,23 @@ impl Tx for Sqlite<'_> {
         value: &[u8],
         is_secret: bool,
         entry_digest: &[u8],
+        actor: &str,
     ) -> Result<()> {
         self.0
             .prepare_cached(
-                "INSERT INTO runqy_vault_versions (vault, key, version, value, is_secret, entry_digest)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO runqy_vault_versions
+                     (vault, key, version, value, is_secret, entry_digest, actor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![vault, key, version, value, is_secret, entry_digest])?;
+            .execute(params![
+                vault,
+                key,
+                version,
+                value,
+                is_secret,
+                entry_digest,
+                actor
+            ])?;
         Ok(())
     }
 
@@ -1002,6 +1155,181 @@ impl Tx for Sqlite<'_> {
             .execute(params![id, config])?;
         Ok(())
     }
+
+    fn audit_head(&mut self) -> Result<(Option<String>, bool)> {
+        // BEGIN IMMEDIATE already serializes the appends.
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'audit_head'),
+                        EXISTS (SELECT 1 FROM sqlite_master
+                                WHERE type = 'table' AND name = 'runqy_vault_audit')",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+
+    fn audit_create(&mut self) -> Result<()> {
+        Ok(self.0.execute_batch(schema::AUDIT_TABLE)?)
+    }
+
+    fn audit_insert(&mut self, row: &AuditRow<'_>) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO runqy_vault_audit
+                     (seq, at, actor, operation, vault, key, version, fingerprint, detail, mac)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                row.seq,
+                row.at,
+                row.actor,
+                row.operation,
+                row.vault,
+                row.key,
+                row.version,
+                row.fingerprint,
+                row.detail,
+                row.mac
+            ])?;
+        Ok(())
+    }
+
+    fn audit_after(&mut self, after: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM runqy_vault_audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        let mut rows = stmt.query(params![after, limit])?;
+        while let Some(r) = rows.next()? {
+            each(audit_at(r)?)?;
+        }
+        Ok(())
+    }
+
+    fn audit_before(&mut self, before: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM runqy_vault_audit WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2"
+        ))?;
+        let mut rows = stmt.query(params![before, limit])?;
+        while let Some(r) = rows.next()? {
+            each(audit_at(r)?)?;
+        }
+        Ok(())
+    }
+
+    fn audit_last(&mut self) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT seq, mac FROM runqy_vault_audit ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn audit_set_mac(&mut self, seq: i64, mac: &str, seal: Option<&str>) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "UPDATE runqy_vault_audit SET mac = ?2, fingerprint = COALESCE(?3, fingerprint)
+                 WHERE seq = ?1",
+            )?
+            .execute(params![seq, mac, seal])?;
+        Ok(())
+    }
+
+    fn audit_replace(&mut self, row: &AuditRow<'_>) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "UPDATE runqy_vault_audit SET at = ?2, actor = ?3, operation = ?4, vault = ?5,
+                     key = ?6, version = ?7, fingerprint = ?8, detail = ?9, mac = ?10
+                 WHERE seq = ?1",
+            )?
+            .execute(params![
+                row.seq,
+                row.at,
+                row.actor,
+                row.operation,
+                row.vault,
+                row.key,
+                row.version,
+                row.fingerprint,
+                row.detail,
+                row.mac
+            ])?;
+        Ok(())
+    }
+
+    fn audit_last_before(&mut self, at: &str) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT MAX(seq) FROM runqy_vault_audit WHERE at < ?1")?
+            .query_row([at], |r| r.get(0))?)
+    }
+
+    fn audit_delete_below(&mut self, seq: i64) -> Result<u64> {
+        let n = self
+            .0
+            .prepare_cached("DELETE FROM runqy_vault_audit WHERE seq < ?1")?
+            .execute([seq])?;
+        Ok(n as u64)
+    }
+
+    fn audit_reads_of(
+        &mut self,
+        vault: &str,
+        key: &str,
+        needle: &str,
+        before: i64,
+        limit: u32,
+        each: &mut EachAudit<'_>,
+    ) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM runqy_vault_audit
+             WHERE seq < ?4 AND (
+                 (operation IN ('get', 'get-version') AND vault = ?1 AND key = ?2)
+                 OR operation = 'export'
+                 OR (operation IN ('payload', 'resolve') AND instr(detail, ?3) > 0))
+             ORDER BY seq DESC LIMIT ?5"
+        ))?;
+        let mut rows = stmt.query(params![vault, key, needle, before, limit])?;
+        while let Some(r) = rows.next()? {
+            each(audit_at(r)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The columns [`audit_at`] reads.
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, operation, vault, key, version, fingerprint, detail, mac";
+
+/// An audit record borrowed from a row of [`AUDIT_COLUMNS`]. Text edited
+/// into another type reads as empty, which fails the record's MAC.
+fn audit_at<'r>(r: &'r rusqlite::Row<'_>) -> rusqlite::Result<AuditRow<'r>> {
+    use rusqlite::types::ValueRef;
+    let text = |i: usize| -> rusqlite::Result<Option<&'r str>> {
+        Ok(match r.get_ref(i)? {
+            ValueRef::Text(t) => Some(std::str::from_utf8(t).unwrap_or("")),
+            ValueRef::Null => None,
+            _ => Some(""),
+        })
+    };
+    let number = |i: usize| -> rusqlite::Result<Option<i64>> {
+        Ok(match r.get_ref(i)? {
+            ValueRef::Integer(n) => Some(n),
+            ValueRef::Null => None,
+            _ => Some(i64::MIN),
+        })
+    };
+    Ok(AuditRow {
+        seq: number(0)?.unwrap_or(i64::MIN),
+        at: text(1)?.unwrap_or(""),
+        actor: text(2)?.unwrap_or(""),
+        operation: text(3)?.unwrap_or(""),
+        vault: text(4)?,
+        key: text(5)?,
+        version: number(6)?,
+        fingerprint: text(7)?,
+        detail: text(8)?,
+        mac: text(9)?.unwrap_or(""),
+    })
 }
 
 /// Runs `f` on a read-only connection to an existing database, set up for

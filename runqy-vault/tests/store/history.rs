@@ -83,7 +83,8 @@ fn set_makes_versions_and_history_lists_them_newest_first_masked(b: Backend) {
     for h in &history {
         assert_eq!(h.created_at.len(), 20, "{}", h.created_at);
         assert!(h.created_at.ends_with('Z'), "{}", h.created_at);
-        assert_eq!(h.actor, None);
+        // Who wrote it: the store's actor (RUNQY_VAULT_ACTOR, else user@host).
+        assert_eq!(h.actor.as_deref(), Some(f.store.actor()));
     }
     // The upstream tables hold only the current value.
     assert_eq!(f.db.count("SELECT COUNT(*) FROM vault_entries"), 1);
