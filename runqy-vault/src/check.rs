@@ -193,12 +193,11 @@ impl Context<'_> {
 /// One check: reads the context, adds its findings.
 type Check = fn(&Context<'_>, &mut Vec<Finding>);
 
-/// Every check, in the order its findings are printed. Two findings of
-/// SPEC §14 join this list when their features land, each as one function
-/// here: issue 16's "a PostgreSQL connection without verified TLS" (after
-/// `file_modes`), and issue 14's "a broken audit chain" (after
-/// `legacy_format`). Until then neither is checked, and `check` says nothing
-/// about them.
+/// Every check, in the order its findings are printed. One finding of
+/// SPEC §14 joins this list when its feature lands, as one function here:
+/// issue 16's "a PostgreSQL connection without verified TLS" (after
+/// `file_modes`). Until then it is not checked, and `check` says nothing
+/// about it.
 const CHECKS: &[Check] = &[
     store_key,
     store_readable,
@@ -206,7 +205,7 @@ const CHECKS: &[Check] = &[
     file_modes,
     // issue 16 joins here: `postgres_tls`, a connection without verified TLS.
     legacy_format,
-    // issue 14 joins here: `audit_chain`, the audit log's chain verified.
+    audit_chain,
     config_problems,
     disabled_queues,
     conflicting_definitions,
@@ -356,6 +355,30 @@ fn legacy_format(cx: &Context<'_>, out: &mut Vec<Finding>) {
             ),
         ));
     }
+}
+
+/// The audit log's chain, verified with the current key (SPEC §13): a
+/// record edited, removed, inserted or moved, or the log restarted.
+fn audit_chain(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let Some(message) = cx
+        .survey
+        .and_then(|s| s.scanned.as_ref())
+        .and_then(|s| s.audit_broken.as_deref())
+    else {
+        return;
+    };
+    out.push(finding(
+        Severity::Error,
+        "audit_chain",
+        None,
+        None,
+        None,
+        format!(
+            "the audit log of store {} is broken: {message}; `runqy-vault audit verify` says the \
+             same, `audit prune --before DATE` past it starts a verifiable log again",
+            cx.location
+        ),
+    ));
 }
 
 fn config_problems(cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -2043,6 +2043,9 @@ on_both_backends!(
 #[path = "store/history.rs"]
 mod history;
 
+#[path = "store/audit.rs"]
+mod audit;
+
 #[cfg(not(feature = "postgres"))]
 #[test]
 fn postgres_url_without_the_feature_is_a_clear_storage_error() {

@@ -22,7 +22,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::backend::{AuditRow, Tx};
+use super::backend::{AuditRow, MetaLock, Tx};
 use super::op::Op;
 use super::Store;
 use crate::cipher::Cipher;
@@ -391,37 +391,35 @@ pub(crate) fn append(
 ) -> Result<Notice> {
     let chain_key = cipher.audit_chain_key();
     let (head, table) = tx.audit_head()?;
-    let mut notice = None;
-    let (mut seq, mut prev) = match head.as_deref().and_then(|h| parse_head(h, chain_key)) {
-        Some(h) => (h.seq, h.mac),
-        None => {
-            // No head (a store from before the log, or a head removed by
-            // hand): the chain goes on from the newest record there is.
-            let last = if table { tx.audit_last()? } else { None };
-            match last {
-                Some((s, mac)) => {
-                    notice = Some(format!(
-                        "the audit log's head was missing from runqy_vault_meta (the log ends at \
-                         record {s})"
-                    ));
-                    (s, unhex32(&mac).unwrap_or([0; 32]))
+    let (mut seq, mut prev, mut restart) =
+        match head.as_deref().and_then(|h| parse_head(h, chain_key)) {
+            Some(h) if h.sealed => (h.seq, h.mac, None),
+            parsed => {
+                if parsed.is_some() {
+                    // A head sealed under another key: another process rotated it.
+                    super::keyring::recheck(&tx.key_meta(MetaLock::None)?, cipher)?;
                 }
-                None => (0, [0; 32]),
+                // No head, or one that does not verify: the chain goes on from
+                // the newest record there is, and says so in a restart record.
+                let last = if table { tx.audit_last()? } else { None };
+                match (parsed, last) {
+                    (_, Some((s, mac))) => (s, mac_of(&mac), Some(HEAD_LOST)),
+                    (Some(h), None) if h.seq > 0 => (h.seq, h.mac, Some(HEAD_LOST)),
+                    _ => (0, [0; 32], None),
+                }
             }
-        }
-    };
-    let mut chain = Chain::new(chain_key);
+        };
     if !table {
         tx.audit_create()?;
         if seq > 0 {
-            let at = now();
-            seq = write_restart(tx, chain_key, actor, seq, &prev, &at)?;
-            prev = match tx.audit_last()? {
-                Some((_, mac)) => mac_of(&mac),
-                None => prev,
-            };
-            notice = Some(restart_message(seq));
+            restart = Some(TABLE_LOST);
         }
+    }
+    let mut notice = None;
+    if let Some(why) = restart {
+        seq = write_restart(tx, chain_key, actor, seq, &prev, why)?;
+        prev = mac_of(&tx.audit_last()?.map(|(_, m)| m).unwrap_or_default());
+        notice = Some(restart_message(seq, why));
     }
     let detail = (!note.detail.is_empty())
         .then(|| serde_json::Value::Object(note.detail.clone()).to_string());
@@ -439,7 +437,7 @@ pub(crate) fn append(
         detail: detail.as_deref(),
         mac: "",
     };
-    let mac = chain.mac(&prev, &row);
+    let mac = Chain::new(chain_key).mac(&prev, &row);
     let mac_hex = hex::encode(mac);
     row.mac = &mac_hex;
     tx.audit_insert(&row)?;
@@ -447,20 +445,27 @@ pub(crate) fn append(
     Ok(notice)
 }
 
+/// Why a log restarted: its table was dropped.
+const TABLE_LOST: &str = "its table had been dropped; the records before it are lost";
+/// Why a log restarted: its head was removed or does not verify.
+const HEAD_LOST: &str = "its head in runqy_vault_meta was missing or did not verify; newer \
+     records may have been removed";
+
 /// Writes the record that says the log restarted after record `lost`
-/// (whose MAC was `prev`), and the head after it; returns its number.
+/// (whose MAC was `prev`) and why, and the head after it; returns its number.
 fn write_restart(
     tx: &mut dyn Tx,
     chain_key: &[u8; 32],
     actor: &str,
     lost: i64,
     prev: &[u8; 32],
-    at: &str,
+    why: &str,
 ) -> Result<i64> {
-    let detail = serde_json::json!({ "lost_through": lost }).to_string();
+    let detail = serde_json::json!({ "after": lost, "why": why }).to_string();
+    let at = now();
     let mut row = AuditRow {
         seq: lost + 1,
-        at,
+        at: &at,
         actor,
         operation: RESTART,
         vault: None,
@@ -479,11 +484,8 @@ fn write_restart(
     Ok(row.seq)
 }
 
-fn restart_message(seq: i64) -> String {
-    format!(
-        "audit record {seq}: the audit log was restarted here (its table had been dropped; the \
-         records before it are lost)"
-    )
+fn restart_message(seq: i64, why: &str) -> String {
+    format!("audit record {seq}: the audit log was restarted here ({why})")
 }
 
 /// At open, with write access: a store without a head gets one (so that
@@ -499,24 +501,22 @@ pub(crate) fn prepare(
     let chain_key = cipher.audit_chain_key();
     let head = tx.meta_get(META_AUDIT_HEAD)?;
     let mut notice = None;
-    match head.as_deref().map(|h| parse_head(h, chain_key)) {
-        None => {
-            if let Some((seq, mac)) = tx.audit_last()? {
-                notice = Some(format!(
-                    "the audit log's head was missing from runqy_vault_meta (the log ends at \
-                     record {seq})"
-                ));
-                let mac = unhex32(&mac).unwrap_or([0; 32]);
-                tx.meta_set(META_AUDIT_HEAD, &head_text(chain_key, seq, &mac))?;
-            } else {
-                tx.meta_set(META_AUDIT_HEAD, &head_text(chain_key, 0, &[0; 32]))?;
+    match head.as_deref().and_then(|h| parse_head(h, chain_key)) {
+        None => match tx.audit_last()? {
+            // Records without a head: not healed silently, the log says so.
+            Some((seq, mac)) => {
+                let s = write_restart(tx, chain_key, actor, seq, &mac_of(&mac), HEAD_LOST)?;
+                notice = Some(restart_message(s, HEAD_LOST));
             }
-        }
-        Some(Some(h)) if !had_table && h.seq > 0 => {
+            None if head.is_none() => {
+                tx.meta_set(META_AUDIT_HEAD, &head_text(chain_key, 0, &[0; 32]))?
+            }
+            None => {}
+        },
+        Some(h) if !had_table && h.seq > 0 => {
             // The table was dropped (and is recreated empty): say so in the log itself.
-            let at = now();
-            let seq = write_restart(tx, chain_key, actor, h.seq, &h.mac, &at)?;
-            notice = Some(restart_message(seq));
+            let s = write_restart(tx, chain_key, actor, h.seq, &h.mac, TABLE_LOST)?;
+            notice = Some(restart_message(s, TABLE_LOST));
         }
         _ => {}
     }
@@ -579,7 +579,7 @@ pub(crate) fn health(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Notice> {
             Ok(())
         })?;
         if restarted {
-            return Ok(Some(restart_message(seq)));
+            return Ok(Some(restart_message(seq, "see audit verify")));
         }
     }
     Ok(None)
@@ -711,6 +711,15 @@ pub(crate) fn verify(tx: &mut dyn Tx, cipher: &Cipher) -> Result<u64> {
                 return Ok(());
             }
             first = false;
+            if r.operation == RESTART {
+                let why = r
+                    .detail
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                    .and_then(|v| v.get("why")?.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "the records before it are lost".to_owned());
+                failure = Some(restart_message(r.seq, &why));
+                return Ok(());
+            }
             if r.seq != expected {
                 failure = Some(if r.seq > expected {
                     format!(
@@ -728,10 +737,6 @@ pub(crate) fn verify(tx: &mut dyn Tx, cipher: &Cipher) -> Result<u64> {
                     "audit record {}: does not verify (edited, inserted or moved)",
                     r.seq
                 ));
-                return Ok(());
-            }
-            if r.operation == RESTART {
-                failure = Some(restart_message(r.seq));
                 return Ok(());
             }
             if r.operation == ANCHOR {
@@ -760,10 +765,9 @@ pub(crate) fn verify(tx: &mut dyn Tx, cipher: &Cipher) -> Result<u64> {
         None | Some(None) => Err(broken(format!(
             "audit record {last}: the log has no head in runqy_vault_meta (removed or edited)"
         ))),
-        Some(Some(h)) if !h.sealed => Err(broken(
-            "audit record head: the log's head in runqy_vault_meta does not verify (edited)"
-                .to_owned(),
-        )),
+        Some(Some(h)) if !h.sealed => Err(broken(format!(
+            "audit record {last}: the log's head in runqy_vault_meta does not verify (edited)"
+        ))),
         Some(Some(h)) if h.seq != last => Err(broken(head_mismatch(last, h.seq))),
         Some(Some(h)) if count > 0 && h.mac != prev => Err(broken(head_mismatch(last, h.seq))),
         Some(Some(_)) => Ok(count),

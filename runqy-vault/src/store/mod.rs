@@ -883,42 +883,42 @@ fn read_entry(
     key: &str,
     versioned: bool,
 ) -> Result<(SecretString, Option<i64>)> {
-    let mut found: Option<Option<(SecretString, Option<i64>)>> = None;
-    let mut query = |tx: &mut dyn Tx| -> Result<()> {
-        let mut blob: Option<([u8; 32], bool)> = None;
+    let mut found: Option<Option<(SecretString, [u8; 32], bool)>> = None;
+    b.read_one(|tx| {
         tx.get_entry(vault, key, &mut |vault, row| {
             found = Some(match row {
-                Some(row) => {
+                Some(row) => Some((
+                    decrypt(crypto, vault, &row)?,
+                    // The blob's digest finds its version: for the audit log only.
                     if versioned {
-                        blob = Some((history::digest(row.value), row.is_secret));
-                    }
-                    Some((decrypt(crypto, vault, &row)?, None))
-                }
+                        history::digest(row.value)
+                    } else {
+                        [0; 32]
+                    },
+                    row.is_secret,
+                )),
                 None => None,
             });
             Ok(())
-        })?;
-        if let (Some((digest, is_secret)), Some(Some((_, version)))) = (blob, found.as_mut()) {
-            // The version is what the record adds; a history table dropped
-            // by hand leaves it out rather than failing the read.
-            *version = match history::version_of_blob(tx, vault, key, &digest, is_secret) {
-                Ok(v) => v,
-                Err(_) if !tx.table_exists("runqy_vault_versions")? => None,
-                Err(e) => return Err(e),
-            };
-        }
-        Ok(())
+        })
+    })?;
+    let (value, digest, is_secret) = match found {
+        None => return Err(Error::vault_not_found(vault)),
+        Some(None) => return Err(entry_not_found(vault, key)),
+        Some(Some(found)) => found,
     };
-    if versioned {
-        b.read_snapshot(|tx| query(tx))?; // the value and its version from one snapshot
-    } else {
-        b.read_one(|tx| query(tx))?;
+    if !versioned {
+        return Ok((value, None));
     }
-    match found {
-        None => Err(Error::vault_not_found(vault)),
-        Some(None) => Err(entry_not_found(vault, key)),
-        Some(Some(found)) => Ok(found),
-    }
+    // The version is what the record adds; a history table dropped by hand
+    // leaves it out rather than failing the read.
+    let version =
+        match b.read_one(|tx| history::version_of_blob(tx, vault, key, &digest, is_secret)) {
+            Ok(v) => v,
+            Err(_) if !b.read_one(|tx| tx.table_exists("runqy_vault_versions"))? => None,
+            Err(e) => return Err(e),
+        };
+    Ok((value, version))
 }
 
 /// An entry's plaintext, by the rules of the store's format (a v2 store

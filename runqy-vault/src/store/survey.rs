@@ -63,6 +63,9 @@ pub(crate) struct Scanned {
     pub(crate) stale: Vec<(String, String, i64)>,
     /// What `PRAGMA quick_check` reported.
     pub(crate) integrity: Vec<String>,
+    /// Why the audit log does not verify (`audit verify`'s message);
+    /// `None` when it does, or when no key opens the store to check it.
+    pub(crate) audit_broken: Option<String>,
 }
 
 impl Store {
@@ -148,6 +151,14 @@ fn survey(tx: &mut dyn Tx, crypto: Option<&Crypto>, scan: Option<&Scan>) -> Resu
                 }
             }
             scan_entries(tx, crypto, &wanted, scan.stale_before, &mut scanned)?;
+        }
+        if let Some(crypto) = crypto {
+            // The whole chain, with the current key (SPEC §13).
+            match super::audit::verify(tx, &crypto.cipher) {
+                Ok(_) => {}
+                Err(Error::AuditBroken { message }) => scanned.audit_broken = Some(message),
+                Err(e) => return Err(e),
+            }
         }
         out.scanned = Some(scanned);
     }
