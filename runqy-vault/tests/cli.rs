@@ -45,6 +45,8 @@ impl Vault {
         if let Some(key) = key {
             cmd.env("RUNQY_VAULT_MASTER_KEY", key);
         }
+        // Who acts, as the audit log and the history name it (else user@host).
+        cmd.env("RUNQY_VAULT_ACTOR", "cli-test");
         cmd.arg("--db").arg(self.db()).args(args);
         cmd.current_dir(self.dir.path());
         cmd
@@ -1247,15 +1249,15 @@ fn history_prints_the_versions_newest_first_in_a_table_values_masked() {
     let v = with_history();
     assert_eq!(
         without_times(&v.ok(&["history", "ci", "TOKEN"])),
-        "VERSION  VALUE     SECRET  CREATED               ACTOR  STATE\n\
-         2        gh****ue  yes     T                     -      current\n\
-         1        gh****ue  yes     T                     -      replaced\n"
+        "VERSION  VALUE     SECRET  CREATED               ACTOR     STATE     LAST READ\n\
+         2        gh****ue  yes     T                     cli-test  current   -\n\
+         1        gh****ue  yes     T                     cli-test  replaced  -\n"
     );
     v.ok(&["unset", "ci", "LEVEL"]);
     assert_eq!(
         without_times(&v.ok(&["history", "ci", "LEVEL"])),
-        "VERSION  VALUE  SECRET  CREATED               ACTOR  STATE\n\
-         1        info   no      T                     -      removed\n"
+        "VERSION  VALUE  SECRET  CREATED               ACTOR     STATE    LAST READ\n\
+         1        info   no      T                     cli-test  removed  -\n"
     );
     assert_eq!(
         v.fail(&["history", "ci", "NOPE"]),
@@ -1284,6 +1286,7 @@ fn history_json_is_one_document_of_the_same_data() {
                 "actor",
                 "created_at",
                 "is_secret",
+                "last_read",
                 "state",
                 "value",
                 "version"
@@ -1292,7 +1295,8 @@ fn history_json_is_one_document_of_the_same_data() {
         assert_eq!(row["version"], version);
         assert_eq!(row["value"], "gh****ue");
         assert_eq!(row["is_secret"], true);
-        assert_eq!(row["actor"], serde_json::Value::Null);
+        assert_eq!(row["actor"], "cli-test");
+        assert_eq!(row["last_read"], serde_json::Value::Null);
         assert_eq!(row["state"], state);
         assert!(is_stamp(row["created_at"].as_str().unwrap()));
     }
@@ -1389,9 +1393,9 @@ fn delete_keeps_the_history_and_restore_brings_an_entry_back_after_the_vault_is_
     v.ok(&["delete", "ci", "--force"]);
     assert_eq!(
         without_times(&v.ok(&["history", "ci", "TOKEN"])),
-        "VERSION  VALUE     SECRET  CREATED               ACTOR  STATE\n\
-         2        gh****ue  yes     T                     -      removed\n\
-         1        gh****ue  yes     T                     -      replaced\n"
+        "VERSION  VALUE     SECRET  CREATED               ACTOR     STATE     LAST READ\n\
+         2        gh****ue  yes     T                     cli-test  removed   -\n\
+         1        gh****ue  yes     T                     cli-test  replaced  -\n"
     );
     assert_eq!(
         v.fail(&["restore", "ci", "TOKEN"]),
@@ -1611,6 +1615,9 @@ fn a_read_only_database_cannot_be_read_no_more_and_reads_leave_no_wal_files() {
         let v = Vault::new();
         v.ok(&["create", "ci"]);
         v.ok(&["set", "ci", "TOKEN", "t-value"]);
+        // A read's audit record cannot be written to a read-only file: with
+        // audit-reads on, the reads are refused.
+        v.ok(&["audit-reads", "off"]);
         assert_eq!(listing(v.dir.path()), ["vault.db"]);
         std::fs::set_permissions(v.db(), std::fs::Permissions::from_mode(0o444)).unwrap();
         std::fs::set_permissions(v.dir.path(), std::fs::Permissions::from_mode(dir_mode)).unwrap();
@@ -1632,4 +1639,151 @@ fn a_read_only_database_cannot_be_read_no_more_and_reads_leave_no_wal_files() {
         assert!(!err.contains("new-secret"), "{err}");
         assert_eq!(files, ["vault.db"], "dir {dir_mode:o}");
     }
+}
+
+#[test]
+fn with_audit_reads_on_a_read_only_database_refuses_values_but_lists() {
+    let v = Vault::new();
+    v.ok(&["create", "ci"]);
+    v.ok(&["set", "ci", "TOKEN", "t-value"]);
+    std::fs::set_permissions(v.db(), std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(v.dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let got = run_as_reader(&v, &["get", "ci", "TOKEN"]);
+    let payload = run_as_reader(&v, &["payload", "ci"]);
+    let listed = run_as_reader(&v, &["entries", "ci"]);
+    std::fs::set_permissions(v.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for refused in [got, payload] {
+        let err = failure(refused);
+        assert!(
+            err.contains("read-only and audit-reads is on") && err.contains("turn audit-reads off"),
+            "{err}"
+        );
+        assert!(!err.contains("t-value"), "{err}");
+    }
+    assert!(success(listed).contains("t-****ue"));
+}
+
+// ---------------------------------------------------------------- audit (SPEC §13)
+
+#[test]
+fn an_audit_session_lists_verifies_and_names_the_first_bad_record() {
+    let v = with_history();
+    let mut worker = v.command(&["payload", "ci"]);
+    worker.env("RUNQY_VAULT_ACTOR", "worker:7 queue:inference");
+    success(feed(worker, b""));
+    assert_eq!(v.ok(&["get", "ci", "TOKEN"]), "ghp_second_value\n");
+    assert_eq!(
+        without_times(&v.ok(&["audit", "log"])),
+        "SEQ  TIME                  ACTOR                     OPERATION  VAULT  KEY          VERSION\n\
+         1    T                     cli-test                  create     ci     -            -\n\
+         2    T                     cli-test                  set        ci     TOKEN        1\n\
+         3    T                     cli-test                  set        ci     TOKEN        2\n\
+         4    T                     cli-test                  set        ci     LEVEL        1\n\
+         5    T                     worker:7 queue:inference  payload    ci     LEVEL,TOKEN  -\n\
+         6    T                     cli-test                  get        ci     TOKEN        2\n"
+    );
+    assert_eq!(
+        without_times(&v.ok(&["audit", "log", "--actor", "worker:7 queue:inference"])),
+        "SEQ  TIME                  ACTOR                     OPERATION  VAULT  KEY          VERSION\n\
+         5    T                     worker:7 queue:inference  payload    ci     LEVEL,TOKEN  -\n"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&v.ok(&["audit", "log", "--key", "TOKEN", "--limit", "2", "--json"]))
+            .unwrap();
+    let seqs: Vec<i64> = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [5, 6]);
+    assert!(doc[1]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("hmac-sha256:"));
+    assert_eq!(doc[0]["detail"]["delivered"][1]["version"], 2);
+    let everything = v.ok(&["audit", "log", "--json"]);
+    assert!(
+        !everything.contains("ghp_"),
+        "no value in the log: {everything}"
+    );
+    assert_eq!(v.ok(&["audit", "verify"]), "Audit log intact: 6 records.\n");
+    // history's LAST READ comes from the log.
+    let history = v.ok(&["history", "ci", "TOKEN"]);
+    assert!(history.lines().nth(1).unwrap().ends_with('Z'), "{history}");
+    // Tampering: verify names the first bad record and exits 1.
+    let conn = rusqlite::Connection::open(v.db()).unwrap();
+    conn.execute(
+        "UPDATE runqy_vault_audit SET actor = 'mallory' WHERE seq = 6",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(
+        v.fail(&["audit", "verify"]),
+        "error: audit record 6: does not verify (edited, inserted or moved)\n"
+    );
+    // Every other command works and says so once, on standard error.
+    let out = v.run(&["list"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        "NAME  DESCRIPTION  ENTRIES\nci                 2\n"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "warning: the audit log is broken: audit record 6: does not verify (edited, inserted or \
+         moved); run `runqy-vault audit verify`\n"
+    );
+}
+
+#[test]
+fn audit_filters_with_bad_input_fail_with_one_clear_line() {
+    let v = with_history();
+    assert_eq!(
+        v.fail(&["audit", "log", "--since", "last week"]),
+        "error: invalid time for --since 'last week': give a date (2024-01-15) or an RFC 3339 \
+         time with its zone (2024-01-15T10:30:00Z)\n"
+    );
+    assert!(v
+        .fail(&["audit", "log", "--operation", "steal"])
+        .starts_with("error: unknown operation 'steal': one of create, delete, set,"));
+    assert_eq!(
+        v.fail(&["audit", "log", "--limit", "0"]),
+        "error: invalid limit 0: give how many records to show, at least 1\n"
+    );
+    assert!(v
+        .fail(&["audit", "prune", "--before", "2024-02-30x"])
+        .starts_with("error: invalid date for --before '2024-02-30x'"));
+    assert_eq!(
+        v.ok(&["audit", "log", "--since", "2999-01-01"]),
+        "No audit records.\n"
+    );
+}
+
+#[test]
+fn audit_reads_switches_and_prune_keeps_the_log_verifiable() {
+    let v = with_history();
+    assert_eq!(v.ok(&["audit-reads"]), "Audit of reads: on.\n");
+    assert_eq!(
+        v.ok(&["audit-reads", "off"]),
+        "Audit of reads turned off.\n"
+    );
+    v.ok(&["get", "ci", "TOKEN"]);
+    assert_eq!(v.ok(&["audit-reads"]), "Audit of reads: off.\n");
+    let ops: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&v.ok(&["audit", "log", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["operation"].as_str().unwrap().to_owned())
+            .collect();
+    assert_eq!(ops, ["create", "set", "set", "set", "audit-reads"]);
+    assert_eq!(
+        v.ok(&["audit", "prune", "--before", "2999-01-01"]),
+        "Pruned 5 audit records written before 2999-01-01T00:00:00Z.\n"
+    );
+    assert_eq!(v.ok(&["audit", "verify"]), "Audit log intact: 2 records.\n");
+    assert_eq!(v.ok(&["audit-reads", "on"]), "Audit of reads turned on.\n");
 }

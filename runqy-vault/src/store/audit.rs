@@ -484,6 +484,14 @@ fn write_restart(
     Ok(row.seq)
 }
 
+/// Why a restart record says the log restarted.
+fn restart_why(r: &AuditRow<'_>) -> String {
+    r.detail
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|v| v.get("why")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "the records before it are lost".to_owned())
+}
+
 fn restart_message(seq: i64, why: &str) -> String {
     format!("audit record {seq}: the audit log was restarted here ({why})")
 }
@@ -573,13 +581,15 @@ pub(crate) fn health(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Notice> {
         .meta_get(META_AUDIT_RESTART)?
         .and_then(|s| s.parse::<i64>().ok())
     {
-        let mut restarted = false;
+        let mut restarted = None;
         tx.audit_after(seq - 1, 1, &mut |r| {
-            restarted = r.seq == seq && r.operation == RESTART;
+            if r.seq == seq && r.operation == RESTART {
+                restarted = Some(restart_why(&r));
+            }
             Ok(())
         })?;
-        if restarted {
-            return Ok(Some(restart_message(seq, "see audit verify")));
+        if let Some(why) = restarted {
+            return Ok(Some(restart_message(seq, &why)));
         }
     }
     Ok(None)
@@ -712,12 +722,7 @@ pub(crate) fn verify(tx: &mut dyn Tx, cipher: &Cipher) -> Result<u64> {
             }
             first = false;
             if r.operation == RESTART {
-                let why = r
-                    .detail
-                    .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-                    .and_then(|v| v.get("why")?.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "the records before it are lost".to_owned());
-                failure = Some(restart_message(r.seq, &why));
+                failure = Some(restart_message(r.seq, &restart_why(&r)));
                 return Ok(());
             }
             if r.seq != expected {

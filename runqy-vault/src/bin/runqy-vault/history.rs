@@ -17,7 +17,15 @@ pub(crate) fn history(store: &Store, vault: &str, key: &str, json: JsonArg) -> O
     }
     let rows = versions.iter().map(row).collect();
     emit(&table(
-        &["VERSION", "VALUE", "SECRET", "CREATED", "ACTOR", "STATE"],
+        &[
+            "VERSION",
+            "VALUE",
+            "SECRET",
+            "CREATED",
+            "ACTOR",
+            "STATE",
+            "LAST READ",
+        ],
         rows,
     ))
 }
@@ -31,6 +39,7 @@ fn row(h: &HistoryEntry) -> Vec<String> {
         h.created_at.clone(),
         h.actor.as_deref().map_or_else(|| "-".to_owned(), one_line),
         h.state.as_str().to_owned(),
+        h.last_read.clone().unwrap_or_else(|| "-".to_owned()),
     ]
 }
 

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use runqy_vault::{Location, Store};
 use zeroize::Zeroizing;
 
+mod audit;
 mod history;
 mod keys;
 mod output;
@@ -179,8 +180,8 @@ enum Command {
     /// Rewrite a legacy (runqy server) store to the v2 format.
     Migrate,
     /// List an entry's versions, newest first (values masked): VERSION, VALUE,
-    /// SECRET, CREATED, ACTOR, STATE (current, replaced or removed). Works for
-    /// removed entries and deleted vaults too.
+    /// SECRET, CREATED, ACTOR, STATE (current, replaced or removed), LAST READ
+    /// (from the audit log). Works for removed entries and deleted vaults too.
     History {
         vault: String,
         key: String,
@@ -210,6 +211,19 @@ enum Command {
     HistoryLimit {
         #[arg(value_name = "N", allow_negative_numbers = true)]
         limit: Option<i64>,
+    },
+    /// The audit log: who did what, and who got which secret when (SPEC §13).
+    /// The actor of every command is $RUNQY_VAULT_ACTOR, else user@host.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+    /// Show whether reads that hand out values (get, payload, resolve,
+    /// export) are recorded in the audit log, or turn that on or off (on by
+    /// default; the change is recorded).
+    AuditReads {
+        #[arg(value_enum)]
+        switch: Option<audit::Switch>,
     },
     /// Show which queues use each vault (their deployment.vaults, or their
     /// git_token), vaults no queue uses, and vaults queues name that do not
@@ -303,7 +317,21 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         _ => {}
     }
     let store = Store::open(location, None)?;
-    run_on(&store, cli.command).map(|()| ExitCode::SUCCESS)
+    let verifying = matches!(
+        cli.command,
+        Command::Audit {
+            command: audit::AuditCommand::Verify
+        }
+    );
+    let out = run_on(&store, cli.command);
+    // A broken log does not stop a command; it is said once (verify says it itself).
+    if let (Some(problem), false) = (store.audit_problem(), verifying) {
+        eprintln!(
+            "warning: the audit log is broken: {}; run `runqy-vault audit verify`",
+            output::one_line(&problem)
+        );
+    }
+    out.map(|()| ExitCode::SUCCESS)
 }
 
 fn run_on(store: &Store, command: Command) -> Outcome {
@@ -368,6 +396,8 @@ fn run_on(store: &Store, command: Command) -> Outcome {
             history::purge(store, &vault, key.as_deref(), force)
         }
         Command::HistoryLimit { limit } => history::history_limit(store, limit),
+        Command::Audit { command } => audit::run(store, command),
+        Command::AuditReads { switch } => audit::reads(store, switch),
     }
 }
 
