@@ -129,6 +129,12 @@ enum RunqyVaultResult
    * names it), or a restore found the entry current (HTTP 409).
    */
   RUNQY_VAULT_VERSION_CONFLICT = 17,
+  /**
+   * The audit log's chain does not verify: a record edited, removed,
+   * inserted or moved, or the log restarted; the message names the first
+   * bad record (`audit record S ...`) (HTTP 500).
+   */
+  RUNQY_VAULT_AUDIT_BROKEN = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -516,6 +522,134 @@ RunqyVaultResult runqy_vault_set_history_limit(const RunqyVaultStore *store,
                                                int64_t limit,
                                                uint64_t *pruned_out,
                                                char **err_out);
+
+/**
+ * Makes `actor` the actor of every later call on `store` (every audit
+ * record and version written through it names it): at most 256
+ * characters, not empty; control characters are escaped. Without it the
+ * actor is `$RUNQY_VAULT_ACTOR`, else `user@host`. Calls running on other
+ * threads keep the actor they started with. `store` and `actor` must not
+ * be NULL. Errors: `RUNQY_VAULT_INVALID_ARGUMENT`.
+ */
+RunqyVaultResult runqy_vault_store_set_actor(const RunqyVaultStore *store,
+                                             const char *actor,
+                                             char **err_out);
+
+/**
+ * `runqy_vault_get` acting as `actor_or_null` (NULL: the handle's actor),
+ * e.g. `"worker:7 queue:inference"`.
+ */
+RunqyVaultResult runqy_vault_get_as(const RunqyVaultStore *store,
+                                    const char *actor_or_null,
+                                    const char *vault,
+                                    const char *key,
+                                    char **value_out,
+                                    char **err_out);
+
+/**
+ * `runqy_vault_set` acting as `actor_or_null` (NULL: the handle's actor).
+ */
+RunqyVaultResult runqy_vault_set_as(const RunqyVaultStore *store,
+                                    const char *actor_or_null,
+                                    const char *vault,
+                                    const char *key,
+                                    const char *value,
+                                    bool is_secret,
+                                    char **err_out);
+
+/**
+ * `runqy_vault_unset` acting as `actor_or_null` (NULL: the handle's actor).
+ */
+RunqyVaultResult runqy_vault_unset_as(const RunqyVaultStore *store,
+                                      const char *actor_or_null,
+                                      const char *vault,
+                                      const char *key,
+                                      char **err_out);
+
+/**
+ * `runqy_vault_resolve_json` acting as `actor_or_null` (NULL: the handle's actor).
+ */
+RunqyVaultResult runqy_vault_resolve_json_as(const RunqyVaultStore *store,
+                                             const char *actor_or_null,
+                                             const char *const *vaults,
+                                             size_t n_vaults,
+                                             char **json_out,
+                                             char **err_out);
+
+/**
+ * `runqy_vault_registration_payload` acting as `actor_or_null` (NULL: the
+ * handle's actor): a server passes `"worker:<id> queue:<name>"`, so the
+ * audit log says which worker got which secrets.
+ */
+RunqyVaultResult runqy_vault_registration_payload_as(const RunqyVaultStore *store,
+                                                     const char *actor_or_null,
+                                                     const char *const *vaults,
+                                                     size_t n_vaults,
+                                                     const char *git_token_ref_or_null,
+                                                     char **json_out,
+                                                     char **err_out);
+
+/**
+ * Sets `*json_out` to the audit records that match `filter_json_or_null`,
+ * oldest first, as a JSON array of `{"seq", "time", "actor", "operation",
+ * "vault", "key", "version", "fingerprint", "detail"}` (never a value).
+ * The filter is a JSON object with any of `"vault"`, `"key"`, `"actor"`,
+ * `"operation"`, `"since"` (a date or RFC 3339) and `"limit"` (the newest N,
+ * at least 1); NULL or `{}` for every record. The caller frees the JSON
+ * with `runqy_vault_string_free`; NULL on failure.
+ * Errors: `RUNQY_VAULT_INVALID_ARGUMENT` (a bad filter: unknown field,
+ * operation or date, limit 0), `RUNQY_VAULT_DISABLED`, ...
+ */
+RunqyVaultResult runqy_vault_audit_log_json(const RunqyVaultStore *store,
+                                            const char *filter_json_or_null,
+                                            char **json_out,
+                                            char **err_out);
+
+/**
+ * Checks every record of the audit log, and its head, with the current
+ * key. Intact: `RUNQY_VAULT_OK` and `*records_out` the number of records;
+ * broken: `RUNQY_VAULT_AUDIT_BROKEN`, the message naming the first bad
+ * record (`audit record S ...`). `store` and `records_out` must not be NULL.
+ */
+RunqyVaultResult runqy_vault_audit_verify(const RunqyVaultStore *store,
+                                          uint64_t *records_out,
+                                          char **err_out);
+
+/**
+ * Removes the audit records written before `before` (a date `2024-01-15`
+ * or an RFC 3339 time), keeping the rest verifiable from an anchor record;
+ * `*removed_out` is how many went. The prune is itself recorded.
+ * Errors: `RUNQY_VAULT_INVALID_ARGUMENT` (a bad date), ...
+ */
+RunqyVaultResult runqy_vault_audit_prune(const RunqyVaultStore *store,
+                                         const char *before,
+                                         uint64_t *removed_out,
+                                         char **err_out);
+
+/**
+ * Sets `*on_out` to whether reads that hand out values (get, resolve, the
+ * payload, export) are recorded (on unless turned off).
+ */
+RunqyVaultResult runqy_vault_audit_reads(const RunqyVaultStore *store,
+                                         bool *on_out,
+                                         char **err_out);
+
+/**
+ * Turns the recording of reads on or off for every process sharing the
+ * store; the change is recorded.
+ */
+RunqyVaultResult runqy_vault_set_audit_reads(const RunqyVaultStore *store, bool on, char **err_out);
+
+/**
+ * Sets `*problem_out` to what the checks made at open (the head and the
+ * newest records) or an append since found wrong with the audit log, or
+ * NULL when they found nothing: for a server to log once. The caller frees
+ * it with `runqy_vault_string_free`. `runqy_vault_audit_verify` checks
+ * every record.
+ */
+RunqyVaultResult runqy_vault_audit_problem(const RunqyVaultStore *store,
+                                           char **problem_out,
+                                           char **err_out);
 
 #if defined(RUNQY_VAULT_TEST_HOOKS)
 /**

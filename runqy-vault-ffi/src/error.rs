@@ -55,6 +55,10 @@ pub enum RunqyVaultResult {
     /// A check-and-set write found another current version (the message
     /// names it), or a restore found the entry current (HTTP 409).
     RUNQY_VAULT_VERSION_CONFLICT = 17,
+    /// The audit log's chain does not verify: a record edited, removed,
+    /// inserted or moved, or the log restarted; the message names the first
+    /// bad record (`audit record S ...`) (HTTP 500).
+    RUNQY_VAULT_AUDIT_BROKEN = 18,
 }
 
 use RunqyVaultResult::*;
@@ -99,6 +103,7 @@ const TABLE: &[(RunqyVaultResult, Option<ErrorKind>, &str)] = &[
         RUNQY_VAULT_VERSION_CONFLICT,
         Some(ErrorKind::VersionConflict)
     ),
+    row!(RUNQY_VAULT_AUDIT_BROKEN, Some(ErrorKind::AuditBroken)),
 ];
 
 impl RunqyVaultResult {

@@ -48,6 +48,37 @@ pub(crate) fn lookup(handle: *const RunqyVaultStore) -> Result<Arc<Store>, Failu
         })
 }
 
+/// The store behind `handle` acting as `actor` (NULL: the handle's own actor).
+///
+/// # Safety
+/// `actor` is NULL or a NUL-terminated string.
+pub(crate) unsafe fn lookup_as(
+    handle: *const RunqyVaultStore,
+    actor: *const std::os::raw::c_char,
+) -> Result<Arc<Store>, Failure> {
+    let store = lookup(handle)?;
+    match crate::strings::arg_opt_str(actor, "actor")? {
+        None => Ok(store),
+        Some(actor) => Ok(Arc::new(store.with_actor(actor)?)),
+    }
+}
+
+/// Makes `actor` the actor of every later call on `handle`; calls already
+/// running keep the one they started with.
+pub(crate) fn set_actor(handle: *const RunqyVaultStore, actor: &str) -> Result<(), Failure> {
+    let acting = Arc::new(lookup(handle)?.with_actor(actor)?);
+    let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
+    match live.get_mut(&(handle as usize)) {
+        Some(slot) => {
+            *slot = acting;
+            Ok(())
+        }
+        None => Err(Failure::invalid_argument(
+            "store is not an open RunqyVaultStore handle (freed already, or never opened)",
+        )),
+    }
+}
+
 /// Forgets `handle` and frees it; the store closes when its last in-flight
 /// call returns. Unknown handles (NULL, freed, foreign) are left alone.
 pub(crate) fn unregister(handle: *mut RunqyVaultStore) {

@@ -34,8 +34,11 @@ mod queues;
 
 mod history;
 
+mod audit;
+
 mod hooks;
 
+pub use audit::*;
 pub use error::RunqyVaultResult;
 pub use handle::RunqyVaultStore;
 pub use history::*;

@@ -67,6 +67,7 @@ fn result_values_are_the_published_ones() {
         (RUNQY_VAULT_OTHER_ERROR, 15),
         (RUNQY_VAULT_VERSION_NOT_FOUND, 16),
         (RUNQY_VAULT_VERSION_CONFLICT, 17),
+        (RUNQY_VAULT_AUDIT_BROKEN, 18),
     ];
     for (code, value) in published {
         assert_eq!(code as u32, value, "{code:?}");
@@ -139,12 +140,13 @@ fn result_name_names_every_code_as_the_header_spells_it() {
     assert_eq!(name(14).to_str().unwrap(), "RUNQY_VAULT_PANIC");
     assert_eq!(name(16).to_str().unwrap(), "RUNQY_VAULT_VERSION_NOT_FOUND");
     assert_eq!(name(17).to_str().unwrap(), "RUNQY_VAULT_VERSION_CONFLICT");
-    assert_eq!(name(18).to_str().unwrap(), "RUNQY_VAULT_UNKNOWN");
+    assert_eq!(name(18).to_str().unwrap(), "RUNQY_VAULT_AUDIT_BROKEN");
+    assert_eq!(name(19).to_str().unwrap(), "RUNQY_VAULT_UNKNOWN");
     assert_eq!(name(9999).to_str().unwrap(), "RUNQY_VAULT_UNKNOWN");
     // Codes are dense from 0: every one up to the last has a name, and
     // each name appears in the committed header.
     let header = include_str!("../../include/runqy_vault.h");
-    for code in 0..=RunqyVaultResult::RUNQY_VAULT_VERSION_CONFLICT as u32 {
+    for code in 0..=RunqyVaultResult::RUNQY_VAULT_AUDIT_BROKEN as u32 {
         let n = name(code).to_str().unwrap();
         assert_ne!(n, "RUNQY_VAULT_UNKNOWN", "code {code}");
         assert!(header.contains(&format!("{n} = {code},")), "{n} = {code}");

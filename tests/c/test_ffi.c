@@ -277,6 +277,7 @@ static void test_decryption_failed_names_vault_and_key(void) {
 
 static void test_history_versions_cas_rollback_restore_purge_and_limit(void) {
   RunqyVaultStore *store = open_store("history.db", KEY_A);
+  OK(runqy_vault_store_set_actor(store, "c-test", &err));
   OK(runqy_vault_create(store, "ci", "", &err));
   OK(runqy_vault_set(store, "ci", "TOKEN", "ghp_first_value", true, &err));
   OK(runqy_vault_set(store, "ci", "TOKEN", "ghp_second_value", true, &err));
@@ -284,8 +285,8 @@ static void test_history_versions_cas_rollback_restore_purge_and_limit(void) {
   char *json = NULL;
   OK(runqy_vault_history_json(store, "ci", "TOKEN", &json, &err));
   CHECK(strncmp(json, "[{\"version\":2,\"value\":\"gh****ue\",\"is_secret\":true,\"created_at\":\"", 62) == 0);
-  CHECK(strstr(json, "\"actor\":null,\"state\":\"current\"},{\"version\":1,") != NULL);
-  CHECK(strstr(json, "\"state\":\"replaced\"}]") != NULL);
+  CHECK(strstr(json, "\"actor\":\"c-test\",\"state\":\"current\",\"last_read\":null},{\"version\":1,") != NULL);
+  CHECK(strstr(json, "\"state\":\"replaced\",\"last_read\":null}]") != NULL);
   CHECK(strstr(json, "ghp_") == NULL); /* masked */
   runqy_vault_string_free(json);
   EXPECT(runqy_vault_history_json(store, "ci", "NOPE", &json, &err), RUNQY_VAULT_ENTRY_NOT_FOUND, "'NOPE'");
@@ -858,6 +859,95 @@ static void test_usage_and_check_json_read_queue_configurations(void) {
   runqy_vault_store_free(store);
 }
 
+/* Flips one byte of the first occurrence of `text` in a closed store's file. */
+static void edit_in_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "r+b");
+  CHECK(f != NULL);
+  if (f == NULL) return;
+  static unsigned char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  size_t len = strlen(text);
+  size_t at = n;
+  for (size_t i = 0; i + len <= n; i++) {
+    if (memcmp(buf + i, text, len) == 0) {
+      at = i;
+      break;
+    }
+  }
+  CHECK(at < n);
+  buf[at + len - 1] ^= 0x01;
+  CHECK(fseek(f, 0, SEEK_SET) == 0);
+  CHECK(fwrite(buf, 1, n, f) == n);
+  fclose(f);
+}
+
+static void test_audit_log_actors_verify_prune_and_a_tampered_record(void) {
+  RunqyVaultStore *store = open_store("audit.db", KEY_A);
+  char *value = NULL;
+  char *json = NULL;
+  uint64_t n = 0;
+  bool on = false;
+  OK(runqy_vault_store_set_actor(store, "c-server", &err));
+  OK(runqy_vault_create(store, "ci", "", &err));
+  OK(runqy_vault_set(store, "ci", "TOKEN", "c-secret-value", true, &err));
+  OK(runqy_vault_get_as(store, "worker:1 queue:q", "ci", "TOKEN", &value, &err));
+  CHECK(strcmp(value, "c-secret-value") == 0);
+  runqy_vault_string_free(value);
+  const char *vaults[] = {"ci"};
+  OK(runqy_vault_registration_payload_as(store, "worker:1 queue:q", vaults, 1, NULL, &json, &err));
+  runqy_vault_string_free(json);
+  OK(runqy_vault_set_as(store, NULL, "ci", "OTHER", "x-value", true, &err)); /* NULL: the handle's actor */
+
+  OK(runqy_vault_audit_log_json(store, "{\"actor\": \"worker:1 queue:q\"}", &json, &err));
+  CHECK(strstr(json, "\"operation\":\"get\"") != NULL);
+  CHECK(strstr(json, "\"operation\":\"payload\"") != NULL);
+  CHECK(strstr(json, "\"delivered\":[{\"key\":\"TOKEN\",\"vault\":\"ci\",\"version\":1}]") != NULL);
+  CHECK(strstr(json, "hmac-sha256:") != NULL);
+  CHECK(strstr(json, "c-secret-value") == NULL);
+  runqy_vault_string_free(json);
+  OK(runqy_vault_audit_log_json(store, NULL, &json, &err));
+  CHECK(strstr(json, "\"actor\":\"c-server\",\"operation\":\"create\"") != NULL);
+  CHECK(strstr(json, "\"actor\":\"c-server\",\"operation\":\"set\",\"vault\":\"ci\",\"key\":\"OTHER\"") != NULL);
+  runqy_vault_string_free(json);
+  OK(runqy_vault_audit_verify(store, &n, &err));
+  CHECK(n == 5);
+  OK(runqy_vault_audit_problem(store, &value, &err));
+  CHECK(value == NULL);
+
+  OK(runqy_vault_audit_reads(store, &on, &err));
+  CHECK(on);
+  OK(runqy_vault_set_audit_reads(store, false, &err));
+  OK(runqy_vault_audit_reads(store, &on, &err));
+  CHECK(!on);
+  OK(runqy_vault_set_audit_reads(store, true, &err));
+
+  EXPECT(runqy_vault_audit_log_json(store, "{\"keys\": \"K\"}", &json, &err), RUNQY_VAULT_INVALID_ARGUMENT, "unknown field `keys`");
+  EXPECT(runqy_vault_audit_log_json(store, "{\"limit\": 0}", &json, &err), RUNQY_VAULT_INVALID_ARGUMENT, "invalid limit 0");
+  EXPECT(runqy_vault_audit_log_json(store, "{\"operation\": \"steal\"}", &json, &err), RUNQY_VAULT_INVALID_ARGUMENT, "unknown operation 'steal'");
+  EXPECT(runqy_vault_audit_log_json(store, "not json", &json, &err), RUNQY_VAULT_INVALID_ARGUMENT, "invalid audit filter JSON");
+  EXPECT(runqy_vault_audit_prune(store, "soon", &n, &err), RUNQY_VAULT_INVALID_ARGUMENT, "invalid date for --before 'soon'");
+  EXPECT(runqy_vault_store_set_actor(store, "", &err), RUNQY_VAULT_INVALID_ARGUMENT, "actor");
+  EXPECT(runqy_vault_store_set_actor(store, NULL, &err), RUNQY_VAULT_INVALID_ARGUMENT, "actor");
+  char long_actor[300];
+  memset(long_actor, 'w', 257);
+  long_actor[257] = '\0';
+  EXPECT(runqy_vault_get_as(store, long_actor, "ci", "TOKEN", &value, &err), RUNQY_VAULT_INVALID_ARGUMENT, "at most 256");
+  CHECK(value == NULL);
+  OK(runqy_vault_audit_prune(store, "2000-01-01", &n, &err));
+  CHECK(n == 0);
+  runqy_vault_store_free(store);
+
+  /* A record edited in the file: verify names it, everything else works. */
+  edit_in_file(db_path("audit.db"), "worker:1 queue:q");
+  store = open_store("audit.db", KEY_A);
+  EXPECT(runqy_vault_audit_verify(store, &n, &err), RUNQY_VAULT_AUDIT_BROKEN, ": does not verify (edited");
+  OK(runqy_vault_get(store, "ci", "TOKEN", &value, &err));
+  runqy_vault_string_free(value);
+  CHECK(runqy_vault_http_status(RUNQY_VAULT_AUDIT_BROKEN) == 500);
+  CHECK(strcmp(runqy_vault_result_name(RUNQY_VAULT_AUDIT_BROKEN), "RUNQY_VAULT_AUDIT_BROKEN") == 0);
+  runqy_vault_store_free(store);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "%s/runqy-vault-c-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   CHECK(mkdtemp(dir) != NULL);
@@ -881,6 +971,7 @@ int main(void) {
   test_panic_is_caught_at_the_boundary();
   test_one_handle_many_threads_sees_every_write();
   test_usage_and_check_json_read_queue_configurations();
+  test_audit_log_actors_verify_prune_and_a_tampered_record();
 
   remove_dir();
   printf("test_ffi: %d checks passed\n", checks);
