@@ -28,6 +28,7 @@ const (
 	CodeOther            Code = C.RUNQY_VAULT_OTHER_ERROR
 	CodeVersionNotFound  Code = C.RUNQY_VAULT_VERSION_NOT_FOUND
 	CodeVersionConflict  Code = C.RUNQY_VAULT_VERSION_CONFLICT
+	CodeAuditBroken      Code = C.RUNQY_VAULT_AUDIT_BROKEN
 )
 
 // HTTPStatus is the status a server answers with for the code (200 for CodeOK).
@@ -82,6 +83,7 @@ var (
 	ErrPanic            = &Error{Code: CodePanic}
 	ErrVersionNotFound  = &Error{Code: CodeVersionNotFound}
 	ErrVersionConflict  = &Error{Code: CodeVersionConflict}
+	ErrAuditBroken      = &Error{Code: CodeAuditBroken}
 )
 
 // ErrClosed is returned by calls on a Store after Close.

@@ -33,7 +33,7 @@ func TestHistoryRollbackRestorePurgeThroughCgo(t *testing.T) {
 	if got, want := strings.Join(versionsOf(t, h), "|"), "2 gh****ue current|1 gh****ue replaced"; got != want {
 		t.Fatalf("history %q, want %q", got, want)
 	}
-	if h[0].Actor != nil || !h[0].IsSecret || len(h[0].CreatedAt) != 20 {
+	if h[0].Actor == nil || *h[0].Actor == "" || !h[0].IsSecret || len(h[0].CreatedAt) != 20 {
 		t.Errorf("history entry %+v", h[0])
 	}
 	v, err := s.GetVersion("ci", "TOKEN", 1)

@@ -95,23 +95,25 @@ static rvgo_ret rvgo_delete(const RunqyVaultStore *s, const char *name) {
 	return r;
 }
 
-static rvgo_ret rvgo_set(const RunqyVaultStore *s, const char *vault, const char *key, const char *value, bool secret) {
+// The calls that read or write values take the actor of WithActor (NULL:
+// the handle's), through the _as variants.
+static rvgo_ret rvgo_set(const RunqyVaultStore *s, const char *actor, const char *vault, const char *key, const char *value, bool secret) {
 	rvgo_ret r = {0};
-	r.rc = runqy_vault_set(s, vault, key, value, secret, &r.err);
+	r.rc = runqy_vault_set_as(s, actor, vault, key, value, secret, &r.err);
 	return r;
 }
 
-static rvgo_ret rvgo_get(const RunqyVaultStore *s, const char *vault, const char *key, char *dst, size_t cap) {
+static rvgo_ret rvgo_get(const RunqyVaultStore *s, const char *actor, const char *vault, const char *key, char *dst, size_t cap) {
 	rvgo_ret r = {0};
 	char *value = NULL;
-	r.rc = runqy_vault_get(s, vault, key, &value, &r.err);
+	r.rc = runqy_vault_get_as(s, actor, vault, key, &value, &r.err);
 	rvgo_take(&r, value, dst, cap);
 	return r;
 }
 
-static rvgo_ret rvgo_unset(const RunqyVaultStore *s, const char *vault, const char *key) {
+static rvgo_ret rvgo_unset(const RunqyVaultStore *s, const char *actor, const char *vault, const char *key) {
 	rvgo_ret r = {0};
-	r.rc = runqy_vault_unset(s, vault, key, &r.err);
+	r.rc = runqy_vault_unset_as(s, actor, vault, key, &r.err);
 	return r;
 }
 
@@ -131,22 +133,22 @@ static rvgo_ret rvgo_show_json(const RunqyVaultStore *s, const char *name, char 
 	return r;
 }
 
-static rvgo_ret rvgo_resolve_json(const RunqyVaultStore *s, const char *names, size_t n, const char **spill, char *dst, size_t cap) {
+static rvgo_ret rvgo_resolve_json(const RunqyVaultStore *s, const char *actor, const char *names, size_t n, const char **spill, char *dst, size_t cap) {
 	rvgo_ret r = {0};
 	const char *local[RVGO_LIST_MAX];
 	const char **list = rvgo_names(n <= RVGO_LIST_MAX ? local : spill, names, n);
 	char *json = NULL;
-	r.rc = runqy_vault_resolve_json(s, list, n, &json, &r.err);
+	r.rc = runqy_vault_resolve_json_as(s, actor, list, n, &json, &r.err);
 	rvgo_take(&r, json, dst, cap);
 	return r;
 }
 
-static rvgo_ret rvgo_registration_payload(const RunqyVaultStore *s, const char *names, size_t n, const char **spill, const char *ref, char *dst, size_t cap) {
+static rvgo_ret rvgo_registration_payload(const RunqyVaultStore *s, const char *actor, const char *names, size_t n, const char **spill, const char *ref, char *dst, size_t cap) {
 	rvgo_ret r = {0};
 	const char *local[RVGO_LIST_MAX];
 	const char **list = rvgo_names(n <= RVGO_LIST_MAX ? local : spill, names, n);
 	char *json = NULL;
-	r.rc = runqy_vault_registration_payload(s, list, n, ref, &json, &r.err);
+	r.rc = runqy_vault_registration_payload_as(s, actor, list, n, ref, &json, &r.err);
 	rvgo_take(&r, json, dst, cap);
 	return r;
 }
@@ -216,7 +218,7 @@ const scratchSize = 8 << 10
 // a call used (it may hold a secret) before the buffer goes back.
 type scratch struct {
 	buf   []byte // arguments, then a result copied in by C
-	offs  [3]int // where the first arguments start in buf
+	offs  [4]int // where the first arguments start in buf
 	names int    // where the packed vault names start in buf
 }
 
@@ -227,7 +229,7 @@ func nulError(what string) error {
 	return &Error{Code: CodeInvalidArgument, Message: what + " holds a NUL byte, which a C string cannot carry"}
 }
 
-// pack returns a scratch holding parts (at most 3, at arg(0), arg(1), ...)
+// pack returns a scratch holding parts (at most 4, at arg(0), arg(1), ...)
 // and then the vault names (packed one after another, at namesArg), each
 // NUL-terminated. Text holding a NUL byte is refused, vault names first.
 func pack(names []string, parts ...string) (*scratch, error) {
@@ -273,6 +275,14 @@ func (sc *scratch) release() {
 }
 
 func (sc *scratch) arg(i int) *C.char { return (*C.char)(unsafe.Pointer(&sc.buf[sc.offs[i]])) }
+
+// actorArg is argument i when the call was given an actor, else NULL (the handle's).
+func (sc *scratch) actorArg(i int, given bool) *C.char {
+	if !given {
+		return nil
+	}
+	return sc.arg(i)
+}
 
 // namesArg is the packed vault names (NULL when there are none, so that an
 // empty list is not a pointer past the end of the buffer).
@@ -436,31 +446,35 @@ func (s *Store) DeleteVault(name string) error {
 }
 
 // Set sets key to value in vault; secret values are masked in listings.
-func (s *Store) Set(vault, key, value string, secret bool) error {
+// WithActor names who writes it in the audit log and the history.
+func (s *Store) Set(vault, key, value string, secret bool, opts ...CallOption) error {
 	if strings.IndexByte(value, 0) >= 0 {
 		// SPEC §4: a value never holds a NUL byte (it cannot become an environment variable).
 		return &Error{Code: CodeInvalidValue, Message: "invalid value for key '" + key + "' in vault '" + vault + "': it holds a NUL byte"}
 	}
-	sc, err := pack(nil, vault, key, value)
+	actor, hasActor := actorOf(opts)
+	sc, err := pack(nil, vault, key, value, actor)
 	if err != nil {
 		return err
 	}
 	defer sc.release()
 	_, err = s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
-		return C.rvgo_set(h, sc.arg(0), sc.arg(1), sc.arg(2), C.bool(secret))
+		return C.rvgo_set(h, sc.actorArg(3, hasActor), sc.arg(0), sc.arg(1), sc.arg(2), C.bool(secret))
 	})
 	return err
 }
 
-// Get returns the decrypted value of key in vault.
-func (s *Store) Get(vault, key string) (string, error) {
-	sc, err := pack(nil, vault, key)
+// Get returns the decrypted value of key in vault. WithActor names who
+// reads it in the audit log.
+func (s *Store) Get(vault, key string, opts ...CallOption) (string, error) {
+	actor, hasActor := actorOf(opts)
+	sc, err := pack(nil, vault, key, actor)
 	if err != nil {
 		return "", err
 	}
 	defer sc.release()
 	r, err := s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
-		return C.rvgo_get(h, sc.arg(0), sc.arg(1), sc.dst(), sc.room())
+		return C.rvgo_get(h, sc.actorArg(2, hasActor), sc.arg(0), sc.arg(1), sc.dst(), sc.room())
 	})
 	if err != nil {
 		return "", err
@@ -470,14 +484,15 @@ func (s *Store) Get(vault, key string) (string, error) {
 }
 
 // Unset removes key from vault.
-func (s *Store) Unset(vault, key string) error {
-	sc, err := pack(nil, vault, key)
+func (s *Store) Unset(vault, key string, opts ...CallOption) error {
+	actor, hasActor := actorOf(opts)
+	sc, err := pack(nil, vault, key, actor)
 	if err != nil {
 		return err
 	}
 	defer sc.release()
 	_, err = s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
-		return C.rvgo_unset(h, sc.arg(0), sc.arg(1))
+		return C.rvgo_unset(h, sc.actorArg(2, hasActor), sc.arg(0), sc.arg(1))
 	})
 	return err
 }
@@ -569,8 +584,9 @@ func (s *Store) Show(name string) (*VaultDetail, error) {
 }
 
 // Resolve merges vaults in order (later ones override earlier ones).
-func (s *Store) Resolve(vaults []string) (*Resolved, error) {
-	sc, err := pack(vaults)
+func (s *Store) Resolve(vaults []string, opts ...CallOption) (*Resolved, error) {
+	actor, hasActor := actorOf(opts)
+	sc, err := pack(vaults, actor)
 	if err != nil {
 		return nil, err
 	}
@@ -578,7 +594,7 @@ func (s *Store) Resolve(vaults []string) (*Resolved, error) {
 	defer freeSpill(list)
 	var out Resolved
 	err = s.jsonCall(sc, &out, func(h *C.RunqyVaultStore) C.rvgo_ret {
-		return C.rvgo_resolve_json(h, sc.namesArg(len(vaults)), C.size_t(len(vaults)), list, sc.dst(), sc.room())
+		return C.rvgo_resolve_json(h, sc.actorArg(0, hasActor), sc.namesArg(len(vaults)), C.size_t(len(vaults)), list, sc.dst(), sc.room())
 	})
 	if err != nil {
 		return nil, err
@@ -588,12 +604,14 @@ func (s *Store) Resolve(vaults []string) (*Resolved, error) {
 
 // RegistrationPayload builds the payload for a queue listing vaults.
 // gitTokenRef is a vault://<vault>/<key> reference or "" for none; a bad one
-// leaves the token out and adds a warning.
-func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Payload, error) {
+// leaves the token out and adds a warning. A server passes
+// WithActor("worker:<id> queue:<name>"), so the audit log says which
+// worker got which secrets.
+func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string, opts ...CallOption) (*Payload, error) {
 	// The decoded strings are copies, so a JSON too big for the scratch
 	// buffer (a copy of its own) is wiped here as the buffer is on release.
 	var wire payloadWire
-	err := s.payload(vaults, gitTokenRef, func(raw []byte, owned bool) error {
+	err := s.payload(vaults, gitTokenRef, opts, func(raw []byte, owned bool) error {
 		err := json.Unmarshal(raw, &wire)
 		if owned {
 			clear(raw)
@@ -610,9 +628,9 @@ func (s *Store) RegistrationPayload(vaults []string, gitTokenRef string) (*Paylo
 // RegistrationPayloadJSON is RegistrationPayload as the library's JSON
 // (SPEC §7, plus a "warnings" array member when there are warnings), for a
 // server that forwards it without decoding.
-func (s *Store) RegistrationPayloadJSON(vaults []string, gitTokenRef string) ([]byte, error) {
+func (s *Store) RegistrationPayloadJSON(vaults []string, gitTokenRef string, opts ...CallOption) ([]byte, error) {
 	var out []byte
-	err := s.payload(vaults, gitTokenRef, func(raw []byte, owned bool) error {
+	err := s.payload(vaults, gitTokenRef, opts, func(raw []byte, owned bool) error {
 		if out = raw; !owned {
 			out = bytes.Clone(raw)
 		}
@@ -626,8 +644,9 @@ func (s *Store) RegistrationPayloadJSON(vaults []string, gitTokenRef string) ([]
 
 // payload gets the payload's JSON and hands it to use, with whether use may
 // keep it (otherwise it is a view of memory wiped when use returns).
-func (s *Store) payload(vaults []string, gitTokenRef string, use func(raw []byte, owned bool) error) error {
-	sc, err := pack(vaults, gitTokenRef)
+func (s *Store) payload(vaults []string, gitTokenRef string, opts []CallOption, use func(raw []byte, owned bool) error) error {
+	actor, hasActor := actorOf(opts)
+	sc, err := pack(vaults, gitTokenRef, actor)
 	if err != nil {
 		return err
 	}
@@ -639,7 +658,7 @@ func (s *Store) payload(vaults []string, gitTokenRef string, use func(raw []byte
 		cref = sc.arg(0)
 	}
 	r, err := s.call(func(h *C.RunqyVaultStore) C.rvgo_ret {
-		return C.rvgo_registration_payload(h, sc.namesArg(len(vaults)), C.size_t(len(vaults)), list, cref, sc.dst(), sc.room())
+		return C.rvgo_registration_payload(h, sc.actorArg(1, hasActor), sc.namesArg(len(vaults)), C.size_t(len(vaults)), list, cref, sc.dst(), sc.room())
 	})
 	if err != nil {
 		return err
