@@ -25,6 +25,7 @@ pub struct Exceptions {
     decryption: Py<PyType>,
     version_not_found: Py<PyType>,
     version_conflict: Py<PyType>,
+    audit_broken: Py<PyType>,
 }
 
 static EXCEPTIONS: PyOnceLock<Exceptions> = PyOnceLock::new();
@@ -90,6 +91,7 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
             decryption: make(py, &b, ("DecryptionError", "A stored value did not decrypt.", None, status(ErrorKind::DecryptionFailed)))?,
             version_not_found: make(py, &b, ("VersionNotFoundError", "The version of an entry asked for is not kept (0, negative, never written or pruned).", key_error(), status(ErrorKind::VersionNotFound)))?,
             version_conflict: make(py, &b, ("VersionConflictError", "A check-and-set found another current version, or a restore found the entry current.", None, status(ErrorKind::VersionConflict)))?,
+            audit_broken: make(py, &b, ("AuditBrokenError", "The audit log does not verify: a record edited, removed, inserted or moved (the message names the first).", None, status(ErrorKind::AuditBroken)))?,
             base,
         })
     })?;
@@ -107,6 +109,7 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
         &exc.decryption,
         &exc.version_not_found,
         &exc.version_conflict,
+        &exc.audit_broken,
     ] {
         let cls = cls.bind(py);
         module.add(cls.name()?, cls)?;
@@ -128,6 +131,7 @@ fn class_for(exc: &Exceptions, kind: ErrorKind) -> &Py<PyType> {
         ErrorKind::DecryptionFailed => &exc.decryption,
         ErrorKind::VersionNotFound => &exc.version_not_found,
         ErrorKind::VersionConflict => &exc.version_conflict,
+        ErrorKind::AuditBroken => &exc.audit_broken,
         // Storage, Io, and any kind the core adds later: the base class (status 500).
         _ => &exc.base,
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
+use runqy_vault::model::AuditFilter;
 use runqy_vault::queues::QueueConfigs;
 use runqy_vault::{Error, ExportDocument, Location, MasterKey, SecretString, Store};
 
@@ -42,6 +43,30 @@ impl PyStore {
         let store = self.open_store(py)?;
         py.detach(|| f(&store)).into_py_result(py)
     }
+
+    /// [`PyStore::run`] acting as `actor` (`None`: the store's own), for
+    /// the audit log (SPEC §13).
+    fn run_as<T: Send>(
+        &self,
+        py: Python<'_>,
+        actor: Option<String>,
+        f: impl FnOnce(&Store) -> Result<T, Error> + Send,
+    ) -> PyResult<T> {
+        let store = self.open_store(py)?;
+        py.detach(|| match actor {
+            None => f(&store),
+            Some(actor) => f(&store.with_actor(&actor)?),
+        })
+        .into_py_result(py)
+    }
+}
+
+/// The `actor=` keyword: text, or `None` for the store's actor.
+fn actor_arg(actor: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    actor
+        .filter(|a| !a.is_none())
+        .map(|a| args::text(a, "actor"))
+        .transpose()
 }
 
 /// A core result as Python objects, through its one serde shape
@@ -130,26 +155,35 @@ impl PyStore {
     }
 
     #[pyo3(
-        signature = (name, description=None),
-        text_signature = "(self, name, description='')"
+        signature = (name, description=None, *, actor=None),
+        text_signature = "(self, name, description='', *, actor=None)"
     )]
     fn create_vault(
         &self,
         py: Python<'_>,
         name: &Bound<'_, PyAny>,
         description: Option<&Bound<'_, PyAny>>,
+        actor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let name = args::text(name, "name")?;
         let description = match description {
             Some(d) => args::text(d, "description")?,
             None => String::new(),
         };
-        self.run(py, move |s| s.create_vault(&name, &description))
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| s.create_vault(&name, &description))
     }
 
-    fn delete_vault(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
+    #[pyo3(signature = (name, *, actor=None))]
+    fn delete_vault(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let name = args::text(name, "name")?;
-        self.run(py, move |s| s.delete_vault(&name))
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| s.delete_vault(&name))
     }
 
     fn vault_exists(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -184,9 +218,10 @@ impl PyStore {
     // `secret` is taken untyped so a non-bool gets a clear TypeError; the
     // signature shown to Python keeps its real default.
     #[pyo3(
-        signature = (vault, key, value, *, secret=None, cas=None),
-        text_signature = "(self, vault, key, value, *, secret=True, cas=None)"
+        signature = (vault, key, value, *, secret=None, cas=None, actor=None),
+        text_signature = "(self, vault, key, value, *, secret=True, cas=None, actor=None)"
     )]
+    #[allow(clippy::too_many_arguments)]
     fn set(
         &self,
         py: Python<'_>,
@@ -195,6 +230,7 @@ impl PyStore {
         value: &Bound<'_, PyAny>,
         secret: Option<&Bound<'_, PyAny>>,
         cas: Option<&Bound<'_, PyAny>>,
+        actor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
@@ -204,7 +240,8 @@ impl PyStore {
             .filter(|c| !c.is_none())
             .map(|c| args::number(c, "cas"))
             .transpose()?;
-        self.run(py, move |s| match cas {
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| match cas {
             None => s.set(&vault, &key, value.expose(), secret),
             Some(cas) => s
                 .set_cas(&vault, &key, value.expose(), secret, cas)
@@ -213,13 +250,14 @@ impl PyStore {
     }
 
     /// The decrypted value, or with `version` that version's from the history.
-    #[pyo3(signature = (vault, key, *, version=None))]
+    #[pyo3(signature = (vault, key, *, version=None, actor=None))]
     fn get<'py>(
         &self,
         py: Python<'py>,
         vault: &Bound<'_, PyAny>,
         key: &Bound<'_, PyAny>,
         version: Option<&Bound<'_, PyAny>>,
+        actor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyString>> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
@@ -227,7 +265,8 @@ impl PyStore {
             .filter(|v| !v.is_none())
             .map(|v| args::number(v, "version"))
             .transpose()?;
-        let value = self.run(py, move |s| match version {
+        let actor = actor_arg(actor)?;
+        let value = self.run_as(py, actor, move |s| match version {
             None => s.get(&vault, &key),
             Some(n) => s.get_version(&vault, &key, n),
         })?;
@@ -235,7 +274,8 @@ impl PyStore {
         Ok(PyString::new(py, value.expose()))
     }
 
-    /// `[{version, value, is_secret, created_at, actor, state}]`, newest first, values masked.
+    /// `[{version, value, is_secret, created_at, actor, state, last_read}]`,
+    /// newest first, values masked.
     fn history<'py>(
         &self,
         py: Python<'py>,
@@ -249,45 +289,53 @@ impl PyStore {
     }
 
     /// Makes `version` current again as a new version; returns the new version.
+    #[pyo3(signature = (vault, key, version, *, actor=None))]
     fn rollback(
         &self,
         py: Python<'_>,
         vault: &Bound<'_, PyAny>,
         key: &Bound<'_, PyAny>,
         version: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<i64> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
         let version = args::number(version, "version")?;
-        self.run(py, move |s| s.rollback(&vault, &key, version))
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| s.rollback(&vault, &key, version))
     }
 
     /// Brings back a removed entry's last version as a new version; returns it.
+    #[pyo3(signature = (vault, key, *, actor=None))]
     fn restore(
         &self,
         py: Python<'_>,
         vault: &Bound<'_, PyAny>,
         key: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<i64> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
-        self.run(py, move |s| s.restore(&vault, &key))
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| s.restore(&vault, &key))
     }
 
     /// Destroys an entry and its versions, or with no key the vault and all of it.
-    #[pyo3(signature = (vault, key=None))]
+    #[pyo3(signature = (vault, key=None, *, actor=None))]
     fn purge<'py>(
         &self,
         py: Python<'py>,
         vault: &Bound<'_, PyAny>,
         key: Option<&Bound<'_, PyAny>>,
+        actor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let vault = args::text(vault, "vault")?;
         let key = key
             .filter(|k| !k.is_none())
             .map(|k| args::text(k, "key"))
             .transpose()?;
-        let report = self.run(py, move |s| s.purge(&vault, key.as_deref()))?;
+        let actor = actor_arg(actor)?;
+        let report = self.run_as(py, actor, move |s| s.purge(&vault, key.as_deref()))?;
         to_py(py, &report)
     }
 
@@ -309,78 +357,183 @@ impl PyStore {
         self.run(py, move |s| s.set_history_limit(limit).map(drop))
     }
 
+    #[pyo3(signature = (vault, key, *, actor=None))]
     fn unset(
         &self,
         py: Python<'_>,
         vault: &Bound<'_, PyAny>,
         key: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let vault = args::text(vault, "vault")?;
         let key = args::text(key, "key")?;
-        self.run(py, move |s| s.unset(&vault, &key))
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| s.unset(&vault, &key))
     }
 
     /// The listed vaults merged, later ones overriding earlier ones.
+    #[pyo3(signature = (vaults, *, actor=None))]
     fn resolve<'py>(
         &self,
         py: Python<'py>,
         vaults: &Bound<'py, PyAny>,
+        actor: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let names = args::vault_names(vaults)?;
-        let resolved = self.run(py, move |s| s.resolve(&names))?;
+        let actor = actor_arg(actor)?;
+        let resolved = self.run_as(py, actor, move |s| s.resolve(&names))?;
         to_py(py, &resolved.values)
     }
 
     /// The registration payload of SPEC §7 as a dict, plus "warnings" when any.
-    #[pyo3(signature = (vaults, git_token=None))]
+    #[pyo3(signature = (vaults, git_token=None, *, actor=None))]
     fn registration_payload<'py>(
         &self,
         py: Python<'py>,
         vaults: &Bound<'py, PyAny>,
         git_token: Option<&Bound<'py, PyAny>>,
+        actor: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let names = args::vault_names(vaults)?;
         let git_token = git_token
             .filter(|t| !t.is_none())
             .map(|t| args::text(t, "git_token"))
             .transpose()?;
+        let actor = actor_arg(actor)?;
         // One GIL release around the whole core call; `names` moves in, no copy.
-        let payload = self.run(py, move |s| {
+        let payload = self.run_as(py, actor, move |s| {
             s.registration_payload(&names, git_token.as_deref())
         })?;
         to_py(py, &payload)
     }
 
     /// Re-encrypts every entry under `new_key`; returns how many.
-    fn rotate_key(&self, py: Python<'_>, new_key: &Bound<'_, PyAny>) -> PyResult<u64> {
+    #[pyo3(signature = (new_key, *, actor=None))]
+    fn rotate_key(
+        &self,
+        py: Python<'_>,
+        new_key: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
         let text = SecretString::from(args::text(new_key, "new_key")?);
-        self.run(py, move |s| {
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| {
             let key = MasterKey::parse(text.expose(), "new_key")?;
             s.rotate_key(&key)
         })
     }
 
     /// Rewrites a legacy store to v2; returns how many entries were rewritten.
-    fn migrate(&self, py: Python<'_>) -> PyResult<u64> {
-        self.run(py, |s| s.migrate())
+    #[pyo3(signature = (*, actor=None))]
+    fn migrate(&self, py: Python<'_>, actor: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, |s| s.migrate())
     }
 
     /// Writes every vault with plaintext values to a new file (mode 0600).
-    fn export(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<()> {
+    #[pyo3(signature = (path, *, actor=None))]
+    fn export(
+        &self,
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let path = args::path(path, "path")?;
-        self.run(py, move |s| {
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| {
             let doc = s.export()?;
             doc.write_new_file(&path)
         })
     }
 
     /// Imports an export file (merging vaults, replacing keys); returns how many entries.
-    fn import_(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<u64> {
+    #[pyo3(signature = (path, *, actor=None))]
+    fn import_(
+        &self,
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
         let path = args::path(path, "path")?;
-        self.run(py, move |s| {
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| {
             let doc = ExportDocument::read_file(&path)?;
             s.import(&doc)
         })
+    }
+
+    /// Who acts when a call is given no `actor=`: `$RUNQY_VAULT_ACTOR`, else `user@host`.
+    #[getter]
+    fn actor(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.open_store(py)?.actor().to_owned())
+    }
+
+    /// The audit records matching the keyword filters (`vault`, `key`,
+    /// `actor`, `operation`, `since`, `limit`), oldest first, as dicts
+    /// `{seq, time, actor, operation, vault, key, version, fingerprint, detail}`.
+    #[pyo3(signature = (**filters))]
+    fn audit_log<'py>(
+        &self,
+        py: Python<'py>,
+        filters: Option<&Bound<'py, pyo3::types::PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter: AuditFilter = match filters {
+            None => AuditFilter::default(),
+            // The core's one filter shape: an unknown keyword is refused by name.
+            Some(f) => pythonize::depythonize(f.as_any()).map_err(|e| {
+                crate::errors::to_py(
+                    py,
+                    Error::InvalidInput(format!("invalid audit filter: {e}")),
+                )
+            })?,
+        };
+        let records = self.run(py, move |s| s.audit_log(&filter))?;
+        to_py(py, &records)
+    }
+
+    /// Checks every record of the audit log with the current key; returns
+    /// how many. `AuditBrokenError` names the first bad record.
+    fn audit_verify(&self, py: Python<'_>) -> PyResult<u64> {
+        self.run(py, |s| s.audit_verify())
+    }
+
+    /// Removes the records written before `before` (a date or RFC 3339),
+    /// keeping the rest verifiable from an anchor; returns how many went.
+    #[pyo3(signature = (before, *, actor=None))]
+    fn audit_prune(
+        &self,
+        py: Python<'_>,
+        before: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let before = args::text(before, "before")?;
+        let actor = actor_arg(actor)?;
+        self.run_as(py, actor, move |s| s.audit_prune(&before))
+    }
+
+    /// Whether reads that hand out values are recorded (on by default);
+    /// setting it is recorded too.
+    #[getter(audit_reads)]
+    fn get_audit_reads(&self, py: Python<'_>) -> PyResult<bool> {
+        self.run(py, |s| s.audit_reads())
+    }
+
+    #[setter(audit_reads)]
+    fn set_audit_reads(&self, py: Python<'_>, on: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let Some(on) = on else {
+            return Err(pyo3::exceptions::PyAttributeError::new_err(
+                "audit_reads cannot be deleted",
+            ));
+        };
+        let on = args::flag(on, "audit_reads")?;
+        self.run(py, move |s| s.set_audit_reads(on))
+    }
+
+    /// What the checks at open (or an append since) found wrong with the
+    /// audit log, `None` when nothing (`audit_verify` checks every record).
+    #[getter]
+    fn audit_problem(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        Ok(self.open_store(py)?.audit_problem())
     }
 
     /// Which queues use each vault (SPEC §14): `{vaults, missing, problems}`.

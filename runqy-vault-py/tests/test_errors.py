@@ -24,6 +24,7 @@ TREE = [
     (runqy_vault.DecryptionError, None, 500),
     (runqy_vault.VersionNotFoundError, KeyError, 404),
     (runqy_vault.VersionConflictError, None, 409),
+    (runqy_vault.AuditBrokenError, None, 500),
 ]
 
 

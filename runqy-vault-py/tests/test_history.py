@@ -25,11 +25,12 @@ def ci(store: Store) -> Store:
 def test_history_lists_the_versions_newest_first_masked(ci: Store) -> None:
     history = ci.history("ci", "TOKEN")
     assert [(h["version"], h["value"], h["is_secret"], h["actor"], h["state"]) for h in history] == [
-        (2, "gh****ue", True, None, "current"),
-        (1, "gh****ue", True, None, "replaced"),
+        (2, "gh****ue", True, ci.actor, "current"),
+        (1, "gh****ue", True, ci.actor, "replaced"),
     ]
     for h in history:
-        assert set(h) == {"version", "value", "is_secret", "created_at", "actor", "state"}
+        assert set(h) == {"version", "value", "is_secret", "created_at", "actor", "state", "last_read"}
+        assert h["last_read"] is None
         assert RFC3339.match(h["created_at"])
     with pytest.raises(runqy_vault.EntryNotFoundError):
         ci.history("ci", "NOPE")

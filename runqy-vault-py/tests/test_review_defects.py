@@ -56,10 +56,17 @@ def test_inaccurate_messages_a_whitespace_only_key_is_invalid_not_unconfigured(
     assert "only whitespace" in str(e.value)
 
 
-def test_a_read_only_database_can_be_read(db: Path, key: str) -> None:
+def test_a_read_only_database_can_be_read_with_audit_reads_off(db: Path, key: str) -> None:
     with Store(db, key) as s:
         s.create_vault("ci")
         s.set("ci", "TOKEN", "t-value")
+    with Store(f"file:{db}?mode=ro", key) as ro:
+        # audit-reads on (SPEC §13): no record, no value; listings still work.
+        with pytest.raises(runqy_vault.VaultError, match="read-only and audit-reads is on"):
+            ro.get("ci", "TOKEN")
+        assert [e["key"] for e in ro.entries("ci")] == ["TOKEN"]
+    with Store(db, key) as s:
+        s.audit_reads = False
     with Store(f"file:{db}?mode=ro", key) as ro:
         assert ro.get("ci", "TOKEN") == "t-value"
         with pytest.raises(runqy_vault.VaultError) as e:

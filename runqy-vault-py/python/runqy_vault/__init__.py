@@ -7,6 +7,7 @@ the injected values in output (:mod:`runqy_vault.redact`).
 """
 
 from ._runqy_vault import (
+    AuditBrokenError,
     DecryptionError,
     EntryNotFoundError,
     InvalidInputError,
@@ -30,6 +31,7 @@ from ._runqy_vault import (
 )
 
 __all__ = [
+    "AuditBrokenError",
     "DecryptionError",
     "EntryNotFoundError",
     "InvalidInputError",

@@ -6,6 +6,7 @@ from typing import ClassVar, Literal, TypedDict, final, type_check_only
 from typing_extensions import NotRequired, Self
 
 __all__ = [
+    "AuditBrokenError",
     "DecryptionError",
     "EntryNotFoundError",
     "InvalidInputError",
@@ -60,6 +61,19 @@ class HistoryEntry(TypedDict):
     created_at: str
     actor: str | None
     state: Literal["current", "replaced", "removed"]
+    last_read: str | None
+
+@type_check_only
+class AuditRecord(TypedDict):
+    seq: int
+    time: str
+    actor: str
+    operation: str
+    vault: str | None
+    key: str | None
+    version: int | None
+    fingerprint: str | None
+    detail: dict[str, object] | None
 
 @type_check_only
 class PurgeReport(TypedDict):
@@ -144,6 +158,12 @@ class VersionNotFoundError(VaultError, KeyError):
 class VersionConflictError(VaultError):
     """A check-and-set found another current version, or a restore found the entry current (HTTP 409)."""
 
+class AuditBrokenError(VaultError):
+    """The audit log does not verify: a record edited, removed, inserted or moved (HTTP 500).
+
+    The message names the first bad record: ``audit record S: ...``.
+    """
+
 @final
 class Store:
     """A vault store: a SQLite file, or a PostgreSQL database given by its URL.
@@ -174,9 +194,13 @@ class Store:
         traceback: TracebackType | None,
         /,
     ) -> bool: ...
-    def create_vault(self, name: str, description: str = "") -> None:
-        """Creates an empty vault; VaultExistsError if it exists."""
-    def delete_vault(self, name: str) -> None:
+    def create_vault(self, name: str, description: str = "", *, actor: str | None = None) -> None:
+        """Creates an empty vault; VaultExistsError if it exists.
+
+        ``actor`` (on every call that reads or writes values) is who the audit
+        log names: at most 256 characters; ``None`` is :attr:`actor`.
+        """
+    def delete_vault(self, name: str, *, actor: str | None = None) -> None:
         """Deletes a vault and all its entries, atomically."""
     def vault_exists(self, name: str) -> bool:
         """Whether a vault of that name exists."""
@@ -187,7 +211,14 @@ class Store:
     def entries(self, name: str) -> list[EntryView]:
         """A vault's entries sorted by key, secret values masked."""
     def set(
-        self, vault: str, key: str, value: str, *, secret: bool = True, cas: int | None = None
+        self,
+        vault: str,
+        key: str,
+        value: str,
+        *,
+        secret: bool = True,
+        cas: int | None = None,
+        actor: str | None = None,
     ) -> None:
         """Sets an entry (insert or replace); ``secret=False`` lets listings show it.
 
@@ -195,7 +226,9 @@ class Store:
         only if the entry's current version is ``cas`` (0: only if the entry
         does not exist); otherwise VersionConflictError names the current version.
         """
-    def get(self, vault: str, key: str, *, version: int | None = None) -> str:
+    def get(
+        self, vault: str, key: str, *, version: int | None = None, actor: str | None = None
+    ) -> str:
         """The decrypted value of an entry, or with ``version`` that kept version's.
 
         A version that is not kept (0, negative, never written, pruned) raises
@@ -207,18 +240,22 @@ class Store:
         ``state`` is ``current``, ``replaced`` or ``removed``; ``version`` is
         ``None`` for a current value another program wrote straight into the
         upstream tables. Works for removed entries and deleted vaults too.
+        ``actor`` is who wrote it, ``last_read`` when it was last handed out
+        (from the audit log).
         """
-    def rollback(self, vault: str, key: str, version: int) -> int:
+    def rollback(self, vault: str, key: str, version: int, *, actor: str | None = None) -> int:
         """Makes ``version`` current again (value and flag), as a new version; returns it.
 
         The entry must exist: a removed one comes back with :meth:`restore`.
         """
-    def restore(self, vault: str, key: str) -> int:
+    def restore(self, vault: str, key: str, *, actor: str | None = None) -> int:
         """Brings back a removed entry's last version as a new version; returns it.
 
         The vault must exist; an entry that is current raises VersionConflictError.
         """
-    def purge(self, vault: str, key: str | None = None) -> PurgeReport:
+    def purge(
+        self, vault: str, key: str | None = None, *, actor: str | None = None
+    ) -> PurgeReport:
         """Destroys an entry and every version of it, or with no ``key`` the vault
         (if it still exists), its entries and all their versions. Cannot be undone.
         """
@@ -230,26 +267,64 @@ class Store:
         """
     @history_limit.setter
     def history_limit(self, limit: int) -> None: ...
-    def unset(self, vault: str, key: str) -> None:
+    def unset(self, vault: str, key: str, *, actor: str | None = None) -> None:
         """Removes an entry."""
-    def resolve(self, vaults: Iterable[str]) -> dict[str, str]:
+    def resolve(self, vaults: Iterable[str], *, actor: str | None = None) -> dict[str, str]:
         """The listed vaults merged, later vaults overriding earlier ones."""
     def registration_payload(
-        self, vaults: Iterable[str], git_token: str | None = None
+        self, vaults: Iterable[str], git_token: str | None = None, *, actor: str | None = None
     ) -> RegistrationPayload:
         """The payload a server hands a worker (SPEC §7), plus ``warnings`` when any.
 
         ``git_token`` is a ``vault://VAULT/KEY`` reference; one that does not
         resolve leaves the token out with a warning instead of failing.
         """
-    def rotate_key(self, new_key: str) -> int:
+    def rotate_key(self, new_key: str, *, actor: str | None = None) -> int:
         """Re-encrypts every entry under ``new_key`` in one transaction; returns how many."""
-    def migrate(self) -> int:
+    def migrate(self, *, actor: str | None = None) -> int:
         """Rewrites a legacy (runqy server) store to v2; returns how many entries."""
-    def export(self, path: _Path) -> None:
+    def export(self, path: _Path, *, actor: str | None = None) -> None:
         """Writes every vault with plaintext values to a new file (mode 0600)."""
-    def import_(self, path: _Path) -> int:
+    def import_(self, path: _Path, *, actor: str | None = None) -> int:
         """Imports an export file (vaults merged, keys replaced); returns how many entries."""
+    @property
+    def actor(self) -> str:
+        """Who acts when a call is given no ``actor=``: ``$RUNQY_VAULT_ACTOR``, else ``user@host``."""
+    def audit_log(
+        self,
+        *,
+        vault: str | None = None,
+        key: str | None = None,
+        actor: str | None = None,
+        operation: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """The audit records matching every filter given, oldest first (the newest
+        ``limit`` when given). Never a value: ``fingerprint`` is ``hmac-sha256:`` + hex.
+
+        ``since`` is a date (``2024-01-15``) or RFC 3339. A payload's record lists
+        the keys it delivered in ``detail["delivered"]``; ``vault``/``key`` match
+        those too. A bad date, an unknown operation or ``limit=0`` raises
+        InvalidInputError.
+        """
+    def audit_verify(self) -> int:
+        """Checks every record of the audit log with the current key; returns how many.
+
+        AuditBrokenError names the first bad record.
+        """
+    def audit_prune(self, before: str, *, actor: str | None = None) -> int:
+        """Removes the records written before ``before`` (a date or RFC 3339), keeping
+        the rest verifiable from an anchor record; returns how many went."""
+    @property
+    def audit_reads(self) -> bool:
+        """Whether reads that hand out values (get, resolve, the payload, export) are
+        recorded (on by default). Setting it is recorded too."""
+    @audit_reads.setter
+    def audit_reads(self, on: bool) -> None: ...
+    @property
+    def audit_problem(self) -> str | None:
+        """What the checks at open found wrong with the audit log, ``None`` when nothing."""
     def usage(self, configs: _Path | Iterable[_Path] | None = None) -> Usage:
         """Which queues use each vault (SPEC §14).
 
