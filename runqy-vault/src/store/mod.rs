@@ -326,9 +326,10 @@ impl Store {
         let mut out = RegistrationPayload::default();
         if !vaults.is_empty() {
             let names: Vec<&str> = vaults.iter().map(AsRef::as_ref).collect();
-            out.vaults = self.read(Op::Payload { vaults: &names }, |b, crypto| {
-                payload_values(b, crypto, &names)
-            })?;
+            (out.vaults, out.warnings) = self
+                .read(Op::Payload { vaults: &names }, |b, crypto| {
+                    payload_values(b, crypto, &names)
+                })?;
         }
         if let Some(reference) = git_token_ref.filter(|r| !r.is_empty()) {
             match EntryReference::parse(reference).and_then(|r| self.get(&r.vault, &r.key)) {
@@ -484,25 +485,38 @@ fn open_postgres(url: &PostgresUrl) -> Result<Backend> {
     )))
 }
 
-/// The merged values of `names` for a payload. Only the values handed out
-/// are decrypted: rows come winners first (see [`payload::winners_first`]),
-/// so a key already taken is shadowed and its value is never decrypted,
-/// never in memory, and cannot fail the payload.
+/// The merged values of `names` for a payload, and a warning for each key
+/// left out. Only the values handed out are decrypted: rows come winners
+/// first (see [`payload::winners_first`]), so a key already taken is
+/// shadowed and its value is never decrypted, never in memory, and cannot
+/// fail the payload. A reserved key an older server stored (SPEC §4) is left
+/// out, undecrypted, with a warning naming it.
 fn payload_values(
     b: &Backend,
     crypto: &Crypto,
     names: &[&str],
-) -> Result<BTreeMap<String, SecretString>> {
+) -> Result<(BTreeMap<String, SecretString>, Vec<String>)> {
     let order = payload::winners_first(names);
     let mut values: BTreeMap<String, SecretString> = BTreeMap::new();
+    let mut left_out: BTreeMap<String, String> = BTreeMap::new();
     visit_listed(b, &order, names, |i, row| {
-        if !values.contains_key(row.key) {
-            let value = decrypt(&crypto.cipher, order[i], &row)?;
-            values.insert(row.key.to_owned(), value);
+        if values.contains_key(row.key) || left_out.contains_key(row.key) {
+            return Ok(());
         }
+        if let Err(Error::ReservedName { reason, .. }) = crate::names::check_key(row.key) {
+            let warning = format!(
+                "vault '{}': key '{}' left out of the payload ({reason}); rename it (the store \
+                 still holds it)",
+                order[i], row.key
+            );
+            left_out.insert(row.key.to_owned(), warning);
+            return Ok(());
+        }
+        let value = decrypt(&crypto.cipher, order[i], &row)?;
+        values.insert(row.key.to_owned(), value);
         Ok(())
     })?;
-    Ok(values)
+    Ok((values, left_out.into_values().collect()))
 }
 
 /// Calls `each(i, entry)` for every entry of `vaults[i]` (distinct names),
