@@ -32,13 +32,19 @@ mod tools;
 
 mod queues;
 
+mod redactor;
+
+mod environment;
+
 mod hooks;
 
+pub use environment::*;
 pub use error::RunqyVaultResult;
-pub use handle::RunqyVaultStore;
+pub use handle::{RunqyVaultRedactor, RunqyVaultStore};
 #[cfg(any(feature = "test-hooks", feature = "bench-hooks"))]
 pub use hooks::*;
 pub use queues::*;
+pub use redactor::*;
 pub use store::*;
 pub use tools::*;
 
