@@ -607,6 +607,30 @@ fn the_child_sees_no_runqy_variable_but_those_kept_and_a_fresh_runqy_vault_keys(
 }
 
 #[test]
+fn variables_that_are_not_utf8_pass_on_by_the_same_rule() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = Dir::new();
+    d.store();
+    let mut cmd = d.run(&strs(&with(&["--vault", "a"], vec!["--", "env", "-0"])));
+    cmd.env(
+        std::ffi::OsStr::from_bytes(b"LATIN1"),
+        std::ffi::OsStr::from_bytes(b"caf\xe9"),
+    )
+    .env(std::ffi::OsStr::from_bytes(b"RUNQY_\xff"), "worker-only")
+    .env("RUNQY_BYTES", std::ffi::OsStr::from_bytes(b"\xff"));
+    let out = output(cmd);
+    assert_eq!(code(&out), 0);
+    let vars: Vec<&[u8]> = out.stdout.split(|&b| b == 0).collect();
+    assert!(vars.contains(&&b"LATIN1=caf\xe9"[..]));
+    let runqy: Vec<&[u8]> = vars
+        .iter()
+        .copied()
+        .filter(|v| v.starts_with(b"RUNQY_"))
+        .collect();
+    assert_eq!(runqy, [&b"RUNQY_VAULT_KEYS=API_KEY,PORT"[..]]);
+}
+
+#[test]
 fn vault_references_in_the_environment_and_an_env_file_are_resolved_and_redacted() {
     let d = Dir::new();
     d.store();
