@@ -32,7 +32,7 @@ fi
 (cd runqy-vault-ffi/go && go test -race -count=1 ./...)
 
 echo "--- the payload example (examples/go), as the runqy server hands it to a worker"
-(cd examples/go && go build -o "$work/bin/" ./cmd/payload ./cmd/seed)
+(cd examples/go && go build -o "$work/bin/" ./cmd/payload ./cmd/seed ./cmd/worker)
 bash scripts/check-go-example.sh "$work/bin"
 
 echo "--- a program using the module from outside the repository (release install)"
