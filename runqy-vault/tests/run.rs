@@ -854,9 +854,14 @@ fn reserved_keys_of_an_older_store_are_left_out_with_a_warning_naming_them() {
     assert_eq!(out, "unset unset API_KEY,PORT\n");
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 3, "{err}");
-    assert!(lines[0].starts_with("warning: vault 'a': key 'LD_PRELOAD' left out of the payload (names starting with LD_ are reserved)"), "{err}");
     assert!(
-        lines[1].starts_with("warning: vault 'a': key 'PYTHONSTARTUP' left out"),
+        lines[0].starts_with(
+            "warning: key 'LD_PRELOAD' of vault 'a' left out: names starting with LD_ are reserved"
+        ),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with("warning: key 'PYTHONSTARTUP' of vault 'a' left out"),
         "{err}"
     );
     assert!(!err.contains("evil"), "{err}");
