@@ -13,6 +13,12 @@ Peers:
   c           the C ABI from C, paired with that baseline in one process (benches/c/bench_ffi.c)
   go-cgo      the Go package over cgo, paired with it in one process (runqy-vault-ffi/go TestPaired)
   python      runqy_vault from Python, benches/python/bench_payload.py (when present)
+  redact      the redactor and `runqy-vault run` (SPEC §11), criterion,
+              `cargo bench -p runqy-vault --bench redact`: one-shot and 64 KiB
+              streaming redaction of 100 MB with 50 secrets, and run moving the
+              same 100 MB from a task's 64 KiB writes, in one run
+  python-redact  one-shot redaction from Python vs the frozen pure-Python
+              baseline, benches/python/bench_redact.py
 
 A peer that is not in the tree yet is skipped with a note. In --quick mode a
 peer that is present but fails makes the run fail (exit 1).
@@ -77,6 +83,15 @@ SPEEDUP_TARGETS = {
 ABSOLUTE_TARGETS_NS = {"store/import_20000": 2e9, "store/rotate_20000": 2e9}
 BINDING_TARGETS = {"c": 1.3, "go-cgo": 1.3, "python": 1.5}
 PYTHON_VS_MODEL_TARGET = 10
+
+# Redaction (issue 12): criterion ids of runqy-vault/benches/redact.rs and their targets.
+REDACT_ONESHOT = "redact/oneshot_100MB_50_secrets"
+REDACT_STREAM = "redact/stream_64KiB_writes_100MB_50_secrets"
+REDACT_RUN = "redact/run_cli_64KiB_writes_100MB_50_secrets"
+REDACT_WORKLOADS = [REDACT_ONESHOT, REDACT_STREAM, REDACT_RUN]
+REDACT_MIN_MB_S = 300       # the Rust redactor, one-shot
+RUN_VS_REDACTOR = 0.8       # run's throughput / the redactor's one-shot throughput, same run
+PYTHON_REDACT_RATIO = 20    # runqy_vault.Redactor vs benches/python/redact_baseline.py
 
 
 def log(msg: str) -> None:
@@ -248,6 +263,63 @@ def peer_rust(quick: bool) -> dict:
     return {"results": results, "missing": missing}
 
 
+def peer_redact(quick: bool) -> dict:
+    """runqy-vault/benches/redact.rs: MB/s (10^6 bytes) of each workload, from criterion."""
+    if quick:
+        p = run(["cargo", "bench", "-p", "runqy-vault", "--bench", "redact", "--", "--test"], ROOT, 1500)
+        ok = set(re.findall(r"Testing (\S+)\s*\n\s*Success", p.stdout + p.stderr))
+        missing = [w for w in REDACT_WORKLOADS if w not in ok]
+        if missing:
+            raise PeerFailed(f"criterion --test did not report Success for {', '.join(missing)}")
+        return {"results": [{"workload": w, "median_ns": None, "samples": 0} for w in REDACT_WORKLOADS]}
+    run(["cargo", "bench", "-p", "runqy-vault", "--bench", "redact", "--", "--noplot"], ROOT, 1500)
+    results, missing = [], []
+    for w in REDACT_WORKLOADS:
+        d = target_dir() / "criterion" / w / "new"
+        if not (d / "estimates.json").exists():
+            missing.append(w)
+            continue
+        e = json.loads((d / "estimates.json").read_text())
+        thr = json.loads((d / "benchmark.json").read_text()).get("throughput") or {}
+        size = thr.get("Bytes") if isinstance(thr, dict) else None
+        median = e["median"]["point_estimate"]
+        lo, hi = e["median"]["confidence_interval"]["lower_bound"], e["median"]["confidence_interval"]["upper_bound"]
+        r = {"workload": w, "median_ns": median, "median_ci_ns": [lo, hi], "bytes": size}
+        if size:
+            r["mb_per_s"] = size / median * 1e3
+            r["mb_per_s_ci"] = [size / hi * 1e3, size / lo * 1e3]
+        results.append(r)
+    return {"results": results, "missing": missing}
+
+
+_WHEEL = {}
+
+
+def fresh_wheel() -> None:
+    """The module in the venv may predate the tree: rebuild it once per run so
+    Python measures the same core as the Rust peers."""
+    if not _WHEEL:
+        run([python_exe(), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+             "./runqy-vault-py"], ROOT, 900)
+        _WHEEL["done"] = True
+
+
+def peer_python_redact(quick: bool, build_dir: Path) -> dict:
+    f = BENCHES / "python" / "bench_redact.py"
+    probe = subprocess.run([python_exe(), "-c", "import runqy_vault"], capture_output=True, text=True, cwd=ROOT)
+    if probe.returncode != 0:
+        return {"skipped": f"runqy_vault is not importable by {python_exe()} (build it with maturin first)"}
+    if quick:
+        # Checks only that no secret survives either side (exit 1 otherwise).
+        p = run([python_exe(), str(f), "--quick"], ROOT, 900)
+        return {"results": [{"workload": "redact_oneshot_50_secrets", "median_ns": None}], "raw_tail": p.stdout[-500:]}
+    fresh_wheel()
+    # The baseline takes ~13 s a round on 100 MB: it gets the text's first 20 MB.
+    p = run([python_exe(), str(f), "--json", "--baseline-mb", "20"], ROOT, 1800)
+    doc = json.loads(p.stdout)
+    return {"results": [{"workload": doc["workload"], "median_ns": None, **doc}]}
+
+
 def peer_upstream_go(quick: bool, build_dir: Path) -> dict:
     src = BENCHES / "upstream-go"
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -324,10 +396,7 @@ def peer_python(quick: bool, build_dir: Path) -> dict:
     if probe.returncode != 0:
         return {"skipped": f"runqy_vault is not importable by {python_exe()} (build it with maturin first)"}
     if not quick:
-        # The module in the venv may predate the tree (the Rust side is built
-        # from the tree): rebuild it so both sides measure the same core.
-        run([python_exe(), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
-             "./runqy-vault-py"], ROOT, 900)
+        fresh_wheel()
     help_text = subprocess.run([python_exe(), str(f), "--help"], capture_output=True, text=True, cwd=ROOT).stdout
     args = []
     if "--quick" in help_text and quick:
@@ -477,6 +546,46 @@ def bindings_table(peers: dict) -> list[str]:
     return lines
 
 
+def redact_table(peers: dict) -> list[str]:
+    """Redaction throughput (issue 12's targets): all Rust rows from one criterion run."""
+    rust = by_workload(peers.get("redact", {}))
+    py = (peers.get("python-redact", {}).get("results") or [{}])[0]
+    verdict = {True: "met", False: "**missed**", None: "—"}
+
+    def rate(w: str) -> float | None:
+        return (rust.get(w) or {}).get("mb_per_s")
+
+    def cell(w: str) -> str:
+        r = rust.get(w) or {}
+        if not r.get("mb_per_s"):
+            return "—"
+        lo, hi = r["mb_per_s_ci"]
+        return f"{r['mb_per_s']:.0f} MB/s ({lo:.0f}–{hi:.0f}), {fmt_ns(r['median_ns'])} per 100 MB"
+
+    one, stream, moved = rate(REDACT_ONESHOT), rate(REDACT_STREAM), rate(REDACT_RUN)
+    lines = ["| workload | median (95% CI of the median) | ratio | target | |", "|---|---|---|---|---|"]
+    lines.append(f"| Rust redactor, one-shot `redact_bytes` | {cell(REDACT_ONESHOT)} | | ≥ {REDACT_MIN_MB_S} MB/s "
+                 f"| {verdict[one >= REDACT_MIN_MB_S if one else None]} |")
+    lines.append(f"| Rust redactor, streaming in 64 KiB writes | {cell(REDACT_STREAM)} | | | |")
+    ratio = moved / one if moved and one else None
+    vs_stream = f"; {moved / stream:.2f}× the streaming figure" if moved and stream else ""
+    lines.append(f"| `runqy-vault run`, a task writing 64 KiB writes (`dd bs=64k`) | {cell(REDACT_RUN)} | "
+                 f"{f'{ratio:.2f}× one-shot' if ratio else '—'}{vs_stream} | ≥ {RUN_VS_REDACTOR}× one-shot "
+                 f"| {verdict[ratio >= RUN_VS_REDACTOR if ratio else None]} |")
+    pr = py.get("ratio")
+    if pr:
+        rates = py.get("mb_per_s", {})
+        sizes = py.get("bytes", {})
+        lines.append(f"| Python `runqy_vault.Redactor.redact` vs `redact_baseline.py` | "
+                     f"{rates.get('runqy_vault', 0):.0f} vs {rates.get('baseline', 0):.1f} MB/s "
+                     f"(on {sizes.get('runqy_vault', 0) / 1e6:.0f} / {sizes.get('baseline', 0) / 1e6:.0f} MB) | "
+                     f"{pr:.0f}× | ≥ {PYTHON_REDACT_RATIO}× | {verdict[pr >= PYTHON_REDACT_RATIO]} |")
+    else:
+        why = peers.get("python-redact", {}).get("skipped") or peers.get("python-redact", {}).get("error") or "no result"
+        lines.append(f"| Python vs `redact_baseline.py` | {why.splitlines()[0]} | | ≥ {PYTHON_REDACT_RATIO}× | — |")
+    return lines
+
+
 def svg_plot(peers: dict, path: Path) -> None:
     """Horizontal bars, log scale of median time per op: Rust vs the upstream Go and Python models."""
     series = [("runqy-vault (Rust)", "rust", "#1b7f3b"), ("upstream Go model", "upstream-go", "#c0392b"),
@@ -538,7 +647,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="run every peer once, check outputs parse; no timings")
     ap.add_argument("--only", default="",
-                    help="comma-separated peers to run (rust,upstream-go,upstream-py,rust-ffi-baseline,c,go-cgo,python)")
+                    help="comma-separated peers to run (rust,upstream-go,upstream-py,rust-ffi-baseline,c,go-cgo,"
+                         "python,redact,python-redact)")
     ap.add_argument("--no-write", action="store_true", help="do not write benches/results/")
     args = ap.parse_args(argv)
     wanted = set(filter(None, args.only.split(",")))
@@ -546,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     build_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 
-    mine = {"rust", "upstream-go", "upstream-py"}
+    mine = {"rust", "upstream-go", "upstream-py", "redact"}
     peers: dict[str, dict] = {}
     failures: list[str] = []
     plan = [
@@ -557,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
         ("c", lambda: peer_c(args.quick, build_dir)),
         ("go-cgo", lambda: peer_go_cgo(args.quick, build_dir)),
         ("python", lambda: peer_python(args.quick, build_dir)),
+        ("redact", lambda: peer_redact(args.quick)),
+        ("python-redact", lambda: peer_python_redact(args.quick, build_dir)),
     ]
     for name, fn in plan:
         if wanted and name not in wanted:
@@ -620,6 +732,11 @@ def main(argv: list[str] | None = None) -> int:
         "## runqy-vault vs the upstream server's way (Go model)", "", *lines, "",
         "## From Python: runqy_vault vs the upstream way written in Python", "", *python_table(peers), "",
         "## Bindings: the same call through C, Go (cgo) and Python vs Rust", "", *bindings_table(peers), "",
+        "## Redaction and `run` (SPEC §11)", "",
+        "100 MB of log text with 50 secrets of 20–60 characters, every form on; MB = 10^6 bytes. The Rust rows "
+        "come from one criterion run (`cargo bench -p runqy-vault --bench redact`); run's output goes to "
+        "/dev/null and equals the redactor's, byte for byte (checked before timing).", "",
+        *redact_table(peers), "",
     ]
     if notes:
         md += ["## Notes", "", *notes, ""]

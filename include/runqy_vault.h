@@ -145,6 +145,16 @@ typedef uint32_t RunqyVaultResult;
 #endif // __cplusplus
 
 /**
+ * A streaming redactor: the values to mask and one output stream's held-back
+ * bytes. Opaque: made by `runqy_vault_redactor_new`,
+ * `runqy_vault_redactor_from_payload` or `runqy_vault_redactor_clone`,
+ * freed by `runqy_vault_redactor_free`. Calls on one handle from several
+ * threads are serialized (memory-safe), but a handle is one stream: give
+ * each output its own handle.
+ */
+typedef struct RunqyVaultRedactor RunqyVaultRedactor;
+
+/**
  * An open vault store. Opaque: made by `runqy_vault_store_open`, freed by
  * `runqy_vault_store_free`, safe to use from several threads at once.
  */
@@ -522,6 +532,149 @@ RunqyVaultResult runqy_vault_set_history_limit(const RunqyVaultStore *store,
                                                int64_t limit,
                                                uint64_t *pruned_out,
                                                char **err_out);
+
+/**
+ * Makes a redactor of `n` values: `names[i]` is the name of `values[i]`
+ * (names are only reported by `runqy_vault_redactor_skipped_json`). Every
+ * form SPEC §11 lists of each value becomes the value's mask; empty values
+ * are ignored; values (or lines of a multi-line value) shorter than 6
+ * characters are left alone and their names reported as skipped.
+ *
+ * On success `*out` is a new handle the caller frees with
+ * `runqy_vault_redactor_free`; NULL on failure. `names` and `values` may be
+ * NULL only when `n` is 0 (a redactor that passes everything through); no
+ * entry may be NULL; all text must be UTF-8. Errors:
+ * `RUNQY_VAULT_INVALID_ARGUMENT`.
+ */
+RunqyVaultResult runqy_vault_redactor_new(const char *const *names,
+                                          const char *const *values,
+                                          size_t n,
+                                          RunqyVaultRedactor **out,
+                                          char **err_out);
+
+/**
+ * Makes a redactor of a registration payload's values: its `vaults`
+ * entries and its `git_token` (named `git_token`). `payload_json` is the
+ * payload a worker receives, or the whole registration response of a runqy
+ * server (other members are ignored). A value that is not a string is
+ * refused naming its key.
+ *
+ * On success `*out` is a new handle the caller frees with
+ * `runqy_vault_redactor_free`; NULL on failure. `payload_json` and `out`
+ * must not be NULL. Errors: `RUNQY_VAULT_INVALID_ARGUMENT` (not JSON, a
+ * value that is not a string, not UTF-8).
+ */
+RunqyVaultResult runqy_vault_redactor_from_payload(const char *payload_json,
+                                                   RunqyVaultRedactor **out,
+                                                   char **err_out);
+
+/**
+ * Makes a new redactor of the same values as `redactor`, with a stream of
+ * its own (nothing held back): one for each output of a task (standard
+ * output and standard error). Cheap: the matcher is shared.
+ *
+ * On success `*out` is a new handle the caller frees with
+ * `runqy_vault_redactor_free`. `redactor` and `out` must not be NULL.
+ */
+RunqyVaultResult runqy_vault_redactor_clone(const RunqyVaultRedactor *redactor,
+                                            RunqyVaultRedactor **out,
+                                            char **err_out);
+
+/**
+ * Sets `*json_out` to the names of the values left alone (or partly
+ * alone) because they, or one of their lines, are shorter than 6
+ * characters: a JSON array of strings, sorted, e.g. `["PORT"]` (`[]` when
+ * none). Never the values. A worker warns once naming them.
+ *
+ * The caller frees the JSON with `runqy_vault_string_free`. `redactor` and
+ * `json_out` must not be NULL.
+ */
+RunqyVaultResult runqy_vault_redactor_skipped_json(const RunqyVaultRedactor *redactor,
+                                                   char **json_out,
+                                                   char **err_out);
+
+/**
+ * Feeds the `len` bytes at `buf` (one write of a task's output, any bytes)
+ * to the redactor's stream and sets `(*out, *out_len)` to what can be shown
+ * now: the input with every value masked, less the bytes held back because
+ * they may begin a value (at most the longest form less one byte, never a
+ * complete line). The output is byte for byte the same however the input
+ * is cut into calls; bytes that are not UTF-8 pass through unchanged.
+ *
+ * `*out` is NULL and `*out_len` 0 when there is nothing to show yet;
+ * otherwise `*out` holds `*out_len` bytes (not NUL-terminated; they may
+ * hold NUL bytes) that the caller frees with
+ * `runqy_vault_bytes_free(*out, *out_len)`. `buf` may be NULL only when
+ * `len` is 0. `redactor`, `out` and `out_len` must not be NULL.
+ */
+RunqyVaultResult runqy_vault_redactor_feed(const RunqyVaultRedactor *redactor,
+                                           const uint8_t *buf,
+                                           size_t len,
+                                           char **out,
+                                           size_t *out_len,
+                                           char **err_out);
+
+/**
+ * Ends the stream: sets `(*out, *out_len)` to the bytes held back,
+ * redacted, as `runqy_vault_redactor_feed` does (NULL and 0 when none).
+ * Call it when the task's output closes. The handle may then be fed a new
+ * stream. `redactor`, `out` and `out_len` must not be NULL.
+ */
+RunqyVaultResult runqy_vault_redactor_finish(const RunqyVaultRedactor *redactor,
+                                             char **out,
+                                             size_t *out_len,
+                                             char **err_out);
+
+/**
+ * Frees a redactor handle, wiping the values and the bytes it held back
+ * (the values also live in the matcher's tables, which are freed but not
+ * wiped). NULL, or a handle already freed, does nothing. Bytes held back
+ * and not yet finished are dropped: call `runqy_vault_redactor_finish` first.
+ */
+void runqy_vault_redactor_free(RunqyVaultRedactor *redactor);
+
+/**
+ * Frees bytes returned with a length (`runqy_vault_redactor_feed`,
+ * `runqy_vault_redactor_finish`), wiping them first. `len` must be the
+ * length returned with them. `ptr` NULL does nothing.
+ */
+void runqy_vault_bytes_free(char *ptr, size_t len);
+
+/**
+ * Builds a task's environment (SPEC §7) and sets `*env_out` to it: a
+ * NULL-terminated array of `*n_out` strings `NAME=VALUE`, sorted by name,
+ * ready for `execve`'s `envp`.
+ *
+ * It is `base` (a NULL-terminated array of `NAME=VALUE` strings, as
+ * `environ`; NULL for none; a name given twice takes its last value)
+ * without the worker's own variables: every name starting with `RUNQY_`
+ * (compared upper-cased: the master key and its `_FILE`, `RUNQY_API_KEY`,
+ * ...) is dropped unless it is one of the `n_keep` names at `keep`; then the
+ * payload's vault entries on top, and `RUNQY_VAULT_KEYS` set afresh to their
+ * names. `payload_json` is the payload a worker receives (or the whole
+ * registration response); its `git_token` is never put in the environment.
+ * If any entry is refused (a reserved or ill-formed name, a NUL byte, a
+ * value that is not a string), nothing is returned and the message names it.
+ *
+ * The caller frees the array with `runqy_vault_env_free` (which wipes every
+ * string). `payload_json`, `env_out` and `n_out` must not be NULL; `keep`
+ * may be NULL only when `n_keep` is 0. Errors: `RUNQY_VAULT_RESERVED_NAME`,
+ * `RUNQY_VAULT_INVALID_NAME`, `RUNQY_VAULT_INVALID_VALUE`,
+ * `RUNQY_VAULT_INVALID_ARGUMENT`.
+ */
+RunqyVaultResult runqy_vault_child_env(const char *payload_json,
+                                       const char *const *base,
+                                       const char *const *keep,
+                                       size_t n_keep,
+                                       char ***env_out,
+                                       size_t *n_out,
+                                       char **err_out);
+
+/**
+ * Frees an environment returned by `runqy_vault_child_env`, wiping every
+ * string. `env` NULL does nothing. It must not have been modified.
+ */
+void runqy_vault_env_free(char **env);
 
 /**
  * Makes `actor` the actor of every later call on `store` (every audit

@@ -50,7 +50,7 @@ export GOSUMDB=off # the checksum database has never seen this zip
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 unset CGO_CFLAGS CGO_CPPFLAGS CGO_LDFLAGS
 go mod edit -dropreplace="$module" -require="$module@$version"
-go build -o "$work/bin/" ./cmd/payload ./cmd/seed
+go build -o "$work/bin/" ./cmd/payload ./cmd/seed ./cmd/worker
 dir="$(go list -m -f '{{.Dir}}' "$module")"
 [ "$dir" = "$GOMODCACHE/$module@$version" ] || { echo "the module came from $dir, not the module cache" >&2; exit 1; }
 for absent in target include ../include ../../include; do

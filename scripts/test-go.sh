@@ -32,7 +32,7 @@ fi
 (cd runqy-vault-ffi/go && go test -race -count=1 ./...)
 
 echo "--- the payload example (examples/go), as the runqy server hands it to a worker"
-(cd examples/go && go build -o "$work/bin/" ./cmd/payload ./cmd/seed ./cmd/server)
+(cd examples/go && go build -o "$work/bin/" ./cmd/payload ./cmd/seed ./cmd/server ./cmd/worker)
 echo "--- the registration server example: each payload recorded as its worker and queue"
 (cd examples/go && go test -race -count=1 ./cmd/server)
 bash scripts/check-go-example.sh "$work/bin"

@@ -1,12 +1,14 @@
 //! The whole way, on a fresh SQLite store: create vaults, set secrets, show
 //! them masked, build the registration payload a runqy server would send a
-//! worker, and start a Python child that reads its secrets from the environment.
+//! worker, and start a Python child that reads its secrets from the environment
+//! (and not the worker's master key). The same job with the CLI and `run`:
+//! `bash scripts/quickstart.sh`.
 //!
 //! Run: `cargo run --example quickstart`
 
 use std::process::Command;
 
-use runqy_vault::payload::injection;
+use runqy_vault::payload::child_env;
 use runqy_vault::{mask, MasterKey, Store};
 
 /// The seed: (vault, key, value, secret).
@@ -33,6 +35,8 @@ names = os.environ["RUNQY_VAULT_KEYS"].split(",")
 print(f"python child sees {len(names)} vault variables:")
 for name in names:
     print(f"  {name}={mask(os.environ[name])}")
+if "RUNQY_VAULT_MASTER_KEY" not in os.environ:
+    print("the child sees no RUNQY_VAULT_MASTER_KEY")
 "#;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -82,11 +86,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    // Worker side: the payload's vaults become the child's environment.
-    let inject = injection(&payload.vaults)?;
+    // Worker side: the child's environment is the worker's own without its
+    // RUNQY_* credentials (here the master key), the payload's vaults on top.
+    std::env::set_var("RUNQY_VAULT_MASTER_KEY", key.to_base64().expose());
+    let inherited = std::env::vars_os()
+        .filter_map(|(n, v)| Some((n.into_string().ok()?, v.into_string().ok()?)));
+    let env = child_env(&payload.vaults, inherited, &[] as &[&str])?;
     let mut child = Command::new("python3");
-    child.arg("-c").arg(CHILD);
-    for (name, value) in &inject.variables {
+    child.arg("-c").arg(CHILD).env_clear();
+    for (name, value) in &env {
         child.env(name, value.expose());
     }
     println!();

@@ -33,18 +33,23 @@ mod tools;
 mod queues;
 
 mod history;
+mod redactor;
+
+mod environment;
 
 mod audit;
 
 mod hooks;
 
 pub use audit::*;
+pub use environment::*;
 pub use error::RunqyVaultResult;
-pub use handle::RunqyVaultStore;
+pub use handle::{RunqyVaultRedactor, RunqyVaultStore};
 pub use history::*;
 #[cfg(any(feature = "test-hooks", feature = "bench-hooks"))]
 pub use hooks::*;
 pub use queues::*;
+pub use redactor::*;
 pub use store::*;
 pub use tools::*;
 

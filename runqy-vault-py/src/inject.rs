@@ -1,15 +1,17 @@
 //! The worker side: a registration payload into environment variables.
 //!
-//! The checks (reserved names, ill-formed names, NUL bytes) and the
-//! `RUNQY_VAULT_KEYS` variable are the core's `payload::injection`; this file
-//! only reads the payload and writes the mapping.
+//! The checks (reserved names, ill-formed names, NUL bytes), the
+//! `RUNQY_VAULT_KEYS` variable, which inherited variables a child keeps and
+//! which names a second injection removes are the core's
+//! (`payload::injection`, `child_env`, `stale_names`); this file only reads
+//! the payload and writes the mapping.
 
 use std::collections::BTreeMap;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyMapping, PyString};
-use runqy_vault::payload::{injection, Injection};
+use runqy_vault::payload::{injection, stale_names, Injection, ENV_VAULT_KEYS};
 use runqy_vault::{RegistrationPayload, SecretString};
 
 use crate::errors::IntoPyResult;
@@ -88,7 +90,9 @@ fn mapping<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyMa
 
 /// Sets the payload's vault entries (and `RUNQY_VAULT_KEYS`) in `environ`
 /// (`os.environ` by default), overriding what is there. Returns the names
-/// injected. If any entry is refused, nothing is set.
+/// injected. The names an earlier injection listed in `RUNQY_VAULT_KEYS`
+/// that this payload does not set again are removed, so every vault variable
+/// left is listed (and redacted). If any entry is refused, nothing changes.
 #[pyfunction]
 #[pyo3(signature = (payload, environ=None))]
 pub fn inject<'py>(
@@ -101,30 +105,63 @@ pub fn inject<'py>(
         None => mapping(&os_environ(py)?, "os.environ")?,
     };
     let inj = checked(payload)?;
+    let previous = match target.get_item(ENV_VAULT_KEYS) {
+        Ok(v) if !v.is_none() => Some(text(&v, "RUNQY_VAULT_KEYS in environ")?),
+        _ => None,
+    };
+    for name in stale_names(previous.as_ref().map(|p| p.expose()), &inj) {
+        if target.contains(&name)? {
+            target.del_item(&name)?;
+        }
+    }
     for (name, value) in &inj.variables {
         target.set_item(name, value.expose())?;
     }
     PyList::new(py, &inj.names)
 }
 
-/// A new environment for a subprocess: `base` (`os.environ` by default)
-/// with the payload's vault entries and `RUNQY_VAULT_KEYS` on top.
+/// A `str`, or a `TypeError` saying what `what` must be.
+fn text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<SecretString> {
+    let s = obj.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be a str, not {}", type_name(obj)))
+    })?;
+    Ok(SecretString::from(s.to_cow()?.into_owned()))
+}
+
+/// A new environment for a subprocess (SPEC §7): `base` (`os.environ` by
+/// default) without the worker's own `RUNQY_*` variables (except those named
+/// in `keep`), with the payload's vault entries on top and `RUNQY_VAULT_KEYS`
+/// set afresh. The payload's `git_token` is never put in it.
 #[pyfunction]
-#[pyo3(signature = (payload, base=None))]
+#[pyo3(signature = (payload, base=None, keep=Vec::new()), text_signature = "(payload, base=None, keep=())")]
 pub fn child_env<'py>(
     py: Python<'py>,
     payload: &Bound<'py, PyAny>,
     base: Option<&Bound<'py, PyAny>>,
+    keep: Vec<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let base = match base.filter(|b| !b.is_none()) {
         Some(b) => mapping(b, "base")?,
         None => mapping(&os_environ(py)?, "os.environ")?,
     };
-    let inj = checked(payload)?;
-    let env = PyDict::new(py);
-    env.update(&base)?;
-    for (name, value) in &inj.variables {
-        env.set_item(name, value.expose())?;
+    let vaults = payload_vaults(payload)?;
+    let mut inherited = Vec::new();
+    for item in base.items()?.iter() {
+        let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+        inherited.push((
+            text(&name, "each name in base")?,
+            text(&value, "each value in base")?,
+        ));
     }
-    Ok(env)
+    let env = runqy_vault::payload::child_env(
+        &vaults,
+        inherited.iter().map(|(n, v)| (n.expose(), v.expose())),
+        &keep,
+    )
+    .into_py_result(py)?;
+    let out = PyDict::new(py);
+    for (name, value) in &env {
+        out.set_item(name, value.expose())?;
+    }
+    Ok(out)
 }

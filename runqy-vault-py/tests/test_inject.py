@@ -124,3 +124,68 @@ def test_malformed_json_payload_is_invalid_input_without_quoting_it() -> None:
     with pytest.raises(runqy_vault.InvalidInputError) as e:
         runqy_vault.inject('{"vaults": {"K": "sk-secret-value"', {})
     assert "sk-secret-value" not in str(e.value)
+
+
+WORKER_ENV = {
+    "HOME": "/home/worker",
+    "RUNQY_VAULT_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    "RUNQY_VAULT_MASTER_KEY_FILE": "/run/secrets/vault-key",
+    "RUNQY_API_KEY": "worker-api-key-1",
+    "RUNQY_VAULT_KEYS": "STALE",
+}
+
+
+def test_child_env_of_a_worker_holding_the_master_key_and_api_key_hides_both_from_the_task(
+    store: runqy_vault.Store, environ_guard: None
+) -> None:
+    # Issue 12's new user: the worker process holds its own credentials in its environment.
+    os.environ.update(WORKER_ENV)
+    store.create_vault("a")
+    store.set("a", "TOKEN", "tok-value-1")
+    env = runqy_vault.child_env(store.registration_payload(["a"]))
+    out = subprocess.run(
+        [sys.executable, "-c", "import os; print(sorted(k for k in os.environ if k.upper().startswith('RUNQY_')))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == "['RUNQY_VAULT_KEYS']\n"
+    assert env["RUNQY_VAULT_KEYS"] == "TOKEN"
+    assert env["TOKEN"] == "tok-value-1"
+    assert env["HOME"] == "/home/worker"
+    assert not any(v in env.values() for v in (WORKER_ENV["RUNQY_VAULT_MASTER_KEY"], "worker-api-key-1"))
+
+
+def test_child_env_keeps_only_the_runqy_names_in_keep_and_never_the_git_token() -> None:
+    env = runqy_vault.child_env(PAYLOAD, WORKER_ENV, keep=["RUNQY_API_KEY"])
+    assert env == {
+        "API_KEY": "sk-proj-abc123xx",
+        "DB_URL": "postgres://u:p@h/db",
+        "HOME": "/home/worker",
+        "RUNQY_API_KEY": "worker-api-key-1",
+        "RUNQY_VAULT_KEYS": "API_KEY,DB_URL",
+    }
+    assert "ghp_x" not in env.values()
+    assert runqy_vault.child_env(PAYLOAD, WORKER_ENV, ()) == runqy_vault.child_env(PAYLOAD, WORKER_ENV)
+
+
+def test_child_env_refuses_a_lone_string_as_keep() -> None:
+    with pytest.raises(TypeError):
+        runqy_vault.child_env(PAYLOAD, WORKER_ENV, keep="RUNQY_API_KEY")  # type: ignore[arg-type]
+
+
+def test_a_second_inject_removes_the_first_payloads_variables_so_none_is_left_unlisted() -> None:
+    # Issue 17: the first payload's variables stayed, unlisted in RUNQY_VAULT_KEYS, so unmasked.
+    env = {"KEEP": "kept"}
+    runqy_vault.inject({"vaults": {"FIRST_SECRET": "first-secret-value", "SHARED": "one-value"}}, env)
+    assert runqy_vault.inject({"vaults": {"SHARED": "two-value", "SECOND": "second-value"}}, env) == ["SECOND", "SHARED"]
+    assert env == {"KEEP": "kept", "SHARED": "two-value", "SECOND": "second-value", "RUNQY_VAULT_KEYS": "SECOND,SHARED"}
+    # Every vault value left in the environment is still masked by a redactor built from it.
+    listed = env["RUNQY_VAULT_KEYS"].split(",")
+    redactor = runqy_vault.Redactor({name: env[name] for name in listed})
+    assert redactor.redact("two-value second-value") == "tw****ue se****ue"
+    # A forged list never makes inject remove a variable a payload could not have set.
+    env = {"PATH": "/usr/bin", "RUNQY_VAULT_KEYS": "PATH,LD_PRELOAD"}
+    runqy_vault.inject({}, env)
+    assert env == {"PATH": "/usr/bin", "RUNQY_VAULT_KEYS": ""}

@@ -193,17 +193,14 @@ impl Context<'_> {
 /// One check: reads the context, adds its findings.
 type Check = fn(&Context<'_>, &mut Vec<Finding>);
 
-/// Every check, in the order its findings are printed. One finding of
-/// SPEC §14 joins this list when its feature lands, as one function here:
-/// issue 16's "a PostgreSQL connection without verified TLS" (after
-/// `file_modes`). Until then it is not checked, and `check` says nothing
-/// about it.
+/// Every check, in the order its findings are printed: each finding of
+/// SPEC §14, one function here.
 const CHECKS: &[Check] = &[
     store_key,
     store_readable,
     quick_check,
     file_modes,
-    // issue 16 joins here: `postgres_tls`, a connection without verified TLS.
+    postgres_tls,
     legacy_format,
     audit_chain,
     config_problems,
@@ -339,6 +336,38 @@ fn file_modes(cx: &Context<'_>, out: &mut Vec<Finding>) {
         }
     }
 }
+
+/// A PostgreSQL store whose connection does not verify the server (SPEC §2):
+/// a warning below verify-ca, a note for verify-ca (the host name is not checked).
+#[cfg(feature = "postgres")]
+fn postgres_tls(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let Some(mode) = crate::store::postgres_sslmode(cx.location) else {
+        return;
+    };
+    let (severity, message) = match mode {
+        Ok("verify-full") => return,
+        Ok("verify-ca") => (
+            Severity::Note,
+            "the PostgreSQL connection checks the server's certificate chain but not its host \
+             name (sslmode=verify-ca); sslmode=verify-full checks both"
+                .to_owned(),
+        ),
+        Ok(mode) => (
+            Severity::Warning,
+            format!(
+                "the PostgreSQL connection does not verify the server (sslmode={mode}): its \
+                 password and every ciphertext can be read or changed on the way; use \
+                 sslmode=verify-full with sslrootcert"
+            ),
+        ),
+        // The URL's TLS parameters are wrong: opening the store says why.
+        Err(_) => return,
+    };
+    out.push(finding(severity, "postgres_tls", None, None, None, message));
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_tls(_: &Context<'_>, _: &mut Vec<Finding>) {}
 
 fn legacy_format(cx: &Context<'_>, out: &mut Vec<Finding>) {
     if cx.survey.and_then(|s| s.format.as_deref()) == Some("legacy") {

@@ -1015,9 +1015,11 @@ mod tests {
             "invalid master key from RUNQY_VAULT_MASTER_KEY, RUNQY_VAULT_MASTER_KEY_FILE and \
              RUNQY_VAULT_MASTER_KEY_COMMAND: more than one is set; set only one"
         );
-        // Blank counts as unset, as for the other two.
-        assert!(load_from(env(&[(ENV_MASTER_KEY_COMMAND, "  ")]))
+        // Empty counts as unset, as for the other two; blank is set and wrong.
+        assert!(load_from(env(&[(ENV_MASTER_KEY_COMMAND, "")]))
             .unwrap()
             .is_none());
+        let err = load_from(env(&[(ENV_MASTER_KEY_COMMAND, "  ")])).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidMasterKey);
     }
 }

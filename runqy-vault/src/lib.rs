@@ -23,6 +23,7 @@
 
 pub mod check;
 pub mod cipher;
+pub mod env_file;
 pub mod error;
 pub mod key;
 pub mod mask;

@@ -248,28 +248,228 @@ impl RegistrationPayload {
     }
 
     /// Parses a payload as a worker receives it (`{"vaults": {...}, "git_token": ...}`);
-    /// other members are ignored.
+    /// other members are ignored, so the whole registration response of a
+    /// runqy server (with its `redis`, `queue`, ... members) is accepted too.
+    /// A value that is not a string is refused naming its key; other errors
+    /// give only a position (a parser's message could quote a value).
     pub fn from_json(json: &str) -> Result<RegistrationPayload> {
-        #[derive(serde::Deserialize)]
-        struct Wire {
-            #[serde(default)]
-            vaults: BTreeMap<String, SecretString>,
-            #[serde(default)]
-            git_token: Option<SecretString>,
-        }
-        let wire: Wire = serde_json::from_str(json).map_err(|e| {
-            // serde's "invalid type" messages may quote input, so only the position is kept.
-            Error::InvalidInput(format!(
+        let problem = std::cell::RefCell::new(None);
+        let mut de = serde_json::Deserializer::from_str(json);
+        let parsed = serde::de::DeserializeSeed::deserialize(wire::Payload(&problem), &mut de)
+            .and_then(|p| de.end().map(|()| p));
+        match (parsed, problem.into_inner()) {
+            (Ok((vaults, git_token)), _) => Ok(RegistrationPayload {
+                vaults,
+                git_token,
+                warnings: Vec::new(),
+            }),
+            (Err(_), Some(problem)) => Err(Error::InvalidInput(format!(
+                "registration payload refused: {problem}"
+            ))),
+            (Err(e), None) => Err(Error::InvalidInput(format!(
                 "registration payload is not valid JSON of the expected shape (line {}, column {})",
                 e.line(),
                 e.column()
+            ))),
+        }
+    }
+}
+
+/// The payload's JSON read by hand, so that a value of the wrong type is
+/// reported by its key (serde's own message would name neither the key nor
+/// hide the value).
+mod wire {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+    use crate::secret::SecretString;
+
+    /// A key as a message shows it: control characters escaped, cut at 64 characters.
+    fn shown_name(key: &str) -> String {
+        let mut out: String = key.chars().take(64).flat_map(char::escape_debug).collect();
+        if key.chars().nth(64).is_some() {
+            out.push_str("...");
+        }
+        out
+    }
+
+    /// Where a refused member says what is wrong with it.
+    type Problem<'a> = &'a RefCell<Option<String>>;
+
+    pub(super) struct Payload<'a>(pub(super) Problem<'a>);
+
+    type Parsed = (BTreeMap<String, SecretString>, Option<SecretString>);
+
+    impl<'de> DeserializeSeed<'de> for Payload<'_> {
+        type Value = Parsed;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Parsed, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Payload<'_> {
+        type Value = Parsed;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a registration payload object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+            let (mut vaults, mut token) = (BTreeMap::new(), None);
+            while let Some(member) = map.next_key::<String>()? {
+                match member.as_str() {
+                    "vaults" => vaults = map.next_value_seed(Vaults(self.0))?,
+                    "git_token" => {
+                        token = map.next_value_seed(Text {
+                            problem: self.0,
+                            what: "git_token".to_owned(),
+                            null_ok: true,
+                        })?
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok((vaults, token))
+        }
+    }
+
+    struct Vaults<'a>(Problem<'a>);
+
+    impl<'de> DeserializeSeed<'de> for Vaults<'_> {
+        type Value = BTreeMap<String, SecretString>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Vaults<'_> {
+        type Value = BTreeMap<String, SecretString>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of key to string")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new()) // "vaults": null, as an empty map
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let value = map.next_value_seed(Text {
+                    problem: self.0,
+                    what: format!("the value of key '{}'", shown_name(&key)),
+                    null_ok: false,
+                })?;
+                if let Some(value) = value {
+                    out.insert(key, value);
+                }
+            }
+            Ok(out)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(refuse(
+                self.0,
+                "\"vaults\" is a list, not an object of key to string",
             ))
-        })?;
-        Ok(RegistrationPayload {
-            vaults: wire.vaults,
-            git_token: wire.git_token,
-            warnings: Vec::new(),
-        })
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(refuse(
+                self.0,
+                "\"vaults\" is a string, not an object of key to string",
+            ))
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(refuse(
+                self.0,
+                "\"vaults\" is a boolean, not an object of key to string",
+            ))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(refuse(
+                self.0,
+                "\"vaults\" is a number, not an object of key to string",
+            ))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(refuse(
+                self.0,
+                "\"vaults\" is a number, not an object of key to string",
+            ))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(refuse(
+                self.0,
+                "\"vaults\" is a number, not an object of key to string",
+            ))
+        }
+    }
+
+    /// A string member; anything else is refused naming `what`, never showing it.
+    struct Text<'a> {
+        problem: Problem<'a>,
+        what: String,
+        null_ok: bool,
+    }
+
+    impl Text<'_> {
+        fn wrong<E: de::Error>(&self, kind: &str) -> E {
+            refuse(
+                self.problem,
+                &format!("{} is {kind}, not a string", self.what),
+            )
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Text<'_> {
+        type Value = Option<SecretString>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Text<'_> {
+        type Value = Option<SecretString>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(SecretString::from(v)))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(SecretString::from(v)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            if self.null_ok {
+                Ok(None)
+            } else {
+                Err(self.wrong("null"))
+            }
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(self.wrong("a boolean"))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(self.wrong("a number"))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(self.wrong("a number"))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(self.wrong("a number"))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(self.wrong("an object"))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(self.wrong("a list"))
+        }
+    }
+
+    /// Records `problem` (what from_json reports) and stops the parse.
+    fn refuse<E: de::Error>(slot: Problem<'_>, problem: &str) -> E {
+        *slot.borrow_mut() = Some(problem.to_owned());
+        E::custom("refused")
     }
 }
 
@@ -494,6 +694,65 @@ mod tests {
             serde_json::to_string(&report).unwrap(),
             r#"{"versions":5,"entries":1,"vault_deleted":false,"warnings":["w"]}"#
         );
+    }
+
+    #[test]
+    fn payload_from_json_reads_a_whole_registration_response() {
+        let p = RegistrationPayload::from_json(
+            r#"{"redis":{"addr":"localhost:6379","db":0},"queue":{"name":"q","priority":5},
+                "vaults":{"GITHUB_TOKEN":"ghp_abc","E":""},"git_token":"ghp_tok","extra":[1,{"a":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.vaults["GITHUB_TOKEN"].expose(), "ghp_abc");
+        assert_eq!(p.vaults["E"].expose(), "");
+        assert_eq!(p.git_token.unwrap().expose(), "ghp_tok");
+        let p = RegistrationPayload::from_json(r#"{"vaults":null,"git_token":null}"#).unwrap();
+        assert!(p.vaults.is_empty() && p.git_token.is_none());
+    }
+
+    #[test]
+    fn payload_from_json_names_the_key_of_a_value_that_is_not_a_string_and_hides_it() {
+        for (value, kind) in [
+            ("12345678", "a number"),
+            ("true", "a boolean"),
+            ("null", "null"),
+            (r#"{"s":"sk-hidden-secret"}"#, "an object"),
+            (r#"["sk-hidden-secret"]"#, "a list"),
+        ] {
+            let json = format!(r#"{{"vaults":{{"OK":"v","API_KEY":{value}}}}}"#);
+            let err = RegistrationPayload::from_json(&json)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("the value of key 'API_KEY' is"), "{err}");
+            assert!(err.contains(kind), "{err}");
+            assert!(
+                !err.contains("sk-hidden") && !err.contains("12345678"),
+                "{err}"
+            );
+        }
+        let err = RegistrationPayload::from_json(r#"{"git_token":7}"#).unwrap_err();
+        assert!(err.to_string().contains("git_token is a number"), "{err}");
+        let err = RegistrationPayload::from_json(r#"{"vaults":["a"]}"#).unwrap_err();
+        assert!(err.to_string().contains(r#""vaults" is a list"#), "{err}");
+        // A key with a control character is shown escaped, on one line.
+        let err = RegistrationPayload::from_json("{\"vaults\":{\"A\\nB\":1}}").unwrap_err();
+        assert!(err.to_string().contains(r"'A\nB'"), "{err}");
+    }
+
+    #[test]
+    fn payload_from_json_that_is_not_json_gives_only_a_position() {
+        for bad in [
+            r#"{"vaults":{"K":"sk-secret-value"#,
+            "not json",
+            r#"{"vaults":{"K":"v"}} trailing"#,
+        ] {
+            let err = RegistrationPayload::from_json(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("not valid JSON") && err.contains("line 1"),
+                "{err}"
+            );
+            assert!(!err.contains("sk-secret"), "{err}");
+        }
     }
 
     #[test]

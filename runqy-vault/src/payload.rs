@@ -1,6 +1,7 @@
 //! Merging vaults into the registration payload a server hands a worker
 //! (SPEC §7; its shape is in [`crate::model`]), `vault://` references, and the
-//! worker side: turning a payload into environment variables.
+//! worker side: turning a payload into environment variables, and building a
+//! task's whole environment without the worker's own credentials.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,14 @@ use crate::secret::SecretString;
 
 /// The variable that tells a child process which variables came from vaults.
 pub const ENV_VAULT_KEYS: &str = "RUNQY_VAULT_KEYS";
+
+/// Inherited variables whose name starts with this (compared upper-cased) are
+/// the worker's own (the master key, `RUNQY_API_KEY`, `RUNQY_GIT_TOKEN`, ...)
+/// and never reach a task unless the caller keeps them (SPEC §7).
+pub const WORKER_PREFIX: &str = "RUNQY_";
+
+/// The text that makes a variable's value a reference to a vault entry.
+pub const REFERENCE_PREFIX: &str = "vault://";
 
 /// A `vault://<vault>/<key>` reference to one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +66,23 @@ impl EntryReference {
             key: key.to_owned(),
         })
     }
+
+    /// The reference a variable's value makes, if it makes one: `None` when
+    /// the value does not start with `vault://` (an ordinary value), an error
+    /// when it does but is ill-formed (SPEC §11: `run` resolves these, as
+    /// `op run` resolves `op://`).
+    ///
+    /// ```
+    /// use runqy_vault::EntryReference;
+    /// assert!(EntryReference::in_value("vault://ci/TOKEN").unwrap().is_ok());
+    /// assert!(EntryReference::in_value("vault://ci").unwrap().is_err());
+    /// assert!(EntryReference::in_value("https://example.com").is_none());
+    /// ```
+    pub fn in_value(value: &str) -> Option<Result<EntryReference>> {
+        value
+            .starts_with(REFERENCE_PREFIX)
+            .then(|| EntryReference::parse(value))
+    }
 }
 
 /// Environment variables to set in a worker's child process.
@@ -94,6 +120,91 @@ pub fn injection(vaults: &BTreeMap<String, SecretString>) -> Result<Injection> {
     let names: Vec<String> = vaults.keys().cloned().collect();
     variables.push((ENV_VAULT_KEYS.to_owned(), names.join(",").into()));
     Ok(Injection { variables, names })
+}
+
+/// The names a new injection leaves behind in an environment that an earlier
+/// one made: those listed in the environment's `RUNQY_VAULT_KEYS`
+/// (`previous`) that `next` does not set again. Removing them keeps every
+/// vault variable of the environment listed, so redaction keeps masking it;
+/// left in place unlisted, a second payload's injection would stop the mask.
+/// Only well-formed, unreserved names are returned (a reserved name was never
+/// injected), so a forged list cannot make a caller unset `PATH`.
+///
+/// ```
+/// use runqy_vault::payload::{injection, stale_names};
+/// use std::collections::BTreeMap;
+/// let next = injection(&BTreeMap::from([("B".to_string(), "2".into())])).unwrap();
+/// assert_eq!(stale_names(Some("A,B,PATH"), &next), ["A"]);
+/// assert!(stale_names(None, &next).is_empty());
+/// ```
+pub fn stale_names(previous: Option<&str>, next: &Injection) -> Vec<String> {
+    let mut stale: Vec<String> = previous
+        .unwrap_or_default()
+        .split(',')
+        .filter(|n| names::check_key(n).is_ok())
+        .filter(|n| next.names.binary_search_by(|m| m.as_str().cmp(n)).is_err())
+        .map(str::to_owned)
+        .collect();
+    stale.sort();
+    stale.dedup();
+    stale
+}
+
+/// Whether an inherited variable passes on to a task's environment (SPEC §7):
+/// every name starting with [`WORKER_PREFIX`] (`RUNQY_`, compared
+/// upper-cased) is the worker's own and is dropped, unless it is named in
+/// `keep` (compared exactly). Names are bytes: an environment need not be UTF-8.
+///
+/// ```
+/// use runqy_vault::payload::passes_on;
+/// assert!(passes_on(b"HOME", &[] as &[&str]));
+/// assert!(!passes_on(b"RUNQY_VAULT_MASTER_KEY", &[] as &[&str]));
+/// assert!(!passes_on(b"runqy_api_key", &[] as &[&str]));
+/// assert!(passes_on(b"RUNQY_API_KEY", &["RUNQY_API_KEY"]));
+/// ```
+pub fn passes_on<K: AsRef<str>>(name: &[u8], keep: &[K]) -> bool {
+    let prefix = WORKER_PREFIX.as_bytes();
+    let worker = name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix);
+    !worker || keep.iter().any(|k| k.as_ref().as_bytes() == name)
+}
+
+/// A task's whole environment (SPEC §7): `base` (the worker's environment, or
+/// what it built from it; a name given twice takes its last value) without
+/// the variables [`passes_on`] drops, then the `injected` variables (a
+/// payload's vault entries, checked as [`injection`] checks them) on top, and
+/// `RUNQY_VAULT_KEYS` set afresh to their names. Sorted by name. Nothing is
+/// returned, so nothing is started, if any injected entry is refused.
+///
+/// ```
+/// use runqy_vault::payload::child_env;
+/// use std::collections::BTreeMap;
+/// let vaults = BTreeMap::from([("API_KEY".to_string(), "sk-1".into())]);
+/// let base = [("HOME", "/home/w"), ("RUNQY_VAULT_MASTER_KEY", "k"), ("RUNQY_API_KEY", "a")];
+/// let env = child_env(&vaults, base, &[] as &[&str]).unwrap();
+/// let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+/// assert_eq!(names, ["API_KEY", "HOME", "RUNQY_VAULT_KEYS"]);
+/// ```
+pub fn child_env<I, N, V, K>(
+    injected: &BTreeMap<String, SecretString>,
+    base: I,
+    keep: &[K],
+) -> Result<Vec<(String, SecretString)>>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+    K: AsRef<str>,
+{
+    let injection = injection(injected)?;
+    let mut env: BTreeMap<String, SecretString> = BTreeMap::new();
+    for (name, value) in base {
+        let name = name.as_ref();
+        if passes_on(name.as_bytes(), keep) {
+            env.insert(name.to_owned(), SecretString::from(value.as_ref()));
+        }
+    }
+    env.extend(injection.variables);
+    Ok(env.into_iter().collect())
 }
 
 /// The listed vaults, each once, in the order their values win: the vault
@@ -143,6 +254,95 @@ pub(crate) fn merge<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn vaults(pairs: &[(&str, &str)]) -> BTreeMap<String, SecretString> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), SecretString::from(*v)))
+            .collect()
+    }
+
+    fn exposed(env: &[(String, SecretString)]) -> Vec<(&str, &str)> {
+        env.iter().map(|(n, v)| (n.as_str(), v.expose())).collect()
+    }
+
+    /// Issue 12's new user: a worker holding the master key and its API key
+    /// builds a task's environment; the task must see neither.
+    #[test]
+    fn child_env_of_a_worker_holding_the_master_key_and_api_key_passes_on_neither() {
+        let base = [
+            ("HOME", "/home/worker"),
+            (
+                "RUNQY_VAULT_MASTER_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
+            ("RUNQY_VAULT_MASTER_KEY_FILE", "/run/secrets/key"),
+            ("RUNQY_API_KEY", "worker-api-key"),
+            ("Runqy_Git_Token", "ghp_lowercase"),
+            ("RUNQY_VAULT_KEYS", "STALE,NAMES"),
+        ];
+        let env = child_env(&vaults(&[("API_KEY", "sk-123456")]), base, &[] as &[&str]).unwrap();
+        assert_eq!(
+            exposed(&env),
+            [
+                ("API_KEY", "sk-123456"),
+                ("HOME", "/home/worker"),
+                ("RUNQY_VAULT_KEYS", "API_KEY")
+            ]
+        );
+    }
+
+    #[test]
+    fn child_env_keeps_exactly_the_runqy_names_the_caller_keeps() {
+        let base = [
+            ("RUNQY_API_KEY", "a"),
+            ("RUNQY_VAULT_MASTER_KEY", "k"),
+            ("runqy_api_key", "lower"),
+        ];
+        let env = child_env(&BTreeMap::new(), base, &["RUNQY_API_KEY"]).unwrap();
+        assert_eq!(
+            exposed(&env),
+            [("RUNQY_API_KEY", "a"), ("RUNQY_VAULT_KEYS", "")]
+        );
+        // Keeping RUNQY_VAULT_KEYS does not keep its inherited value: it is set afresh.
+        let base = [("RUNQY_VAULT_KEYS", "OLD")];
+        let env = child_env(&vaults(&[("B", "x")]), base, &["RUNQY_VAULT_KEYS"]).unwrap();
+        assert_eq!(exposed(&env), [("B", "x"), ("RUNQY_VAULT_KEYS", "B")]);
+    }
+
+    #[test]
+    fn child_env_lets_the_payload_override_inherited_values_and_the_last_duplicate_win() {
+        let base = [("API_KEY", "inherited"), ("X", "1"), ("X", "2")];
+        let env = child_env(&vaults(&[("API_KEY", "vault")]), base, &[] as &[&str]).unwrap();
+        assert_eq!(
+            exposed(&env),
+            [
+                ("API_KEY", "vault"),
+                ("RUNQY_VAULT_KEYS", "API_KEY"),
+                ("X", "2")
+            ]
+        );
+    }
+
+    #[test]
+    fn child_env_refuses_a_reserved_or_nul_entry_naming_it() {
+        let base = [("HOME", "/h")];
+        let err = child_env(&vaults(&[("LD_PRELOAD", "/x.so")]), base, &[] as &[&str]).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::ReservedName);
+        assert!(err.to_string().contains("LD_PRELOAD"), "{err}");
+        let err = child_env(&vaults(&[("K", "a\0b")]), base, &[] as &[&str]).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidValue);
+        assert!(err.to_string().contains("'K'"), "{err}");
+    }
+
+    #[test]
+    fn stale_names_are_the_previous_listed_names_not_set_again() {
+        let next = injection(&vaults(&[("B", "2"), ("C", "3")])).unwrap();
+        assert_eq!(stale_names(Some("A,B,,A,Z"), &next), ["A", "Z"]);
+        // Names a payload could never have injected are never returned.
+        assert!(stale_names(Some("PATH,LD_PRELOAD,RUNQY_X,a b"), &next).is_empty());
+        assert!(stale_names(Some(""), &next).is_empty());
+    }
 
     fn entries(vault: &str) -> Vec<(String, SecretString)> {
         let pairs: &[(&str, &str)] = match vault {

@@ -818,7 +818,8 @@ fn answers(store: &Store, configs: &QueueConfigs) -> (runqy_vault::Usage, Vec<St
     let lines = report
         .findings
         .iter()
-        .filter(|f| f.check != "file_mode")
+        // About the store's location, not its queues (tested on their own).
+        .filter(|f| f.check != "file_mode" && f.check != "postgres_tls")
         .map(ToString::to_string)
         .collect();
     (usage, lines)
@@ -920,6 +921,34 @@ fn usage_and_check_read_the_same_queues_from_yaml_and_the_postgres_queues_table(
     );
     assert_eq!((usage, lines), from_yaml);
     assert_eq!(from_yaml.1, expected_lines());
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "needs RUNQY_VAULT_TEST_POSTGRES_URL (bash scripts/with-postgres.sh cargo test)"
+)]
+fn check_warns_of_a_postgres_connection_that_does_not_verify_the_server() {
+    let admin = support::postgres_url();
+    let key = MasterKey::generate().to_base64().expose().to_owned();
+    let db = support::TempDatabase::new(&admin);
+    let url = support::plain(&db.url);
+    let store = Store::open(url.as_str(), Some(&key)).unwrap();
+    let report = store.check(&QueueConfigs::none(), 90);
+    let tls: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.check == "postgres_tls")
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        tls,
+        [
+            "warning: the PostgreSQL connection does not verify the server (sslmode=disable): its \
+          password and every ciphertext can be read or changed on the way; use \
+          sslmode=verify-full with sslrootcert"
+        ]
+    );
 }
 
 // ------------------------------------------------------- completions, man

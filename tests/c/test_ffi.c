@@ -1,7 +1,7 @@
 /*
  * The C ABI from C: every call, every result code that can be reached,
- * NULL and non-UTF-8 everywhere, freed handles, a caught panic, and one
- * handle shared by many threads. Run plain, under valgrind and under ASan
+ * NULL and non-UTF-8 everywhere, freed handles, a caught panic, one
+ * handle shared by many threads, the streaming redactor and child environments. Run plain, under valgrind and under ASan
  * by scripts/test-c.sh. Needs the library built with --features test-hooks.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -948,6 +948,217 @@ static void test_audit_log_actors_verify_prune_and_a_tampered_record(void) {
   runqy_vault_store_free(store);
 }
 
+/* Appends `len` bytes at `p` to a growing buffer (test helper). */
+struct bytes {
+  char data[4096];
+  size_t len;
+};
+
+static void take(struct bytes *b, char *p, size_t len) {
+  CHECK(len == 0 ? p == NULL : p != NULL);
+  CHECK(b->len + len <= sizeof b->data);
+  if (len > 0) memcpy(b->data + b->len, p, len);
+  b->len += len;
+  runqy_vault_bytes_free(p, len);
+}
+
+static void feed(RunqyVaultRedactor *r, struct bytes *b, const char *buf, size_t len) {
+  char *out = (char *)1;
+  size_t out_len = 99;
+  OK(runqy_vault_redactor_feed(r, (const uint8_t *)buf, len, &out, &out_len, &err));
+  take(b, out, out_len);
+}
+
+static void finish(RunqyVaultRedactor *r, struct bytes *b) {
+  char *out = NULL;
+  size_t out_len = 0;
+  OK(runqy_vault_redactor_finish(r, &out, &out_len, &err));
+  take(b, out, out_len);
+}
+
+static void test_redactor_masks_values_and_their_forms_however_the_writes_are_cut(void) {
+  const char *names[] = {"API_KEY", "PORT"};
+  const char *values[] = {"sk-proj-abc123", "8080"};
+  RunqyVaultRedactor *r = NULL;
+  OK(runqy_vault_redactor_new(names, values, 2, &r, &err));
+  CHECK(r != NULL);
+  /* The value, its base64 and its percent-encoding; "8080" is too short. */
+  const char *text = "key=sk-proj-abc123 b64=c2stcHJvai1hYmMxMjM= url=sk-proj-abc123 port=8080\n";
+  const char *want = "key=sk****23 b64=sk****23 url=sk****23 port=8080\n";
+  size_t n = strlen(text);
+  for (size_t cut = 0; cut <= n; cut++) {
+    struct bytes b = {0};
+    feed(r, &b, text, cut);
+    feed(r, &b, text + cut, n - cut);
+    finish(r, &b);
+    CHECK(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0);
+  }
+  /* A complete line is never held back; a partial value is, until decided. */
+  struct bytes b = {0};
+  feed(r, &b, "line one\nkey=sk-pr", 18);
+  CHECK(b.len == 13 && memcmp(b.data, "line one\nkey=", 13) == 0);
+  feed(r, &b, "oj-abc123\n", 10);
+  CHECK(b.len == 22 && memcmp(b.data, "line one\nkey=sk****23\n", 22) == 0);
+  finish(r, &b);
+  CHECK(b.len == 22);
+  /* Bytes that are not UTF-8, NUL among them, pass through unchanged. */
+  const char binary[] = {'\0', (char)0xff, (char)0xfe, 'x', '\0', (char)0x80};
+  struct bytes raw = {0};
+  feed(r, &raw, binary, sizeof binary);
+  finish(r, &raw);
+  CHECK(raw.len == sizeof binary && memcmp(raw.data, binary, sizeof binary) == 0);
+
+  char *json = NULL;
+  OK(runqy_vault_redactor_skipped_json(r, &json, &err));
+  CHECK(strcmp(json, "[\"PORT\"]") == 0);
+  runqy_vault_string_free(json);
+
+  /* A clone is a stream of its own over the same values. */
+  RunqyVaultRedactor *second = NULL;
+  OK(runqy_vault_redactor_clone(r, &second, &err));
+  struct bytes one = {0}, two = {0};
+  feed(r, &one, "a=sk-proj-", 10);
+  feed(second, &two, "b=sk-proj-abc123\n", 17);
+  feed(r, &one, "abc123\n", 7);
+  CHECK(one.len == 11 && memcmp(one.data, "a=sk****23\n", 11) == 0);
+  CHECK(two.len == 11 && memcmp(two.data, "b=sk****23\n", 11) == 0);
+  runqy_vault_redactor_free(second);
+  runqy_vault_redactor_free(r);
+
+  /* No values: everything passes. */
+  OK(runqy_vault_redactor_new(NULL, NULL, 0, &r, &err));
+  struct bytes all = {0};
+  feed(r, &all, "sk-proj-abc123", 14);
+  CHECK(all.len == 14);
+  runqy_vault_redactor_free(r);
+}
+
+static void test_redactor_from_payload_masks_vaults_and_git_token(void) {
+  RunqyVaultRedactor *r = NULL;
+  /* The whole registration response a runqy server sends a worker. */
+  OK(runqy_vault_redactor_from_payload(
+      "{\"redis\":{\"addr\":\"localhost:6379\"},\"vaults\":{\"GITHUB_TOKEN\":\"ghp_abcdef123456\",\"N\":\"1\"},"
+      "\"git_token\":\"ghp_clone_token_99\"}",
+      &r, &err));
+  struct bytes b = {0};
+  const char *text = "clone https://ghp_clone_token_99@github.com token=ghp_abcdef123456\n";
+  feed(r, &b, text, strlen(text));
+  finish(r, &b);
+  const char *want = "clone https://gh****99@github.com token=gh****56\n";
+  CHECK(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0);
+  char *json = NULL;
+  OK(runqy_vault_redactor_skipped_json(r, &json, &err));
+  CHECK(strcmp(json, "[\"N\"]") == 0);
+  runqy_vault_string_free(json);
+  runqy_vault_redactor_free(r);
+
+  r = (RunqyVaultRedactor *)1;
+  EXPECT(runqy_vault_redactor_from_payload("{\"vaults\":{\"K\":\"sk-secret", &r, &err),
+         RUNQY_VAULT_INVALID_ARGUMENT, "not valid JSON");
+  CHECK(r == NULL);
+  EXPECT(runqy_vault_redactor_from_payload("{\"vaults\":{\"API_KEY\":12345678}}", &r, &err),
+         RUNQY_VAULT_INVALID_ARGUMENT, "the value of key 'API_KEY' is a number");
+}
+
+static void test_redactor_refuses_null_bad_and_freed_handles(void) {
+  RunqyVaultRedactor *r = NULL;
+  const char *names[] = {"A", NULL};
+  const char *values[] = {"long-enough-value", "x"};
+  EXPECT(runqy_vault_redactor_new(names, values, 2, &r, &err), RUNQY_VAULT_INVALID_ARGUMENT, "names[1] is NULL");
+  EXPECT(runqy_vault_redactor_new(NULL, values, 1, &r, &err), RUNQY_VAULT_INVALID_ARGUMENT, "names is NULL");
+  EXPECT(runqy_vault_redactor_new(names, values, 1, NULL, &err), RUNQY_VAULT_INVALID_ARGUMENT, "out is NULL");
+  const char bad[] = {(char)0xff, 0};
+  const char *bad_values[] = {bad};
+  EXPECT(runqy_vault_redactor_new(names, bad_values, 1, &r, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "values[0] is not valid UTF-8");
+  EXPECT(runqy_vault_redactor_from_payload(NULL, &r, &err), RUNQY_VAULT_INVALID_ARGUMENT, "payload_json is NULL");
+
+  OK(runqy_vault_redactor_new(names, values, 1, &r, &err));
+  char *out = NULL;
+  size_t out_len = 0;
+  EXPECT(runqy_vault_redactor_feed(r, NULL, 3, &out, &out_len, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "buf is NULL but its length is 3");
+  OK(runqy_vault_redactor_feed(r, NULL, 0, &out, &out_len, &err));
+  CHECK(out == NULL && out_len == 0);
+  EXPECT(runqy_vault_redactor_feed(r, (const uint8_t *)"x", 1, NULL, &out_len, &err),
+         RUNQY_VAULT_INVALID_ARGUMENT, "out is NULL");
+  EXPECT(runqy_vault_redactor_finish(r, &out, NULL, &err), RUNQY_VAULT_INVALID_ARGUMENT, "out_len is NULL");
+  EXPECT(runqy_vault_redactor_feed(NULL, (const uint8_t *)"x", 1, &out, &out_len, &err),
+         RUNQY_VAULT_INVALID_ARGUMENT, "redactor is NULL");
+  runqy_vault_redactor_free(r);
+  EXPECT(runqy_vault_redactor_feed(r, (const uint8_t *)"x", 1, &out, &out_len, &err),
+         RUNQY_VAULT_INVALID_ARGUMENT, "not an open RunqyVaultRedactor");
+  runqy_vault_redactor_free(r); /* double free: ignored */
+  runqy_vault_redactor_free(NULL);
+  runqy_vault_bytes_free(NULL, 0);
+
+  /* A store handle is not a redactor handle, nor the other way round. */
+  RunqyVaultStore *store = open_store("not-a-redactor.db", KEY_A);
+  char *json = NULL;
+  EXPECT(runqy_vault_redactor_skipped_json((const RunqyVaultRedactor *)store, &json, &err),
+         RUNQY_VAULT_INVALID_ARGUMENT, "not an open RunqyVaultRedactor");
+  runqy_vault_store_free(store);
+}
+
+static void test_child_env_of_a_worker_holding_the_master_key_and_api_key_passes_on_neither(void) {
+  /* Issue 12's new user: the worker's own environment holds its credentials. */
+  const char *base[] = {"HOME=/home/worker",
+                        "RUNQY_VAULT_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                        "RUNQY_VAULT_MASTER_KEY_FILE=/run/secrets/key",
+                        "RUNQY_API_KEY=worker-api-key",
+                        "RUNQY_VAULT_KEYS=STALE",
+                        "API_KEY=inherited",
+                        NULL};
+  const char *payload = "{\"vaults\":{\"API_KEY\":\"sk-proj-abc123\",\"DB_URL\":\"postgres://u:p@h/db\"},"
+                        "\"git_token\":\"ghp_clone_token\"}";
+  char **env = NULL;
+  size_t n = 99;
+  OK(runqy_vault_child_env(payload, base, NULL, 0, &env, &n, &err));
+  const char *want[] = {"API_KEY=sk-proj-abc123", "DB_URL=postgres://u:p@h/db", "HOME=/home/worker",
+                        "RUNQY_VAULT_KEYS=API_KEY,DB_URL"};
+  CHECK(n == 4);
+  for (size_t i = 0; i < n; i++) CHECK(strcmp(env[i], want[i]) == 0);
+  CHECK(env[n] == NULL);
+  runqy_vault_env_free(env);
+
+  /* keep names exactly the RUNQY_ variables that pass on. */
+  const char *keep[] = {"RUNQY_API_KEY"};
+  OK(runqy_vault_child_env("{}", base, keep, 1, &env, &n, &err));
+  CHECK(n == 4);
+  CHECK(strcmp(env[0], "API_KEY=inherited") == 0 && strcmp(env[1], "HOME=/home/worker") == 0);
+  CHECK(strcmp(env[2], "RUNQY_API_KEY=worker-api-key") == 0 && strcmp(env[3], "RUNQY_VAULT_KEYS=") == 0);
+  runqy_vault_env_free(env);
+
+  /* No base: only the payload. */
+  OK(runqy_vault_child_env("{\"vaults\":{\"K\":\"v\"}}", NULL, NULL, 0, &env, &n, &err));
+  CHECK(n == 2 && strcmp(env[0], "K=v") == 0 && env[2] == NULL);
+  runqy_vault_env_free(env);
+  runqy_vault_env_free(NULL);
+
+  /* Refused whole, naming the key. */
+  env = (char **)1;
+  EXPECT(runqy_vault_child_env("{\"vaults\":{\"OK\":\"x\",\"LD_PRELOAD\":\"/evil.so\"}}", base, NULL, 0, &env, &n, &err),
+         RUNQY_VAULT_RESERVED_NAME, "LD_PRELOAD");
+  CHECK(env == NULL && n == 0);
+  EXPECT(runqy_vault_child_env("{\"vaults\":{\"bad-name\":\"x\"}}", base, NULL, 0, &env, &n, &err),
+         RUNQY_VAULT_INVALID_NAME, "bad-name");
+  EXPECT(runqy_vault_child_env("{\"vaults\":{\"NUL\":\"a\\u0000b\"}}", base, NULL, 0, &env, &n, &err),
+         RUNQY_VAULT_INVALID_VALUE, "'NUL'");
+  EXPECT(runqy_vault_child_env("{\"vaults\":{\"K\":true}}", base, NULL, 0, &env, &n, &err),
+         RUNQY_VAULT_INVALID_ARGUMENT, "the value of key 'K' is a boolean");
+  EXPECT(runqy_vault_child_env("not json", base, NULL, 0, &env, &n, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "not valid JSON");
+  const char *no_equals[] = {"HOME=/h", "JUNK", NULL};
+  EXPECT(runqy_vault_child_env("{}", no_equals, NULL, 0, &env, &n, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "base[1] has no '='");
+  EXPECT(runqy_vault_child_env("{}", base, NULL, 1, &env, &n, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "keep is NULL");
+  EXPECT(runqy_vault_child_env("{}", base, NULL, 0, NULL, &n, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "env_out is NULL");
+  EXPECT(runqy_vault_child_env("{}", base, NULL, 0, &env, NULL, &err), RUNQY_VAULT_INVALID_ARGUMENT,
+         "n_out is NULL");
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "%s/runqy-vault-c-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   CHECK(mkdtemp(dir) != NULL);
@@ -972,6 +1183,10 @@ int main(void) {
   test_one_handle_many_threads_sees_every_write();
   test_usage_and_check_json_read_queue_configurations();
   test_audit_log_actors_verify_prune_and_a_tampered_record();
+  test_redactor_masks_values_and_their_forms_however_the_writes_are_cut();
+  test_redactor_from_payload_masks_vaults_and_git_token();
+  test_redactor_refuses_null_bad_and_freed_handles();
+  test_child_env_of_a_worker_holding_the_master_key_and_api_key_passes_on_neither();
 
   remove_dir();
   printf("test_ffi: %d checks passed\n", checks);

@@ -360,13 +360,24 @@ def inject(
     """Sets a payload's vault entries and ``RUNQY_VAULT_KEYS`` in ``environ`` (``os.environ``).
 
     Returns the names injected. Reserved or ill-formed names and NUL bytes are
-    refused before anything is set.
+    refused before anything is set. A second injection removes the names the
+    first listed in ``RUNQY_VAULT_KEYS`` that it does not set again, so every
+    vault variable left in ``environ`` stays listed (and redacted).
     """
 
 def child_env(
-    payload: Mapping[str, object] | str, base: Mapping[str, str] | None = None
+    payload: Mapping[str, object] | str,
+    base: Mapping[str, str] | None = None,
+    keep: Iterable[str] = (),
 ) -> dict[str, str]:
-    """A new environment for a subprocess: ``base`` (``os.environ``) with the payload on top."""
+    """A new environment for a subprocess (SPEC §7).
+
+    ``base`` (``os.environ`` by default) without the worker's own variables
+    (every name starting with ``RUNQY_``: the master key, ``RUNQY_API_KEY``,
+    ...), except those named in ``keep``; then the payload's vault entries on
+    top and ``RUNQY_VAULT_KEYS`` set afresh. The payload's ``git_token`` is
+    never put in it. ``base`` is not changed.
+    """
 
 @final
 class Redactor:

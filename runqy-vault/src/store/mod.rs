@@ -673,6 +673,22 @@ impl Store {
     }
 }
 
+/// The `sslmode` a PostgreSQL location connects with, by libpq's rules
+/// (`check` warns when it does not verify the server), or why the URL's TLS
+/// parameters are wrong; `None` for SQLite.
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres_sslmode(
+    location: &Location,
+) -> Option<std::result::Result<&'static str, String>> {
+    let Location::Postgres(url) = location else {
+        return None;
+    };
+    Some(match pg_url::Parts::split(url.expose()) {
+        Ok(parts) => pg_tls::mode_of(&parts).map(|(mode, _)| mode.as_str()),
+        Err(why) => Err(why.to_owned()),
+    })
+}
+
 /// What the open found: the format, the key check and a broken audit log.
 type Prepared = (Format, Keyring, Option<String>);
 
@@ -947,4 +963,29 @@ fn entry_view(crypto: &Crypto, vault: &str, row: &EntryRow<'_>) -> Result<EntryV
         created_at: row.created_at.to_rfc3339(),
         updated_at: row.updated_at.to_rfc3339(),
     })
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_sslmode_follows_libpq_defaults_and_is_none_for_sqlite() {
+        let mode = |url: &str| postgres_sslmode(&Location::from(url));
+        assert_eq!(mode("v.db"), None);
+        assert_eq!(mode("postgres://h/db"), Some(Ok("prefer")));
+        assert_eq!(mode("postgres://h/db?sslmode=require"), Some(Ok("require")));
+        assert_eq!(
+            mode("postgres://h/db?sslmode=verify-ca"),
+            Some(Ok("verify-ca"))
+        );
+        assert_eq!(
+            mode("postgres://h/db?sslrootcert=system"),
+            Some(Ok("verify-full"))
+        );
+        assert!(matches!(
+            mode("postgres://h/db?sslmode=bogus"),
+            Some(Err(_))
+        ));
+    }
 }

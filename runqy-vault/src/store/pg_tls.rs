@@ -42,7 +42,8 @@ pub(crate) enum SslMode {
 }
 
 impl SslMode {
-    fn as_str(self) -> &'static str {
+    /// The mode as the URL spells it.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
             SslMode::Prefer => "prefer",
@@ -65,6 +66,46 @@ impl SslMode {
 
 /// The URL parameters this module reads; the rest go to tokio-postgres.
 pub(crate) const PARAMS: &[&str] = &["sslmode", "sslrootcert", "sslcert", "sslkey"];
+
+/// The `sslmode` of a URL's parameters, by libpq's rules, and its
+/// `sslrootcert` (decoded) when set: what `check` judges without loading files.
+pub(crate) fn mode_of(parts: &Parts<'_>) -> Result<(SslMode, Option<String>), String> {
+    let rootcert = parts
+        .param("sslrootcert")
+        .map(decoded)
+        .filter(|r| !r.is_empty());
+    let system = rootcert.as_deref() == Some("system");
+    let mode = match parts.param("sslmode").map(decoded).as_deref() {
+        None | Some("") if system => SslMode::VerifyFull,
+        None | Some("") => SslMode::Prefer,
+        Some("disable") => SslMode::Disable,
+        Some("prefer") => SslMode::Prefer,
+        Some("require") => SslMode::Require,
+        Some("verify-ca") => SslMode::VerifyCa,
+        Some("verify-full") => SslMode::VerifyFull,
+        Some("allow") => {
+            return Err(
+                "sslmode=allow (plaintext first, TLS as a fallback) is not supported: \
+                 use prefer or disable"
+                    .to_owned(),
+            )
+        }
+        Some(other) => {
+            return Err(format!(
+                "unknown sslmode '{}': use disable, prefer, require, verify-ca or verify-full",
+                shown(other)
+            ))
+        }
+    };
+    if system && mode != SslMode::VerifyFull {
+        return Err(format!(
+            "sslrootcert=system needs sslmode=verify-full, not {} (as libpq): the system's \
+             roots vouch for host names, so the host name must be checked",
+            mode.as_str()
+        ));
+    }
+    Ok((mode, rootcert))
+}
 
 /// A store's TLS: the mode, and the connector every connection uses.
 pub(crate) struct Tls {
@@ -117,40 +158,7 @@ impl Tls {
     /// bad mode, an unreadable file or a key without its certificate fails at
     /// open, before any connection.
     pub(crate) fn from_parts(parts: &Parts<'_>) -> Result<Tls, String> {
-        let rootcert = parts
-            .param("sslrootcert")
-            .map(decoded)
-            .filter(|r| !r.is_empty());
-        let system = rootcert.as_deref() == Some("system");
-        let mode = match parts.param("sslmode").map(decoded).as_deref() {
-            None | Some("") if system => SslMode::VerifyFull,
-            None | Some("") => SslMode::Prefer,
-            Some("disable") => SslMode::Disable,
-            Some("prefer") => SslMode::Prefer,
-            Some("require") => SslMode::Require,
-            Some("verify-ca") => SslMode::VerifyCa,
-            Some("verify-full") => SslMode::VerifyFull,
-            Some("allow") => {
-                return Err(
-                    "sslmode=allow (plaintext first, TLS as a fallback) is not supported: \
-                     use prefer or disable"
-                        .to_owned(),
-                )
-            }
-            Some(other) => {
-                return Err(format!(
-                    "unknown sslmode '{}': use disable, prefer, require, verify-ca or verify-full",
-                    shown(other)
-                ))
-            }
-        };
-        if system && mode != SslMode::VerifyFull {
-            return Err(format!(
-                "sslrootcert=system needs sslmode=verify-full, not {} (as libpq): the system's \
-                 roots vouch for host names, so the host name must be checked",
-                mode.as_str()
-            ));
-        }
+        let (mode, rootcert) = mode_of(parts)?;
         if mode == SslMode::Disable {
             return Ok(Tls {
                 mode,

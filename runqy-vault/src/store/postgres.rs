@@ -367,12 +367,6 @@ impl Pool {
         Ok(Pool { pool, settings })
     }
 
-    /// Whether the server's certificate is checked (`check` warns when not).
-    #[allow(dead_code)]
-    pub(crate) fn tls_verified(&self) -> bool {
-        self.settings.tls.verified
-    }
-
     fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
         self.pool.get().map_err(|e| {
             Error::Storage(

@@ -3,7 +3,8 @@
 //! Output is the same whether or not a terminal is attached; only `delete`
 //! asks a question. Errors are one `error: ` line on standard error, exit 1;
 //! usage errors exit 2 (clap's own). No command prints a secret value except
-//! `get` and `payload`, which exist to print them.
+//! `get` and `payload`, which exist to print them. `run` exits with its
+//! command's status instead.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ mod history;
 mod keys;
 mod output;
 mod queues;
+mod run;
 mod shell;
 mod transfer;
 mod vaults;
@@ -248,6 +250,21 @@ enum Command {
         #[command(flatten)]
         json: JsonArg,
     },
+    /// Run a command with vault values in its environment and its output
+    /// redacted, as a runqy worker runs a task.
+    ///
+    /// The command gets run's own environment and each --env-file's variables,
+    /// without any variable named RUNQY_* (the worker's own: the master key,
+    /// RUNQY_API_KEY, ...; --keep passes one on), and on top the values of the
+    /// vaults listed (a payload of those vaults: in order, later wins) or of a
+    /// registration payload, and RUNQY_VAULT_KEYS naming them. A variable whose
+    /// value is vault://VAULT/KEY is given that entry's value. A payload's
+    /// git_token never reaches the command. Standard input is inherited; core
+    /// dumps are off for the command; its standard output and standard error
+    /// pass through a redactor of every value given. run exits with the
+    /// command's status (128 + N when it died of signal N; 127 when it was not
+    /// found, 126 when it could not be executed).
+    Run(run::RunArgs),
     /// Print a shell completion script: `runqy-vault completions bash >
     /// /etc/bash_completion.d/runqy-vault`.
     Completions {
@@ -314,6 +331,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             configs,
             json,
         } => return queues::check(location, max_age, &configs, json),
+        // Opens the store only if it reads from it (a worker with a payload has no key).
+        Command::Run(args) => return run::run(location, args),
         _ => {}
     }
     let store = Store::open(location, None)?;
@@ -340,7 +359,8 @@ fn run_on(store: &Store, command: Command) -> Outcome {
         | Command::Completions { .. }
         | Command::Man
         | Command::Usage { .. }
-        | Command::Check { .. } => unreachable!("handled in run"),
+        | Command::Check { .. }
+        | Command::Run(_) => unreachable!("handled in run"),
         Command::List { json } => vaults::list(store, json),
         Command::Create { name, description } => {
             vaults::create(store, &name, description.as_deref())
