@@ -71,6 +71,26 @@ impl<H, T> Table<H, T> {
             })
     }
 
+    /// Puts `object` behind the live `handle` in place of the one there
+    /// (calls already running keep theirs); `INVALID_ARGUMENT` as `lookup`.
+    pub(crate) fn replace(&self, handle: *const H, name: &str, object: T) -> Result<(), Failure> {
+        match self
+            .live
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&(handle as usize))
+        {
+            Some(slot) => {
+                *slot = Arc::new(object);
+                Ok(())
+            }
+            None => Err(Failure::invalid_argument(format!(
+                "{name} is not an open {} handle (freed already, or never {})",
+                self.what, self.made
+            ))),
+        }
+    }
+
     /// Forgets `handle` and frees it; the object goes when its last in-flight
     /// call returns. Unknown handles (NULL, freed, foreign) are left alone.
     pub(crate) fn unregister(&self, handle: *mut H) {
@@ -134,17 +154,8 @@ pub(crate) unsafe fn lookup_as(
 /// Makes `actor` the actor of every later call on `handle`; calls already
 /// running keep the one they started with.
 pub(crate) fn set_actor(handle: *const RunqyVaultStore, actor: &str) -> Result<(), Failure> {
-    let acting = Arc::new(lookup(handle)?.with_actor(actor)?);
-    let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-    match live.get_mut(&(handle as usize)) {
-        Some(slot) => {
-            *slot = acting;
-            Ok(())
-        }
-        None => Err(Failure::invalid_argument(
-            "store is not an open RunqyVaultStore handle (freed already, or never opened)",
-        )),
-    }
+    let acting = lookup(handle)?.with_actor(actor)?;
+    STORES.replace(handle, "store", acting)
 }
 
 /// Forgets `handle` and frees it; the store closes when its last in-flight
