@@ -174,6 +174,40 @@ fn a_write_that_fails_writes_no_record(b: Backend) {
     assert_eq!(ops(&f.store), ["create"]);
 }
 
+/// Fail closed (SPEC §13): when the database refuses the record, the write
+/// fails and changes nothing; a read refuses to hand out its value.
+fn a_write_whose_record_cannot_be_written_fails_and_changes_nothing(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("ci", "").unwrap();
+    f.store.set("ci", "K", "before-value", true).unwrap();
+    f.db.exec(match b {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse BEFORE INSERT ON runqy_vault_audit \
+             BEGIN SELECT RAISE(ABORT, 'audit refused'); END;"
+        }
+        // New rows must pass a NOT VALID check; the existing ones are left alone.
+        Backend::Postgres => {
+            "ALTER TABLE runqy_vault_audit ADD CONSTRAINT refuse CHECK (seq < 0) NOT VALID"
+        }
+    });
+    assert_eq!(
+        kind(f.store.set("ci", "K", "after-value", true)),
+        ErrorKind::Storage
+    );
+    assert_eq!(kind(f.store.unset("ci", "K")), ErrorKind::Storage);
+    assert_eq!(kind(f.store.create_vault("cd", "")), ErrorKind::Storage);
+    assert_eq!(kind(f.store.get("ci", "K")), ErrorKind::Storage);
+    f.db.exec(match b {
+        Backend::Sqlite => "DROP TRIGGER refuse",
+        Backend::Postgres => "ALTER TABLE runqy_vault_audit DROP CONSTRAINT refuse",
+    });
+    assert_eq!(f.store.get("ci", "K").unwrap().expose(), "before-value");
+    assert!(!f.store.vault_exists("cd").unwrap());
+    assert_eq!(f.store.history("ci", "K").unwrap().len(), 1);
+    assert_eq!(ops(&f.store), ["create", "set", "get"]);
+    assert_eq!(f.store.audit_verify().unwrap(), 3);
+}
+
 fn audit_reads_off_records_no_read_and_the_switch_is_recorded(b: Backend) {
     let f = Fixture::new(b);
     assert!(f.store.audit_reads().unwrap(), "on by default");
@@ -546,6 +580,7 @@ on_both_backends!(
     check_reports_a_broken_chain_as_an_error,
     every_operation_writes_one_record_naming_the_actor_and_no_value,
     a_write_that_fails_writes_no_record,
+    a_write_whose_record_cannot_be_written_fails_and_changes_nothing,
     audit_reads_off_records_no_read_and_the_switch_is_recorded,
     an_edited_record_is_found_and_named,
     an_edited_fingerprint_is_found,
