@@ -19,6 +19,9 @@ Peers:
               same 100 MB from a task's 64 KiB writes, in one run
   python-redact  one-shot redaction from Python vs the frozen pure-Python
               baseline, benches/python/bench_redact.py
+  audit       the audit log (SPEC §13), criterion, `cargo bench -p runqy-vault
+              --bench audit`: payload and get with audit-reads on and off, the
+              commit floor, audit verify of 1,000,000 records, in one run
 
 A peer that is not in the tree yet is skipped with a note. In --quick mode a
 peer that is present but fails makes the run fail (exit 1).
@@ -92,6 +95,17 @@ REDACT_WORKLOADS = [REDACT_ONESHOT, REDACT_STREAM, REDACT_RUN]
 REDACT_MIN_MB_S = 300       # the Rust redactor, one-shot
 RUN_VS_REDACTOR = 0.8       # run's throughput / the redactor's one-shot throughput, same run
 PYTHON_REDACT_RATIO = 20    # runqy_vault.Redactor vs benches/python/redact_baseline.py
+
+# The audit log (issue 14): criterion ids of runqy-vault/benches/audit.rs and their targets.
+AUDIT_PAYLOAD_ON = "audit/payload_3x20_reads_on"
+AUDIT_PAYLOAD_OFF = "audit/payload_3x20_reads_off"
+AUDIT_FLOOR = "audit/commit_floor_insert"
+AUDIT_GET_ON = "audit/get_reads_on"
+AUDIT_GET_OFF = "audit/get_reads_off"
+AUDIT_VERIFY = "audit/verify_1m"
+AUDIT_WORKLOADS = [AUDIT_PAYLOAD_ON, AUDIT_PAYLOAD_OFF, AUDIT_FLOOR, AUDIT_GET_ON, AUDIT_GET_OFF, AUDIT_VERIFY]
+AUDIT_VS_GO_MODEL = 10      # the audited payload vs the upstream Go model's payload (which records nothing)
+AUDIT_VERIFY_MAX_S = 5      # audit verify of 1,000,000 records
 
 
 def log(msg: str) -> None:
@@ -290,6 +304,57 @@ def peer_redact(quick: bool) -> dict:
             r["mb_per_s_ci"] = [size / hi * 1e3, size / lo * 1e3]
         results.append(r)
     return {"results": results, "missing": missing}
+
+
+def peer_audit(quick: bool) -> dict:
+    """runqy-vault/benches/audit.rs: the audit log's figures, from one criterion run."""
+    if quick:
+        p = run(["cargo", "bench", "-p", "runqy-vault", "--bench", "audit", "--", "--test"], ROOT, 1500)
+        ok = set(re.findall(r"Testing (\S+)\s*\n\s*Success", p.stdout + p.stderr))
+        missing = [w for w in AUDIT_WORKLOADS if w not in ok]
+        if missing:
+            raise PeerFailed(f"criterion --test did not report Success for {', '.join(missing)}")
+        return {"results": [{"workload": w, "median_ns": None, "samples": 0} for w in AUDIT_WORKLOADS]}
+    run(["cargo", "bench", "-p", "runqy-vault", "--bench", "audit", "--", "--noplot"], ROOT, 1500)
+    results, missing = [], []
+    for w in AUDIT_WORKLOADS:
+        est = target_dir() / "criterion" / w / "new" / "estimates.json"
+        if not est.exists():
+            missing.append(w)
+            continue
+        e = json.loads(est.read_text())
+        results.append({"workload": w, "median_ns": e["median"]["point_estimate"],
+                        "median_ci_ns": [e["median"]["confidence_interval"]["lower_bound"],
+                                         e["median"]["confidence_interval"]["upper_bound"]]})
+    return {"results": results, "missing": missing}
+
+
+def audit_table(peers: dict) -> list[str]:
+    """The audit log's targets (issue 14): Rust rows from one criterion run, the Go model's from this run."""
+    a = by_workload(peers.get("audit", {}))
+    go = by_workload(peers.get("upstream-go", {})).get("store/payload_3x20") or {}
+    verdict = {True: "met", False: "**missed**", None: "—"}
+
+    def med(w: str) -> float | None:
+        return (a.get(w) or {}).get("median_ns")
+
+    on, off, floor = med(AUDIT_PAYLOAD_ON), med(AUDIT_PAYLOAD_OFF), med(AUDIT_FLOOR)
+    lines = ["| workload | median | compared with | target | |", "|---|---|---|---|---|"]
+    bound = off + floor if off and floor else None
+    lines.append(f"| payload 3×20 with its audit record | {fmt_ns(on)} | off {fmt_ns(off)} + commit floor "
+                 f"{fmt_ns(floor)} = {fmt_ns(bound)} | ≤ off + floor | {verdict[on <= bound if on and bound else None]} |")
+    gm = go.get("median_ns")
+    ratio = gm / on if gm and on else None
+    lines.append(f"| payload 3×20 with its audit record vs the upstream Go model | {fmt_ns(on)} | Go model "
+                 f"{fmt_ns(gm)}: {f'{ratio:.1f}×' if ratio else '—'} | ≥ {AUDIT_VS_GO_MODEL}× "
+                 f"| {verdict[ratio >= AUDIT_VS_GO_MODEL if ratio else None]} |")
+    lines.append(f"| payload 3×20, audit-reads off | {fmt_ns(off)} | | | |")
+    lines.append(f"| commit floor: one-row INSERT, WAL, synchronous=NORMAL | {fmt_ns(floor)} | | | |")
+    lines.append(f"| get, audit-reads on / off | {fmt_ns(med(AUDIT_GET_ON))} / {fmt_ns(med(AUDIT_GET_OFF))} | | | |")
+    v = med(AUDIT_VERIFY)
+    lines.append(f"| audit verify, 1,000,000 records | {fmt_ns(v)} | | < {AUDIT_VERIFY_MAX_S} s "
+                 f"| {verdict[v < AUDIT_VERIFY_MAX_S * 1e9 if v else None]} |")
+    return lines
 
 
 _WHEEL = {}
@@ -648,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="run every peer once, check outputs parse; no timings")
     ap.add_argument("--only", default="",
                     help="comma-separated peers to run (rust,upstream-go,upstream-py,rust-ffi-baseline,c,go-cgo,"
-                         "python,redact,python-redact)")
+                         "python,redact,python-redact,audit)")
     ap.add_argument("--no-write", action="store_true", help="do not write benches/results/")
     args = ap.parse_args(argv)
     wanted = set(filter(None, args.only.split(",")))
@@ -656,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
     build_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 
-    mine = {"rust", "upstream-go", "upstream-py", "redact"}
+    mine = {"rust", "upstream-go", "upstream-py", "redact", "audit"}
     peers: dict[str, dict] = {}
     failures: list[str] = []
     plan = [
@@ -669,6 +734,7 @@ def main(argv: list[str] | None = None) -> int:
         ("python", lambda: peer_python(args.quick, build_dir)),
         ("redact", lambda: peer_redact(args.quick)),
         ("python-redact", lambda: peer_python_redact(args.quick, build_dir)),
+        ("audit", lambda: peer_audit(args.quick)),
     ]
     for name, fn in plan:
         if wanted and name not in wanted:
@@ -737,6 +803,11 @@ def main(argv: list[str] | None = None) -> int:
         "come from one criterion run (`cargo bench -p runqy-vault --bench redact`); run's output goes to "
         "/dev/null and equals the redactor's, byte for byte (checked before timing).", "",
         *redact_table(peers), "",
+        "## The audit log (SPEC §13)", "",
+        "One criterion run (`cargo bench -p runqy-vault --bench audit`): the 3×20 payload and `get` with "
+        "audit-reads on (each call commits its record, no fsync) and off, the commit floor beside them, and "
+        "`audit verify` of a 1,000,000-record log; the Go model's payload is this run's.", "",
+        *audit_table(peers), "",
     ]
     if notes:
         md += ["## Notes", "", *notes, ""]
