@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,12 +69,13 @@ def test_each_call_is_recorded_with_its_actor_and_no_value(ci: Store, key: str) 
 
 
 def test_bad_filters_and_actors_are_value_errors_naming_what_is_wrong(ci: Store) -> None:
-    for filters, says in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"operation": "steal"}, "unknown operation 'steal'"),
         ({"since": "yesterday"}, "invalid time for --since 'yesterday'"),
         ({"limit": 0}, "invalid limit 0"),
         ({"keys": "TOKEN"}, "unknown field `keys`"),
-    ]:
+    ]
+    for filters, says in cases:
         with pytest.raises(runqy_vault.InvalidInputError, match=says) as e:
             ci.audit_log(**filters)
         assert isinstance(e.value, ValueError) and e.value.http_status == 400

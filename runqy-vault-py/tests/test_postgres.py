@@ -118,3 +118,12 @@ def test_postgres_main_flow_create_set_get_show_payload_rotate(pg_url: str, key:
     with Store(pg_url, new_key) as reopened:
         assert reopened.get("api-keys", "OPENAI_API_KEY") == "sk-proj-abc123xx"
         assert reopened.registration_payload(["overrides", "api-keys"])["vaults"]["REGION"] == "eu-west-1"
+        # The audit log lives in the same database, re-keyed by the rotation.
+        reopened.get("api-keys", "OPENAI_API_KEY", actor="worker:9 queue:pg")
+        records = reopened.audit_log()
+        assert [r["operation"] for r in records] == [
+            "create", "create", "set", "set", "set", "get", "payload", "rotate-key", "get", "payload", "get",
+        ]
+        assert records[-1]["actor"] == "worker:9 queue:pg"
+        assert "sk-proj-abc123xx" not in repr(records)
+        assert reopened.audit_verify() == len(records)
