@@ -13,6 +13,8 @@ Peers:
   c           the C ABI from C, paired with that baseline in one process (benches/c/bench_ffi.c)
   go-cgo      the Go package over cgo, paired with it in one process (runqy-vault-ffi/go TestPaired)
   python      runqy_vault from Python, benches/python/bench_payload.py (when present)
+  scale       rotate-key/export/import/migrate of 1M entries, list of 100k vaults: peak RSS and
+              time of each CLI process, benches/scale.py (quick mode: 10k entries)
 
 A peer that is not in the tree yet is skipped with a note. In --quick mode a
 peer that is present but fails makes the run fail (exit 1).
@@ -341,6 +343,27 @@ def peer_python(quick: bool, build_dir: Path) -> dict:
 # --- report --------------------------------------------------------------------------
 
 
+def peer_scale(quick: bool) -> dict:
+    """The scale targets (benches/scale.py): big stores through the release CLI, peak RSS and time.
+    Quick mode builds a 10k-entry store only (seconds); the 1M runs are the full run's."""
+    sys.path.insert(0, str(BENCHES))
+    import scale  # noqa: PLC0415 - benches/scale.py, beside this file
+
+    try:
+        out = scale.run(quick)
+    except scale.ScaleFailed as e:
+        raise PeerFailed(str(e)) from e
+    return {"results": out["results"], "lines": out["lines"]}
+
+
+def scale_section(peers: dict) -> list[str]:
+    p = peers.get("scale", {})
+    if not p.get("lines"):
+        return []
+    return ["## Scale: a million entries, peak RSS read from each process (benches/scale.py)", "",
+            *p["lines"], ""]
+
+
 def fmt_ns(ns: float | None) -> str:
     if ns is None or (isinstance(ns, float) and math.isnan(ns)):
         return "—"
@@ -538,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="run every peer once, check outputs parse; no timings")
     ap.add_argument("--only", default="",
-                    help="comma-separated peers to run (rust,upstream-go,upstream-py,rust-ffi-baseline,c,go-cgo,python)")
+                    help="comma-separated peers to run (rust,upstream-go,upstream-py,rust-ffi-baseline,c,go-cgo,python,scale)")
     ap.add_argument("--no-write", action="store_true", help="do not write benches/results/")
     args = ap.parse_args(argv)
     wanted = set(filter(None, args.only.split(",")))
@@ -557,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
         ("c", lambda: peer_c(args.quick, build_dir)),
         ("go-cgo", lambda: peer_go_cgo(args.quick, build_dir)),
         ("python", lambda: peer_python(args.quick, build_dir)),
+        ("scale", lambda: peer_scale(args.quick)),
     ]
     for name, fn in plan:
         if wanted and name not in wanted:
@@ -620,6 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         "## runqy-vault vs the upstream server's way (Go model)", "", *lines, "",
         "## From Python: runqy_vault vs the upstream way written in Python", "", *python_table(peers), "",
         "## Bindings: the same call through C, Go (cgo) and Python vs Rust", "", *bindings_table(peers), "",
+        *scale_section(peers),
     ]
     if notes:
         md += ["## Notes", "", *notes, ""]
