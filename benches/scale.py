@@ -78,13 +78,14 @@ def target_dir() -> Path:
     return ROOT / "target"
 
 
-def build_cli() -> Path:
-    cmd = ["cargo", "build", "--release", "-p", "runqy-vault", "--bin", "runqy-vault"]
+def build_cli(quick: bool) -> Path:
+    """The CLI: release for timings; quick mode (CI: does each op run?) takes the debug build."""
+    cmd = ["cargo", "build", "-p", "runqy-vault", "--bin", "runqy-vault"] + ([] if quick else ["--release"])
     log("$ " + " ".join(cmd))
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if p.returncode != 0:
         raise ScaleFailed("building the CLI failed:\n" + p.stderr[-3000:])
-    return target_dir() / "release" / "runqy-vault"
+    return target_dir() / ("debug" if quick else "release") / "runqy-vault"
 
 
 def cache_dir() -> Path:
@@ -225,7 +226,7 @@ def run_payload(cli: Path, sizes: list[int], work: Path, quick: bool) -> list[di
 
 def run(quick: bool, sizes: list[int] | None = None, ops: list[str] | None = None) -> dict:
     """Every scale measurement; {"results": [...], "lines": markdown table}."""
-    cli = build_cli()
+    cli = build_cli(quick)
     sizes = sizes or (QUICK_SIZES if quick else FULL_SIZES)
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="runqy-vault-scale-") as tmp:
@@ -307,7 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ops", default="", help=f"comma-separated subset of {','.join(OPS)}")
     ap.add_argument("--plot", default="", help="write a PNG of time and peak RSS against store size (matplotlib)")
     ap.add_argument("--json", default="", help="write every figure to this file")
+    ap.add_argument("--from-json", default="", help="measure nothing: table (and --plot) from a --json file")
     args = ap.parse_args(argv)
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        print("\n".join(table(results)))
+        if args.plot:
+            plot(results, Path(args.plot))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",") if s]
     ops = [o for o in args.ops.split(",") if o]
     try:
