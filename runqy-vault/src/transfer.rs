@@ -81,17 +81,11 @@ impl ExportDocument {
         path: &std::path::Path,
         recipients: &[S],
     ) -> Result<()> {
-        let recipients = parse_recipients(recipients)?;
-        let encryptor =
-            age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-                .map_err(|e| Error::InvalidInput(format!("age recipients: {e}")))?;
-        write_new_private(path, |file| {
-            use std::io::Write;
-            let mut out = encryptor.wrap_output(file)?;
+        use std::io::Write as _;
+        encrypted_export(path, recipients, |out| {
             let json = self.to_json();
             out.write_all(json.expose().as_bytes())?;
-            out.write_all(b"\n")?;
-            out.finish().map(drop)
+            out.write_all(b"\n")
         })
     }
 
@@ -128,16 +122,7 @@ impl ExportDocument {
             path: shown.clone(),
             message,
         };
-        let identities = age::IdentityFile::from_file(identity_file.to_string_lossy().into_owned())
-            .map_err(|e| Error::Io {
-                path: identity_file.display().to_string(),
-                message: format!("not a readable age identity file: {e}"),
-            })?
-            .into_identities()
-            .map_err(|e| Error::Io {
-                path: identity_file.display().to_string(),
-                message: format!("not a usable age identity file: {e}"),
-            })?;
+        let identities = age_identities(identity_file)?;
         let sealed = std::fs::read(path).map_err(|e| at(e.to_string()))?;
         if !is_age_encrypted(&sealed) {
             return Err(at(

@@ -708,7 +708,9 @@ impl Store {
     /// checked again as it goes (a document changed in between still
     /// writes all of itself or nothing). Memory stays bounded by one entry
     /// and the names seen, whatever the document's size. Returns the number
-    /// of entries written. `path` names the document in messages.
+    /// of entries written. `path` names the document in messages; `age`
+    /// says `open` decrypts it on the way (a read error then means a cut or
+    /// altered file). See [`crate::transfer::open_document`].
     pub fn import_from<R: std::io::Read>(
         &self,
         path: &str,
