@@ -81,7 +81,6 @@ impl ExportDocument {
         path: &std::path::Path,
         recipients: &[S],
     ) -> Result<()> {
-        use std::io::Write as _;
         encrypted_export(path, recipients, |out| {
             let json = self.to_json();
             out.write_all(json.expose().as_bytes())?;
