@@ -22,6 +22,8 @@ Peers:
   audit       the audit log (SPEC §13), criterion, `cargo bench -p runqy-vault
               --bench audit`: payload and get with audit-reads on and off, the
               commit floor, audit verify of 1,000,000 records, in one run
+  scale       rotate-key/export/import/migrate of 1M entries, list of 100k vaults: peak RSS and
+              time of each CLI process, benches/scale.py (quick mode: 10k entries)
 
 A peer that is not in the tree yet is skipped with a note. In --quick mode a
 peer that is present but fails makes the run fail (exit 1).
@@ -475,6 +477,27 @@ def peer_python(quick: bool, build_dir: Path) -> dict:
 # --- report --------------------------------------------------------------------------
 
 
+def peer_scale(quick: bool) -> dict:
+    """The scale targets (benches/scale.py): big stores through the release CLI, peak RSS and time.
+    Quick mode builds a 10k-entry store only (seconds); the 1M runs are the full run's."""
+    sys.path.insert(0, str(BENCHES))
+    import scale  # noqa: PLC0415 - benches/scale.py, beside this file
+
+    try:
+        out = scale.run(quick)
+    except scale.ScaleFailed as e:
+        raise PeerFailed(str(e)) from e
+    return {"results": out["results"], "lines": out["lines"]}
+
+
+def scale_section(peers: dict) -> list[str]:
+    p = peers.get("scale", {})
+    if not p.get("lines"):
+        return []
+    return ["## Scale: a million entries, peak RSS read from each process (benches/scale.py)", "",
+            *p["lines"], ""]
+
+
 def fmt_ns(ns: float | None) -> str:
     if ns is None or (isinstance(ns, float) and math.isnan(ns)):
         return "—"
@@ -713,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="run every peer once, check outputs parse; no timings")
     ap.add_argument("--only", default="",
                     help="comma-separated peers to run (rust,upstream-go,upstream-py,rust-ffi-baseline,c,go-cgo,"
-                         "python,redact,python-redact,audit)")
+                         "python,redact,python-redact,audit,scale)")
     ap.add_argument("--no-write", action="store_true", help="do not write benches/results/")
     args = ap.parse_args(argv)
     wanted = set(filter(None, args.only.split(",")))
@@ -721,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     build_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 
-    mine = {"rust", "upstream-go", "upstream-py", "redact", "audit"}
+    mine = {"rust", "upstream-go", "upstream-py", "redact", "audit", "scale"}
     peers: dict[str, dict] = {}
     failures: list[str] = []
     plan = [
@@ -735,6 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         ("redact", lambda: peer_redact(args.quick)),
         ("python-redact", lambda: peer_python_redact(args.quick, build_dir)),
         ("audit", lambda: peer_audit(args.quick)),
+        ("scale", lambda: peer_scale(args.quick)),
     ]
     for name, fn in plan:
         if wanted and name not in wanted:
@@ -808,6 +832,7 @@ def main(argv: list[str] | None = None) -> int:
         "audit-reads on (each call commits its record, no fsync) and off, the commit floor beside them, and "
         "`audit verify` of a 1,000,000-record log; the Go model's payload is this run's.", "",
         *audit_table(peers), "",
+        *scale_section(peers),
     ]
     if notes:
         md += ["## Notes", "", *notes, ""]

@@ -57,7 +57,7 @@ pub use queues::QueueConfigs;
 pub use redact::Redactor;
 pub use secret::SecretString;
 pub use store::{Location, Store};
-pub use transfer::{ExportDocument, ExportEntry, ExportVault};
+pub use transfer::{ExportDocument, ExportEntry, ExportSummary, ExportVault};
 
 /// The crate version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -2046,6 +2046,9 @@ mod history;
 #[path = "store/audit.rs"]
 mod audit;
 
+#[path = "store/streaming.rs"]
+mod streaming;
+
 #[cfg(not(feature = "postgres"))]
 #[test]
 fn postgres_url_without_the_feature_is_a_clear_storage_error() {

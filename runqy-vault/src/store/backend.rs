@@ -227,6 +227,13 @@ pub(crate) trait Tx {
     /// Serializes schema creation between processes (a no-op where the write
     /// transaction already does).
     fn lock_schema(&mut self) -> Result<()>;
+    /// A write of many rows (import, rotation, migration) runs in this
+    /// transaction: the backend may give it more memory until the commit
+    /// (SQLite: a page cache of 64 MiB instead of 2), so that its pages are
+    /// not spilled to the journal over and over before the commit.
+    fn bulk(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Whether a table of that name exists.
     fn table_exists(&mut self, name: &str) -> Result<bool>;
     /// Creates the upstream tables and our meta table when missing.

@@ -18,7 +18,9 @@ use crate::names;
 use crate::payload::{self, EntryReference};
 use crate::schema::META_FORMAT;
 use crate::secret::SecretString;
-use crate::transfer::{ExportDocument, ExportEntry, ExportVault, EXPORT_FORMAT};
+use crate::transfer::{
+    self, ExportDocument, ExportEntry, ExportSummary, ExportVault, EXPORT_FORMAT,
+};
 
 mod audit;
 mod backend;
@@ -250,7 +252,11 @@ impl Store {
                 KeyLock::None => None,
                 // Never a value under a key the store has rotated away from.
                 KeyLock::Shared => inner.keyring.check(tx, &crypto.cipher, false)?,
-                KeyLock::Exclusive => inner.keyring.check(tx, &crypto.cipher, true)?,
+                KeyLock::Exclusive => {
+                    // Import, rotation, migration: every row, in one transaction.
+                    tx.bulk()?;
+                    inner.keyring.check(tx, &crypto.cipher, true)?
+                }
             };
             // Another process migrated the store since it was opened: a legacy
             // blob written now could never be read back (SPEC §3).
@@ -264,19 +270,29 @@ impl Store {
                 actor: &self.actor,
                 note: Note::default(),
                 written: Vec::new(),
+                op: op.name(),
+                parts: 0,
+                notice: None,
                 audit_cipher: None,
             };
             let out = body(&mut w)?;
             // The operation's record, in its transaction: no record, no write.
             let mut note = audit::merge(audit::base_note(&op), std::mem::take(&mut w.note));
-            if w.written.len() > 1 {
+            if w.written.len() > 1 || w.parts > 0 {
                 // Several values (an import): each is listed, none is "the" value.
                 note.version = None;
                 note.fingerprint = None;
-                note.set("entries", std::mem::take(&mut w.written));
+                let entries = serde_json::Value::Array(std::mem::take(&mut w.written));
+                note.detail.insert("entries".to_owned(), entries); // moved, not copied by `set`
+                if w.parts > 0 {
+                    // The last of the parts (`Writer::write_part`): the earlier ones are listed before it.
+                    note.set("part", w.parts + 1);
+                    note.set("parts", w.parts + 1);
+                }
             }
             let cipher = w.audit_cipher.as_ref().unwrap_or(&crypto.cipher);
-            notice = audit::append(w.tx, cipher, &self.actor, op.name(), &note)?;
+            notice =
+                audit::append(w.tx, cipher, &self.actor, op.name(), &note)?.or(w.notice.take());
             crate::test_hooks::pause(op.name());
             Ok(out)
         })?;
@@ -616,39 +632,53 @@ impl Store {
     }
 
     /// Every vault with its plaintext entries, sorted by vault and key, read
-    /// from one snapshot of the database.
+    /// from one snapshot of the database. The whole store is in memory:
+    /// [`Store::export_to`] streams it instead.
     pub fn export(&self) -> Result<ExportDocument> {
         self.read_noted(Op::Export, |b, crypto, _| {
-            let doc = b.read_snapshot(|tx| {
-                let mut doc = ExportDocument {
-                    format: EXPORT_FORMAT,
-                    vaults: Vec::new(),
-                };
-                for summary in tx.list_vaults()? {
-                    let mut vault = ExportVault {
-                        name: summary.name,
-                        description: summary.description,
-                        entries: Vec::with_capacity(summary.entry_count as usize),
-                    };
-                    tx.vault_detail(&vault.name.clone(), &mut |name, row| {
-                        if let Some(row) = row {
-                            vault.entries.push(ExportEntry {
-                                key: row.key.to_owned(),
-                                value: decrypt(crypto, name, &row)?,
-                                is_secret: row.is_secret,
-                            });
-                        }
-                        Ok(())
-                    })?;
+            let mut doc = ExportDocument {
+                format: EXPORT_FORMAT,
+                vaults: Vec::new(),
+            };
+            b.read_snapshot(|tx| {
+                export_vaults(tx, crypto, &mut |vault| {
                     doc.vaults.push(vault);
-                }
-                Ok(doc)
+                    Ok(())
+                })
             })?;
             let entries: usize = doc.vaults.iter().map(|v| v.entries.len()).sum();
             let note = Note::default()
                 .with("vaults", doc.vaults.len())
                 .with("entries", entries);
             Ok((doc, note))
+        })
+    }
+
+    /// Writes the document of [`Store::export`] as JSON to `out` (the bytes
+    /// of [`ExportDocument::to_json`] and a newline), a vault at a time from
+    /// one snapshot of the database: memory stays bounded by the largest
+    /// vault whatever the store's size. On an error `out` holds a partial
+    /// document (see [`crate::transfer::write_new_export`], which removes it).
+    pub fn export_to(&self, out: &mut dyn std::io::Write) -> Result<ExportSummary> {
+        let out = std::cell::RefCell::new(out);
+        let started = std::cell::Cell::new(false);
+        self.read_noted(Op::Export, |b, crypto, _| {
+            // A retry (the store became v2 meanwhile) cannot take back what was written.
+            if started.replace(true) {
+                return Err(Error::storage(
+                    "the store was migrated to v2 by another process during the export: export again",
+                ));
+            }
+            let mut out = out.borrow_mut();
+            let summary = b.read_snapshot(|tx| {
+                transfer::write_document(*out, |emit| {
+                    export_vaults(tx, crypto, &mut |vault| emit(&vault))
+                })
+            })?;
+            let note = Note::default()
+                .with("vaults", summary.vaults)
+                .with("entries", summary.entries);
+            Ok((summary, note))
         })
     }
 
@@ -670,6 +700,91 @@ impl Store {
             w.note.set("count", count);
             Ok(count)
         })
+    }
+
+    /// Imports the document `open` reads (SPEC §6) without holding it in
+    /// memory: the whole document is first read and checked (nothing
+    /// written), then read again by `open` and written in one transaction,
+    /// checked again as it goes (a document changed in between still
+    /// writes all of itself or nothing). Memory stays bounded by one entry
+    /// and the names seen, whatever the document's size. Returns the number
+    /// of entries written. `path` names the document in messages; `age`
+    /// says `open` decrypts it on the way (a read error then means a cut or
+    /// altered file). See [`crate::transfer::open_document`].
+    pub fn import_from<R: std::io::Read>(
+        &self,
+        path: &str,
+        age: bool,
+        mut open: impl FnMut() -> Result<R>,
+    ) -> Result<u64> {
+        self.inner()?;
+        let source = transfer::Source { path, age };
+        transfer::read_document(open()?, &source, &mut transfer::Checked::default())?;
+        self.write(Op::Import, |w| {
+            let mut sink = Importer {
+                w,
+                vault: None,
+                count: 0,
+            };
+            transfer::read_document(open()?, &source, &mut sink)?;
+            let count = sink.count;
+            w.note.set("count", count);
+            Ok(count)
+        })
+    }
+}
+
+/// Calls `each` with every vault and its plaintext entries, sorted by vault
+/// and key, one vault at a time (export's one reading of the store).
+fn export_vaults(
+    tx: &mut dyn Tx,
+    crypto: &Crypto,
+    each: &mut dyn FnMut(ExportVault) -> Result<()>,
+) -> Result<()> {
+    for summary in tx.list_vaults()? {
+        let mut vault = ExportVault {
+            name: summary.name,
+            description: summary.description,
+            entries: Vec::with_capacity(summary.entry_count as usize),
+        };
+        tx.vault_detail(&vault.name.clone(), &mut |name, row| {
+            if let Some(row) = row {
+                vault.entries.push(ExportEntry {
+                    key: row.key.to_owned(),
+                    value: decrypt(crypto, name, &row)?,
+                    is_secret: row.is_secret,
+                });
+            }
+            Ok(())
+        })?;
+        each(vault)?;
+    }
+    Ok(())
+}
+
+/// Import's writes, as [`transfer::read_document`] hands the entries over.
+struct Importer<'a, 'w> {
+    w: &'a mut Writer<'w>,
+    /// The vault being written: its name and id.
+    vault: Option<(String, i64)>,
+    count: u64,
+}
+
+impl transfer::ImportSink for Importer<'_, '_> {
+    fn vault(&mut self, name: &str, description: &str) -> Result<()> {
+        let id = self.w.tx.merge_vault(name, description)?;
+        self.vault = Some((name.to_owned(), id));
+        Ok(())
+    }
+
+    fn entry(&mut self, vault: &str, key: &str, value: &str, is_secret: bool) -> Result<()> {
+        let id = match &self.vault {
+            Some((name, id)) if name == vault => *id,
+            _ => return Err(Error::storage("import: an entry came before its vault")),
+        };
+        self.w.put(id, vault, key, value, is_secret)?;
+        self.count += 1;
+        Ok(())
     }
 }
 

@@ -17,6 +17,10 @@ use super::{history, Crypto};
 use crate::cipher::{Binding, Cipher};
 use crate::error::{Error, Result};
 
+/// The most entries one audit record lists: past it, an operation that
+/// writes many values (an import) is recorded in parts (`Writer::write_part`).
+pub(crate) const AUDIT_PART: usize = 10_000;
+
 /// What a call does to the store: the audit record's operation, vault and key.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Op<'a> {
@@ -151,6 +155,12 @@ pub(crate) struct Writer<'t> {
     pub(crate) note: Note,
     /// The values `put` wrote: the record lists them when there are several.
     pub(crate) written: Vec<serde_json::Value>,
+    /// The operation's name, for the records of a large import's parts.
+    pub(crate) op: &'static str,
+    /// How many records of [`AUDIT_PART`] entries this operation wrote so far.
+    pub(crate) parts: u64,
+    /// What the parts' appends found wrong with the audit log.
+    pub(crate) notice: Option<String>,
     /// The keys the record is written under, when not the transaction's
     /// (rotation: the new key, as the chain was re-keyed in it).
     pub(crate) audit_cipher: Option<Cipher>,
@@ -204,11 +214,31 @@ impl Writer<'_> {
         }));
         self.note.version = Some(version);
         self.note.fingerprint = Some(fingerprint);
+        if self.written.len() >= AUDIT_PART {
+            self.write_part()?;
+        }
         let limit = self.history_limit()?;
         if version > limit {
             self.tx.prune_versions(vault, key, version - limit)?;
         }
         Ok(version)
+    }
+
+    /// Writes the entries listed so far as a record of their own ("part" N),
+    /// in the transaction: an import of a million entries is recorded in
+    /// records of [`AUDIT_PART`] entries instead of one record that would
+    /// hold every key and fingerprint in memory at once (and be one row of
+    /// over 100 MB). The door writes the last part, with the totals.
+    fn write_part(&mut self) -> Result<()> {
+        self.parts += 1;
+        let mut note = Note::default();
+        let entries = serde_json::Value::Array(std::mem::take(&mut self.written));
+        note.detail.insert("entries".to_owned(), entries); // moved, not copied by `set`
+        note.set("part", self.parts);
+        let cipher = self.audit_cipher.as_ref().unwrap_or(&self.crypto.cipher);
+        let notice = super::audit::append(self.tx, cipher, self.actor, self.op, &note)?;
+        self.notice = self.notice.take().or(notice);
+        Ok(())
     }
 
     /// The number of versions kept per key, read once per transaction.

@@ -179,9 +179,12 @@ impl Pool {
                 Err(e) => Err(e), // dropping `tx` rolls back
             }
         };
+        // The page cache as SQLite's default again, after a bulk write (`Tx::bulk`).
         if conn
             .conn
-            .execute_batch("PRAGMA synchronous = NORMAL")
+            .execute_batch(&format!(
+                "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{DEFAULT_CACHE_KIB}"
+            ))
             .is_ok()
         {
             self.put(conn); // else dropped: it would make reads' records fsync
@@ -625,11 +628,24 @@ const VERSION_COLUMNS: &str =
     "id, vault, key, version, value, is_secret, entry_digest, created_at, actor";
 
 /// The primitive queries on one SQLite transaction.
+/// The page cache of a bulk write (`Tx::bulk`), KiB: a transaction of a
+/// million rows otherwise spills the default 2 MiB to the WAL many times over.
+const BULK_CACHE_KIB: u32 = 64 * 1024;
+/// SQLite's default page cache, KiB (`SQLITE_DEFAULT_CACHE_SIZE`).
+const DEFAULT_CACHE_KIB: u32 = 2000;
+
 struct Sqlite<'a>(&'a Connection);
 
 impl Tx for Sqlite<'_> {
     fn lock_schema(&mut self) -> Result<()> {
         Ok(()) // BEGIN IMMEDIATE already holds the database's write lock
+    }
+
+    fn bulk(&mut self) -> Result<()> {
+        // Back to the default when the write ends (`Pool::write`).
+        self.0
+            .execute_batch(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
+        Ok(())
     }
 
     fn table_exists(&mut self, name: &str) -> Result<bool> {

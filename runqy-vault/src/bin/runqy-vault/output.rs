@@ -13,15 +13,19 @@ pub(crate) fn yes_no(b: bool) -> String {
 
 /// A table cell on one line: control characters escaped.
 pub(crate) fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    // No allocation per character: `list` of 100,000 vaults calls this 200,000 times.
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// At most `max` characters, the last three `...` when cut (as `runqy vault list`).
@@ -37,22 +41,26 @@ pub(crate) fn cut(s: &str, max: usize) -> String {
 /// Columns separated by two spaces, each as wide as its widest cell; the last
 /// column is not padded, so no line ends in spaces.
 pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut all: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-    all.extend(rows);
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let all = || std::iter::once(&header).chain(&rows);
+    // Each cell's width counted once (characters, not bytes).
+    let counts: Vec<Vec<usize>> = all()
+        .map(|row| row.iter().map(|c| c.chars().count()).collect())
+        .collect();
     let mut widths = vec![0; header.len()];
-    for row in &all {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    for row in &counts {
+        for (w, n) in widths.iter_mut().zip(row) {
+            *w = (*w).max(*n);
         }
     }
     let mut out = String::new();
-    for row in &all {
+    for (row, counts) in all().zip(&counts) {
         let last = row.len() - 1;
         for (i, cell) in row.iter().enumerate() {
             out.push_str(cell);
             if i < last {
-                let pad = widths[i] - cell.chars().count() + 2;
-                out.push_str(&" ".repeat(pad));
+                let pad = widths[i] - counts[i] + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push('\n');

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use runqy_vault::{ExportDocument, Store};
+use runqy_vault::transfer::{open_document, write_new_export};
+use runqy_vault::Store;
 use zeroize::Zeroizing;
 
 use crate::output::emit;
@@ -11,12 +12,8 @@ use crate::Outcome;
 
 /// `recipients` empty: plaintext (the command line asked for --plaintext).
 pub(crate) fn export(store: &Store, file: &Path, recipients: &[String]) -> Outcome {
-    let doc = store.export()?;
-    match recipients {
-        [] => doc.write_new_file(file)?,
-        _ => doc.write_new_file_encrypted(file, recipients)?,
-    }
-    let entries: usize = doc.vaults.iter().map(|v| v.entries.len()).sum();
+    // Streamed a vault at a time: a store of a million entries stays small in memory.
+    let summary = write_new_export(file, recipients, |out| store.export_to(out))?;
     let how = match recipients.len() {
         0 => "in plaintext".to_owned(),
         1 => "encrypted to 1 age recipient".to_owned(),
@@ -24,19 +21,18 @@ pub(crate) fn export(store: &Store, file: &Path, recipients: &[String]) -> Outco
     };
     // Standard error: export never writes to standard output.
     eprintln!(
-        "Exported {} vaults ({entries} entries) to {}, {how}.",
-        doc.vaults.len(),
+        "Exported {} vaults ({} entries) to {}, {how}.",
+        summary.vaults,
+        summary.entries,
         file.display()
     );
     Ok(())
 }
 
 pub(crate) fn import(store: &Store, file: &Path, identity: Option<&Path>) -> Outcome {
-    let doc = match identity {
-        Some(identity) => ExportDocument::read_encrypted_file(file, identity)?,
-        None => ExportDocument::read_file(file)?,
-    };
-    let count = store.import(&doc)?;
+    // Read twice as a stream (checked whole, then written): never in memory whole.
+    let shown = file.display().to_string();
+    let count = store.import_from(&shown, identity.is_some(), || open_document(file, identity))?;
     emit(&format!("Imported {count} entries.\n"))
 }
 
