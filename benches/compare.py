@@ -5,8 +5,11 @@
     python3 benches/compare.py --quick    # CI: every peer once, check each output parses; no timings
 
 Peers:
-  rust        criterion, `cargo bench -p runqy-vault --bench core`
-              (target/criterion/<group>/<bench>/new/{estimates,sample,benchmark}.json)
+  rust        criterion, `cargo bench -p runqy-vault --bench core` (the default
+              crypto provider, aws-lc), then its `cipher_rustcrypto` group again
+              built with the pure-Rust provider (`--no-default-features
+              --features postgres`); target/criterion/<group>/<bench>/new/
+              {estimates,sample,benchmark}.json
   upstream-go the model of the upstream server's vault store, benches/upstream-go (go run)
   upstream-py the same design in Python, benches/upstream-python/upstream_model.py
   rust-ffi-baseline  the core's own calls looped in Rust, timed in the C bench's process (benches/c/run.sh)
@@ -54,16 +57,11 @@ COMMAND = "python3 benches/compare.py"
 # Workload ids: criterion `group/function` in runqy-vault/benches/core.rs, and
 # the same ids in the upstream models' JSON.
 WORKLOADS = [
-    "cipher/encrypt_64B",
-    "cipher/decrypt_64B",
-    "cipher/aead_floor_rustcrypto_64B",
-    "cipher/aead_floor_ring_64B",
-    "cipher/encrypt_16KiB",
-    "cipher/decrypt_16KiB",
     "store/set",
     "store/get",
     "store/sqlite_floor_select_64B",
     "store/show_50",
+    "store/entries_50",
     "store/payload_3x20",
     "store/payload_3x20_big_store",
     "store/import_20000",
@@ -75,17 +73,42 @@ THROUGHPUT = {"store/payload_3x20_threads_1", "store/payload_3x20_threads_2"}
 
 # Targets against the upstream Go model (issues 2 and 5): minimum speed-up.
 SPEEDUP_TARGETS = {
-    "cipher/encrypt_64B": 8,
-    "cipher/decrypt_64B": 8,
-    "cipher/encrypt_16KiB": 8,
-    "cipher/decrypt_16KiB": 8,
     "store/set": 3,
     "store/get": 30,
-    "store/show_50": 30,
     "store/payload_3x20": 30,
     "store/payload_3x20_big_store": 30,
 }
 ABSOLUTE_TARGETS_NS = {"store/import_20000": 2e9, "store/rotate_20000": 2e9}
+
+# The cipher (issue 18): each provider is its own criterion group,
+# `cipher_<provider>/<encrypt|decrypt>_<v2|legacy>_<size>`, beside its floor
+# `floor_<seal|open>_<format>_<size>` (the provider's raw AES-GCM of the same
+# plaintext and associated data into a buffer allocated beforehand), measured
+# in the same run. Targets: >= 1.5x faster than the Go model's `cipher/<op>_<size>`
+# (upstream has one format; both of ours are held to it) and <= 1.3x the floor.
+CIPHER_PROVIDERS = ["aws-lc", "rustcrypto"]
+DEFAULT_PROVIDER = "aws-lc"  # what `cargo bench` builds: the CLI's, the C library's and the wheel's
+CIPHER_SIZES = ["64B", "1KiB", "16KiB", "64KiB"]
+CIPHER_FORMATS = ["v2", "legacy"]
+CIPHER_OPS = [("encrypt", "seal"), ("decrypt", "open")]
+CIPHER_VS_GO = 1.5
+CIPHER_VS_FLOOR = 1.3
+
+
+def cipher_workloads(provider: str) -> list[str]:
+    out = []
+    for size in CIPHER_SIZES:
+        for fmt in CIPHER_FORMATS:
+            for op, raw in CIPHER_OPS:
+                out += [f"cipher_{provider}/{op}_{fmt}_{size}", f"cipher_{provider}/floor_{raw}_{fmt}_{size}"]
+    return out
+
+
+# show and entries (issue 18): within 2x of their floor, 50 decryptions at the
+# measured AEAD cost (the default provider's floor_open_v2_64B: the bench's
+# values are 64-byte v2 blobs) plus one SQLite read (store/sqlite_floor_select_64B).
+FLOOR_TARGETS = {"store/show_50": 2.0, "store/entries_50": 2.0}
+SHOW_DECRYPTIONS = 50
 BINDING_TARGETS = {"c": 1.3, "go-cgo": 1.3, "python": 1.5}
 PYTHON_VS_MODEL_TARGET = 10
 
@@ -233,20 +256,29 @@ def peer_rust(quick: bool) -> dict:
     bench_src = ROOT / "runqy-vault" / "benches" / "core.rs"
     if not bench_src.exists():
         return {"skipped": "runqy-vault/benches/core.rs is not in the tree yet"}
+    wanted = WORKLOADS + cipher_workloads(DEFAULT_PROVIDER) + cipher_workloads("rustcrypto")
+    # The pure-Rust provider is a build of its own: only its cipher group runs.
+    pure = ["cargo", "bench", "-p", "runqy-vault", "--no-default-features", "--features", "postgres",
+            "--bench", "core", "--"]
     if quick:
         # criterion's --test runs each bench once, measures nothing.
+        # Only the default provider's build: a second release build of the core
+        # for the pure-Rust one costs CI minutes, and its bench compiles under
+        # clippy --no-default-features and its bytes are tested in test-rust.sh.
         p = run(["cargo", "bench", "-p", "runqy-vault", "--bench", "core", "--", "--test"], ROOT, 1500)
         out = p.stdout + p.stderr
         ok = set(re.findall(r"Testing (\S+)\s*\n\s*Success", out))
-        results = [{"workload": w, "median_ns": None, "samples": 0} for w in WORKLOADS if w in ok]
-        missing = [w for w in WORKLOADS if w not in ok]
+        quick_wanted = WORKLOADS + cipher_workloads(DEFAULT_PROVIDER)
+        results = [{"workload": w, "median_ns": None, "samples": 0} for w in quick_wanted if w in ok]
+        missing = [w for w in quick_wanted if w not in ok]
         if not ok:
             raise PeerFailed("criterion --test ran, but no `Testing <name> ... Success` was seen")
         return {"results": results, "missing": missing}
     run(["cargo", "bench", "-p", "runqy-vault", "--bench", "core", "--", "--noplot"], ROOT, 1500)
+    run(pure + ["--noplot", "cipher_rustcrypto/"], ROOT, 1500)
     crit = target_dir() / "criterion"
     results, missing = [], []
-    for w in WORKLOADS:
+    for w in wanted:
         d = crit / w / "new"
         est = d / "estimates.json"
         if not est.exists():
@@ -537,6 +569,13 @@ def main_table(peers: dict) -> tuple[list[str], list[dict]]:
         if w in ABSOLUTE_TARGETS_NS:
             target = f"< {fmt_ns(ABSOLUTE_TARGETS_NS[w])}"
             met = rm < ABSOLUTE_TARGETS_NS[w] if rm else None
+        if w in FLOOR_TARGETS:
+            floor = show_floor(rust)
+            if floor:
+                target = (f"≤ {FLOOR_TARGETS[w]:g}× floor {fmt_ns(floor)} ({SHOW_DECRYPTIONS} × open "
+                          f"{fmt_ns(floor_parts(rust)[0])} + read {fmt_ns(floor_parts(rust)[1])}): "
+                          f"{rm / floor:.2f}×" if rm else "")
+                met = rm <= FLOOR_TARGETS[w] * floor if rm else None
         if w == "store/payload_3x20_big_store":
             small = (rust.get("store/payload_3x20") or {}).get("median_ns")
             target += ", ≤ 1.5× own 3×20" if target else "≤ 1.5× own 3×20"
@@ -555,6 +594,53 @@ def main_table(peers: dict) -> tuple[list[str], list[dict]]:
             cell_r, cell_g = fmt_cell(r), fmt_cell(g)
         lines.append(f"| `{w}` | {cell_r} | {cell_g} | {ratio_s} | {target} | {verdict} |")
         rows.append({"workload": w, "rust_ns": rm, "go_ns": gm, "speedup": ratio, "target": target, "met": met})
+    return lines, rows
+
+
+def floor_parts(rust: dict) -> tuple[float | None, float | None]:
+    open_64 = (rust.get(f"cipher_{DEFAULT_PROVIDER}/floor_open_v2_64B") or {}).get("median_ns")
+    read = (rust.get("store/sqlite_floor_select_64B") or {}).get("median_ns")
+    return open_64, read
+
+
+def show_floor(rust: dict) -> float | None:
+    open_64, read = floor_parts(rust)
+    return SHOW_DECRYPTIONS * open_64 + read if open_64 and read else None
+
+
+def cipher_table(peers: dict) -> tuple[list[str], list[dict]]:
+    """Each provider's encrypt/decrypt of both formats at every size, against
+    the Go model and against the provider's own floor from the same run."""
+    rust, go = by_workload(peers["rust"]), by_workload(peers["upstream-go"])
+    verdict = {True: "met", False: "**missed**", None: "—"}
+    lines = ["| provider | call | format | size | runqy-vault median (p10–p90) | Go model | speed-up "
+             f"(≥ {CIPHER_VS_GO}×) | floor: raw AES-GCM | × floor (≤ {CIPHER_VS_FLOOR}×) | |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
+    for provider in CIPHER_PROVIDERS:
+        for op, raw in CIPHER_OPS:
+            for fmt in CIPHER_FORMATS:
+                for size in CIPHER_SIZES:
+                    r = rust.get(f"cipher_{provider}/{op}_{fmt}_{size}")
+                    f = rust.get(f"cipher_{provider}/floor_{raw}_{fmt}_{size}")
+                    g = go.get(f"cipher/{op}_{size}")
+                    rm, fm, gm = ((x or {}).get("median_ns") for x in (r, f, g))
+                    speedup = gm / rm if rm and gm else None
+                    over = rm / fm if rm and fm else None
+                    met_go = speedup >= CIPHER_VS_GO if speedup else None
+                    met_floor = over <= CIPHER_VS_FLOOR if over else None
+                    met = None if met_go is None or met_floor is None else (met_go and met_floor)
+                    why = ""
+                    if met is False:
+                        why = " (" + ", ".join(w for w, m in (("vs Go", met_go), ("vs floor", met_floor))
+                                              if m is False) + ")"
+                    lines.append(f"| {provider}{' (default)' if provider == DEFAULT_PROVIDER else ''} | {op} "
+                                 f"| {fmt} | {size} | {fmt_cell(r)} | {fmt_ns(gm)} "
+                                 f"| {f'{speedup:.1f}×' if speedup else '—'} | {fmt_ns(fm)} "
+                                 f"| {f'{over:.2f}×' if over else '—'} | {verdict[met]}{why} |")
+                    rows.append({"provider": provider, "op": op, "format": fmt, "size": size, "rust_ns": rm,
+                                 "go_ns": gm, "floor_ns": fm, "speedup": speedup, "over_floor": over,
+                                 "met": met})
     return lines, rows
 
 
@@ -679,7 +765,14 @@ def svg_plot(peers: dict, path: Path) -> None:
     series = [("runqy-vault (Rust)", "rust", "#1b7f3b"), ("upstream Go model", "upstream-go", "#c0392b"),
               ("upstream Python model", "upstream-py", "#7f8c8d")]
     data = {key: by_workload(peers.get(key, {})) for _, key, _ in series}
-    rows = [w for w in WORKLOADS if any((data[k].get(w) or {}).get("median_ns") for _, k, _ in series)]
+    # The cipher rows: the default provider's v2 calls beside the models' one format.
+    plotted = [f"cipher/{op}_{size}" for size in ("64B", "16KiB") for op, _ in CIPHER_OPS]
+    for w in plotted:
+        op, size = w.split("/")[1].split("_")
+        alias = data["rust"].get(f"cipher_{DEFAULT_PROVIDER}/{op}_v2_{size}")
+        if alias:
+            data["rust"][w] = alias
+    rows = [w for w in plotted + WORKLOADS if any((data[k].get(w) or {}).get("median_ns") for _, k, _ in series)]
     bar, gap, left, width, top = 9, 10, 230, 560, 50
     height = top + len(rows) * (len(series) * bar + gap) + 60
     lo_exp, hi_exp = 1, 11  # 10 ns .. 100 s
@@ -803,6 +896,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     lines, rows = main_table(peers)
+    cipher_lines, cipher_rows = cipher_table(peers)
     notes = [f"- {n}: skipped ({p['skipped']})" for n, p in peers.items() if p.get("skipped")]
     notes += [f"- {n}: failed ({p['error'].splitlines()[0]})" for n, p in peers.items() if p.get("error")]
     notes += [f"- rust: no criterion result for {', '.join(peers['rust']['missing'])}"
@@ -820,6 +914,13 @@ def main(argv: list[str] | None = None) -> int:
         "Speed-up = upstream median / runqy-vault median. Throughput rows: time per payload at that many threads "
         "(and payloads per second).", "",
         "## runqy-vault vs the upstream server's way (Go model)", "", *lines, "",
+        "## The cipher: each provider vs the Go model and vs its own floor", "",
+        f"Each provider's `Cipher::encrypt`/`decrypt` (criterion group `cipher_<provider>`) beside the "
+        f"provider's raw AES-GCM seal/open of the same plaintext and associated data with a fixed nonce "
+        f"into a buffer allocated beforehand, in the same run; the Go model is upstream's Encryptor "
+        f"(one format: both of ours are held to it). Values are ASCII; a decrypted value is checked "
+        f"as UTF-8 and wiped when dropped, which the floor does not do.", "",
+        *cipher_lines, "",
         "## From Python: runqy_vault vs the upstream way written in Python", "", *python_table(peers), "",
         "## Bindings: the same call through C, Go (cgo) and Python vs Rust", "", *bindings_table(peers), "",
         "## Redaction and `run` (SPEC §11)", "",
@@ -843,7 +944,8 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS / "latest.md").write_text(text)
         svg_plot(peers, RESULTS / "comparison.svg")
         (RESULTS / "raw.json").write_text(json.dumps({"time": now, "machine": machine(), "elapsed_s": elapsed,
-                                                      "peers": peers, "rows": rows}, indent=1, default=str) + "\n")
+                                                      "peers": peers, "rows": rows,
+                                                      "cipher_rows": cipher_rows}, indent=1, default=str) + "\n")
         log(f"wrote {RESULTS.relative_to(ROOT)}/latest.md, comparison.svg, raw.json")
     if failures:
         print("\n".join(failures), file=sys.stderr)

@@ -8,7 +8,9 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy -p runqy-vault --all-targets --no-default-features -- -D warnings
 # The C ABI with its test and bench hooks, which no default build compiles.
 cargo clippy -p runqy-vault-ffi --all-targets --all-features -- -D warnings
-cargo test -p runqy-vault --no-default-features --lib
+# Without default features the core seals with the pure-Rust provider
+# (rustcrypto); its bytes are held to the same vectors as the default aws-lc.
+cargo test -p runqy-vault --no-default-features --lib --test providers --test vectors
 cargo test
 # The README's main job must keep working: the CLI on a fresh store, and a
 # task started by `run` that sees its secrets, not the master key, and whose

@@ -257,11 +257,15 @@ func main() {
 	}
 
 	// --- cipher: upstream's Encryptor, a new AES + GCM per call ---
-	enc := &Encryptor{key: randKey()}
+	// The sizes of the harness's cipher table: a token, a small file, a
+	// certificate or kubeconfig, a big service-account bundle. Upstream has one
+	// format (nonce ‖ ct ‖ tag, no associated data); the harness compares both
+	// of runqy-vault's formats with it.
+	enc := newEncryptor(randKey())
 	for _, size := range []struct {
 		name string
 		n    int
-	}{{"64B", 64}, {"16KiB", 16 * 1024}} {
+	}{{"64B", 64}, {"1KiB", 1024}, {"16KiB", 16 * 1024}, {"64KiB", 64 * 1024}} {
 		pt := make([]byte, size.n)
 		_, _ = rand.Read(pt)
 		blob, err := enc.Encrypt(pt)

@@ -33,17 +33,28 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-var errDecryptionFailed = errors.New("decryption failed: ciphertext invalid or corrupted")
+var (
+	errVaultsDisabled   = errors.New("vaults not enabled: RUNQY_VAULT_MASTER_KEY not set")
+	errDecryptionFailed = errors.New("decryption failed: ciphertext invalid or corrupted")
+)
 
-// Encryptor is upstream's: the key behind an RWMutex, a new cipher per call.
+// Encryptor is upstream's (app/vaults/encryption.go), call for call: behind
+// the RWMutex read lock, the enabled check, then aes.NewCipher, cipher.NewGCM,
+// a nonce from crypto/rand and Seal/Open. Nothing else is done per call.
 type Encryptor struct {
-	key []byte
-	mu  sync.RWMutex
+	key     []byte
+	enabled bool
+	mu      sync.RWMutex
 }
+
+func newEncryptor(key []byte) *Encryptor { return &Encryptor{key: key, enabled: true} }
 
 func (e *Encryptor) Encrypt(plaintext []byte) ([]byte, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if !e.enabled {
+		return nil, errVaultsDisabled
+	}
 	block, err := aes.NewCipher(e.key)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create cipher: %w", err)
@@ -59,9 +70,12 @@ func (e *Encryptor) Encrypt(plaintext []byte) ([]byte, error) {
 	return gcm.Seal(nonce, nonce, plaintext, nil), nil
 }
 
-func (e *Encryptor) Decrypt(blob []byte) ([]byte, error) {
+func (e *Encryptor) Decrypt(ciphertext []byte) ([]byte, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if !e.enabled {
+		return nil, errVaultsDisabled
+	}
 	block, err := aes.NewCipher(e.key)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create cipher: %w", err)
@@ -70,15 +84,16 @@ func (e *Encryptor) Decrypt(blob []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to create GCM: %w", err)
 	}
-	ns := gcm.NonceSize()
-	if len(blob) < ns {
+	nonceSize := gcm.NonceSize()
+	if len(ciphertext) < nonceSize {
 		return nil, errDecryptionFailed
 	}
-	pt, err := gcm.Open(nil, blob[:ns], blob[ns:], nil)
+	nonce, ciphertext := ciphertext[:nonceSize], ciphertext[nonceSize:]
+	plaintext, err := gcm.Open(nil, nonce, ciphertext, nil)
 	if err != nil {
 		return nil, errDecryptionFailed
 	}
-	return pt, nil
+	return plaintext, nil
 }
 
 func (e *Encryptor) EncryptString(s string) ([]byte, error) { return e.Encrypt([]byte(s)) }
@@ -184,7 +199,7 @@ func OpenStore(path string, key []byte, journal string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, enc: &Encryptor{key: key}}, nil
+	return &Store{db: db, enc: newEncryptor(key)}, nil
 }
 
 func (s *Store) Close() error { return s.db.Close() }
@@ -405,7 +420,7 @@ func (s *Store) ImportEntries(ctx context.Context, vault string, keys, values []
 // since without one a crash mid-way leaves a store no single key opens; that
 // also makes it far cheaper than 20,000 autocommits, favouring upstream.
 func (s *Store) RotateKey(ctx context.Context, newKey []byte) error {
-	next := &Encryptor{key: newKey}
+	next := newEncryptor(newKey)
 	rows, err := s.db.QueryContext(ctx, `SELECT name FROM vaults ORDER BY name`)
 	if err != nil {
 		return err

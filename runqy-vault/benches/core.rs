@@ -53,53 +53,134 @@ fn store_with(doc: &ExportDocument) -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// The sizes of the cipher benches: a token, a small file, a certificate or
+/// kubeconfig, a big service-account bundle.
+const SIZES: [(&str, usize); 4] = [
+    ("64B", 64),
+    ("1KiB", 1024),
+    ("16KiB", 16 * 1024),
+    ("64KiB", 64 * 1024),
+];
+
+/// `ENTRY`'s v2 associated data (docs/formats.md), rebuilt here so the floor
+/// authenticates exactly what the cipher does.
+fn v2_aad(key_id: &[u8; 8]) -> Vec<u8> {
+    [
+        b"RQV\x02".as_slice(),
+        key_id,
+        &(ENTRY.vault.len() as u32).to_be_bytes(),
+        ENTRY.vault.as_bytes(),
+        &(ENTRY.key.len() as u32).to_be_bytes(),
+        ENTRY.key.as_bytes(),
+        &[u8::from(ENTRY.is_secret)],
+    ]
+    .concat()
+}
+
+/// The provider's own seal and open, with the key schedule built and a
+/// fixed nonce, from and into buffers allocated beforehand: the floor under
+/// `Cipher::encrypt` / `decrypt` of the same size and format.
+struct Floor {
+    seal: RawCall,
+    open: RawCall,
+}
+
+/// `(aad, input, output)`: one raw seal or open.
+type RawCall = Box<dyn FnMut(&[u8], &[u8], &mut [u8])>;
+
+#[cfg(feature = "aws-lc")]
+fn floor() -> Floor {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    let key = || LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[1u8; 32]).unwrap());
+    let (k1, k2) = (key(), key());
+    Floor {
+        seal: Box::new(move |aad, pt, out| {
+            let (ct, tag) = out.split_at_mut(pt.len());
+            k1.seal_out_of_place_scatter(
+                Nonce::assume_unique_for_key([2; 12]),
+                Aad::from(aad),
+                pt,
+                ct,
+                &[],
+                tag,
+            )
+            .unwrap()
+        }),
+        open: Box::new(move |aad, sealed, out| {
+            let (ct, tag) = sealed.split_at(out.len());
+            k2.open_separate_gather(
+                Nonce::assume_unique_for_key([2; 12]),
+                Aad::from(aad),
+                ct,
+                tag,
+                out,
+            )
+            .unwrap()
+        }),
+    }
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn floor() -> Floor {
+    use aes_gcm::aead::{inout::InOutBuf, AeadInOut, KeyInit};
+    let key = aes_gcm::Aes256Gcm::new(&[1u8; 32].into());
+    let k2 = aes_gcm::Aes256Gcm::new(&[1u8; 32].into());
+    Floor {
+        seal: Box::new(move |aad, pt, out| {
+            let (ct, tag_out) = out.split_at_mut(pt.len());
+            let buf = InOutBuf::new(pt, ct).unwrap();
+            let tag = key
+                .encrypt_inout_detached(&[2u8; 12].into(), aad, buf)
+                .unwrap();
+            tag_out.copy_from_slice(&tag);
+        }),
+        open: Box::new(move |aad, sealed, out| {
+            let (ct, tag) = sealed.split_at(out.len());
+            let buf = InOutBuf::new(ct, out).unwrap();
+            k2.decrypt_inout_detached(&[2u8; 12].into(), aad, buf, tag.try_into().unwrap())
+                .unwrap()
+        }),
+    }
+}
+
+/// Group `cipher_<provider>` (`cipher_aws-lc` or `cipher_rustcrypto`): the
+/// provider is chosen at build time, so each is a run of its own
+/// (`--no-default-features --features postgres` for rustcrypto).
 fn cipher(c: &mut Criterion) {
     let cipher = Cipher::new(&KeySet {
         current: MasterKey::from_bytes([1; 32]),
         previous: vec![],
     });
-    let mut g = c.benchmark_group("cipher");
-    for (name, size) in [("64B", 64), ("16KiB", 16 * 1024)] {
+    let mut floor = floor();
+    let v2_aad = v2_aad(&cipher.key_id().0);
+    let mut g = c.benchmark_group(format!("cipher_{}", runqy_vault::cipher::PROVIDER));
+    g.measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    for (name, size) in SIZES {
         let plain = vec![b'x'; size];
-        let blob = cipher.encrypt(Format::V2, ENTRY, &plain);
         g.throughput(Throughput::Bytes(size as u64));
-        g.bench_function(format!("encrypt_{name}"), |b| {
-            b.iter(|| cipher.encrypt(Format::V2, ENTRY, &plain))
-        });
-        g.bench_function(format!("decrypt_{name}"), |b| {
-            b.iter(|| cipher.decrypt(Format::V2, ENTRY, &blob).unwrap())
-        });
+        for (format, fname, aad) in [
+            (Format::V2, "v2", v2_aad.as_slice()),
+            (Format::Legacy, "legacy", &[][..]),
+        ] {
+            let blob = cipher.encrypt(format, ENTRY, &plain);
+            g.bench_function(format!("encrypt_{fname}_{name}"), |b| {
+                b.iter(|| cipher.encrypt(format, ENTRY, &plain))
+            });
+            g.bench_function(format!("decrypt_{fname}_{name}"), |b| {
+                b.iter(|| cipher.decrypt(format, ENTRY, &blob).unwrap())
+            });
+            let mut sealed = vec![0u8; size + 16];
+            g.bench_function(format!("floor_seal_{fname}_{name}"), |b| {
+                b.iter(|| (floor.seal)(aad, &plain, &mut sealed))
+            });
+            let mut opened = vec![0u8; size];
+            g.bench_function(format!("floor_open_{fname}_{name}"), |b| {
+                b.iter(|| (floor.open)(aad, &sealed, &mut opened))
+            });
+            assert_eq!(opened, plain);
+        }
     }
-    // The floor under any 64-byte value: the AEAD alone, key schedule built,
-    // fixed nonce, no associated data, in place, no allocation. RustCrypto's
-    // aes-gcm (what the store uses) and ring's BoringSSL assembly (which we do
-    // not use: its key schedule cannot be wiped) side by side.
-    let key = [1u8; 32];
-    let nonce = [2u8; 12];
-    let rc = <aes_gcm::Aes256Gcm as aes_gcm::aead::KeyInit>::new(&key.into());
-    let mut buf = [b'x'; 64];
-    g.throughput(Throughput::Bytes(64));
-    g.bench_function("aead_floor_rustcrypto_64B", |b| {
-        use aes_gcm::aead::AeadInPlace;
-        b.iter(|| {
-            rc.encrypt_in_place_detached(&nonce.into(), b"", &mut buf)
-                .unwrap()
-        })
-    });
-    let ring_key = ring::aead::LessSafeKey::new(
-        ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &key).unwrap(),
-    );
-    g.bench_function("aead_floor_ring_64B", |b| {
-        b.iter(|| {
-            ring_key
-                .seal_in_place_separate_tag(
-                    ring::aead::Nonce::assume_unique_for_key(nonce),
-                    ring::aead::Aad::empty(),
-                    &mut buf,
-                )
-                .unwrap()
-        })
-    });
     g.finish();
 }
 
@@ -186,6 +267,7 @@ fn store(c: &mut Criterion) {
         })
     });
     g.bench_function("show_50", |b| b.iter(|| s.show("fifty").unwrap()));
+    g.bench_function("entries_50", |b| b.iter(|| s.entries("fifty").unwrap()));
     g.bench_function("payload_3x20", |b| {
         b.iter(|| s.registration_payload(&vaults, None).unwrap())
     });

@@ -10,10 +10,11 @@
 //! version of that entry: never as a current value, another version, key or
 //! vault. docs/formats.md has every layout and a fixed vector of each.
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
+use crate::aead::{AeadKey, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::key::{KeyId, KeySet, MasterKey};
 use crate::nonce::{fresh_nonce, NONCE_LEN};
@@ -23,7 +24,9 @@ use crate::secret::SecretString;
 pub const V2_MAGIC: &[u8; 4] = b"RQV\x02";
 /// What ends a kept version's associated data, before `u64be(version)`.
 pub const VERSION_AAD_TAG: &[u8; 3] = b"ver";
-const TAG_LEN: usize = 16;
+/// The crypto provider compiled in: `"aws-lc"` (cargo feature `aws-lc`) or
+/// `"rustcrypto"` (pure Rust). Both write and read the same bytes.
+pub use crate::aead::PROVIDER;
 const V2_HEADER_LEN: usize = V2_MAGIC.len() + 8;
 
 /// Which ciphertext format a store writes.
@@ -75,11 +78,10 @@ impl Binding<'_> {
 }
 
 /// One master key made ready to use: both AES key schedules built once.
-#[derive(Clone)]
 struct KeyCipher {
     key_id: KeyId,
-    legacy: Aes256Gcm,
-    v2: Aes256Gcm,
+    legacy: AeadKey,
+    v2: AeadKey,
     /// The audit log's keys (fingerprints, chain), derived once.
     audit: Zeroizing<[u8; 32]>,
     chain: Zeroizing<[u8; 32]>,
@@ -89,8 +91,8 @@ impl KeyCipher {
     fn new(key: &MasterKey) -> KeyCipher {
         KeyCipher {
             key_id: key.key_id(),
-            legacy: Aes256Gcm::new(key.bytes().into()),
-            v2: Aes256Gcm::new((&*key.v2_enc_key()).into()),
+            legacy: AeadKey::new(key.bytes()),
+            v2: AeadKey::new(&key.v2_enc_key()),
             audit: key.audit_key(),
             chain: key.audit_chain_key(),
         }
@@ -98,8 +100,13 @@ impl KeyCipher {
 }
 
 /// Encrypts under the current key and decrypts under the current or any previous key.
+///
+/// Clones share the key schedules (an AWS-LC key cannot be copied); they are
+/// wiped when the last clone drops.
 #[derive(Clone)]
-pub struct Cipher {
+pub struct Cipher(Arc<Keys>);
+
+struct Keys {
     current: KeyCipher,
     previous: Vec<KeyCipher>,
 }
@@ -107,10 +114,10 @@ pub struct Cipher {
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cipher")
-            .field("key_id", &self.current.key_id)
+            .field("key_id", &self.0.current.key_id)
             .field(
                 "previous",
-                &self.previous.iter().map(|k| k.key_id).collect::<Vec<_>>(),
+                &self.0.previous.iter().map(|k| k.key_id).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -128,15 +135,15 @@ pub struct BlobInfo {
 impl Cipher {
     /// A cipher for the given keys.
     pub fn new(keys: &KeySet) -> Cipher {
-        Cipher {
+        Cipher(Arc::new(Keys {
             current: KeyCipher::new(&keys.current),
             previous: keys.previous.iter().map(KeyCipher::new).collect(),
-        }
+        }))
     }
 
     /// The current key's id.
     pub fn key_id(&self) -> KeyId {
-        self.current.key_id
+        self.0.current.key_id
     }
 
     /// Whether `id` is the current key's or a previous key's.
@@ -156,7 +163,7 @@ impl Cipher {
     /// HMAC-SHA256 under the current key's audit key (SPEC §13), never the value.
     pub fn fingerprint(&self, value: &[u8]) -> String {
         use hmac::Mac;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.current.audit[..])
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0.current.audit[..])
             .expect("HMAC takes a key of any length");
         mac.update(value);
         format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()))
@@ -164,24 +171,18 @@ impl Cipher {
 
     /// The current key's audit chain key (record MACs and the head).
     pub(crate) fn audit_chain_key(&self) -> &[u8; 32] {
-        &self.current.chain
+        &self.0.current.chain
     }
 
     fn keys(&self) -> impl Iterator<Item = &KeyCipher> {
-        std::iter::once(&self.current).chain(self.previous.iter())
+        std::iter::once(&self.0.current).chain(self.0.previous.iter())
     }
 
     /// Encrypts `plaintext` for `entry` in `format` under the current key,
     /// with a fresh random nonce.
     pub fn encrypt(&self, format: Format, entry: Binding<'_>, plaintext: &[u8]) -> Vec<u8> {
         match format {
-            Format::Legacy => seal(
-                &self.current.legacy,
-                &fresh_nonce(),
-                &[],
-                plaintext,
-                Vec::new(),
-            ),
+            Format::Legacy => seal(&self.0.current.legacy, &[], &fresh_nonce(), &[], plaintext),
             Format::V2 => self.seal_v2(entry, None, plaintext),
         }
     }
@@ -195,11 +196,12 @@ impl Cipher {
 
     fn seal_v2(&self, entry: Binding<'_>, version: Option<u64>, plaintext: &[u8]) -> Vec<u8> {
         let nonce = fresh_nonce();
-        let mut out = Vec::with_capacity(V2_HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
-        out.extend_from_slice(V2_MAGIC);
-        out.extend_from_slice(&self.current.key_id.0);
-        with_v2_aad(self.current.key_id, entry, version, |aad| {
-            seal(&self.current.v2, &nonce, aad, plaintext, out)
+        let id = self.0.current.key_id;
+        let mut header = [0u8; V2_HEADER_LEN];
+        header[..V2_MAGIC.len()].copy_from_slice(V2_MAGIC);
+        header[V2_MAGIC.len()..].copy_from_slice(&id.0);
+        with_v2_aad(id, entry, version, |aad| {
+            seal(&self.0.current.v2, &header, &nonce, aad, plaintext)
         })
     }
 
@@ -220,7 +222,7 @@ impl Cipher {
         let (text, info) = self
             .open_v2(entry, Some(version), blob)
             .ok_or_else(failed)?;
-        Ok((utf8(text, failed)?, info))
+        Ok((into_text(text, failed)?, info))
     }
 
     /// Opens a v2 blob under the key its header names, if this cipher has it.
@@ -259,7 +261,7 @@ impl Cipher {
         blob: &[u8],
     ) -> Result<(SecretString, BlobInfo)> {
         if let Some((text, info)) = self.open_v2(entry, None, blob) {
-            return Ok((utf8(text, || entry.decryption_failed())?, info));
+            return Ok((into_text(text, || entry.decryption_failed())?, info));
         }
         if format == Format::Legacy && blob.len() >= NONCE_LEN + TAG_LEN {
             for k in self.keys() {
@@ -268,7 +270,7 @@ impl Cipher {
                         format: Format::Legacy,
                         key_id: k.key_id,
                     };
-                    return Ok((utf8(text, || entry.decryption_failed())?, info));
+                    return Ok((into_text(text, || entry.decryption_failed())?, info));
                 }
             }
         }
@@ -279,13 +281,7 @@ impl Cipher {
     /// runqy server's other secrets that share the master key
     /// (`autoscale_providers.config`): no binding, not necessarily UTF-8.
     pub(crate) fn encrypt_legacy_bytes(&self, plaintext: &[u8]) -> Vec<u8> {
-        seal(
-            &self.current.legacy,
-            &fresh_nonce(),
-            &[],
-            plaintext,
-            Vec::new(),
-        )
+        seal(&self.0.current.legacy, &[], &fresh_nonce(), &[], plaintext)
     }
 
     /// Opens a legacy blob under the current or a previous key (see
@@ -295,9 +291,13 @@ impl Cipher {
     }
 }
 
-fn utf8(mut bytes: Zeroizing<Vec<u8>>, failed: impl FnOnce() -> Error) -> Result<SecretString> {
-    // The buffer becomes the string without a copy; a value that authenticates
-    // but is not UTF-8 was not written by a runqy vault.
+/// The opened buffer becomes the string without a copy; a value that
+/// authenticates but is not UTF-8 was not written by a runqy vault. std's
+/// check, not an unchecked conversion after a faster one: no `unsafe` here.
+fn into_text(
+    mut bytes: Zeroizing<Vec<u8>>,
+    failed: impl FnOnce() -> Error,
+) -> Result<SecretString> {
     match String::from_utf8(std::mem::take(&mut *bytes)) {
         Ok(s) => Ok(SecretString::from(s)),
         Err(e) => {
@@ -351,42 +351,43 @@ fn with_v2_aad<T>(
     f(buf)
 }
 
-/// Appends `nonce ‖ ciphertext ‖ tag` to `out`.
+/// `header ‖ nonce ‖ ciphertext ‖ tag`, in one buffer sized once. The
+/// provider seals out of place, from `plaintext` into this buffer, so it only
+/// ever holds ciphertext and needs no wiping (and never reallocates, which
+/// would leave a copy in freed memory).
 fn seal(
-    cipher: &Aes256Gcm,
+    key: &AeadKey,
+    header: &[u8],
     nonce: &[u8; NONCE_LEN],
     aad: &[u8],
     plaintext: &[u8],
-    mut out: Vec<u8>,
 ) -> Vec<u8> {
-    out.reserve(NONCE_LEN + plaintext.len() + TAG_LEN);
-    out.extend_from_slice(nonce);
-    let start = out.len();
-    out.extend_from_slice(plaintext);
-    let tag = cipher
-        .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, &mut out[start..])
-        .expect("AES-GCM encrypts any value under 64 GiB");
-    out.extend_from_slice(&tag);
+    let mut out = vec![0u8; header.len() + NONCE_LEN + plaintext.len() + TAG_LEN];
+    let (head, rest) = out.split_at_mut(header.len());
+    head.copy_from_slice(header);
+    let (n, sealed) = rest.split_at_mut(NONCE_LEN);
+    n.copy_from_slice(nonce);
+    key.seal_into(nonce, aad, plaintext, sealed);
     out
 }
 
-/// Opens `nonce ‖ ciphertext ‖ tag`; `None` when it does not authenticate.
-fn open(cipher: &Aes256Gcm, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    if sealed.len() < NONCE_LEN + TAG_LEN {
-        return None;
-    }
+/// Opens `nonce ‖ ciphertext ‖ tag` straight into the buffer that is
+/// returned; `None` when it does not authenticate (the buffer, which may
+/// then hold unauthenticated plaintext, is wiped as it drops).
+fn open(key: &AeadKey, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let ct_len = sealed.len().checked_sub(NONCE_LEN + TAG_LEN)?;
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
-    let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let mut buf = Zeroizing::new(ct.to_vec());
-    cipher
-        .decrypt_in_place_detached(
-            Nonce::from_slice(nonce),
-            aad,
-            &mut buf,
-            Tag::from_slice(tag),
-        )
-        .ok()?;
-    Some(buf)
+    let (ct, tag) = rest.split_at(ct_len);
+    let mut out = Zeroizing::new(vec![0u8; ct_len]);
+    key.open_into(
+        nonce.try_into().ok()?,
+        aad,
+        ct,
+        tag.try_into().ok()?,
+        &mut out,
+    )
+    .ok()?;
+    Some(out)
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag` under a raw 256-bit key with any
@@ -394,7 +395,16 @@ fn open(cipher: &Aes256Gcm, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u
 /// tests against external vectors (Wycheproof); not part of the API.
 #[doc(hidden)]
 pub fn aead_open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    open(&Aes256Gcm::new(key.into()), sealed, aad)
+    open(&AeadKey::new(key), sealed, aad)
+}
+
+/// Seals `plaintext` as `nonce ‖ ciphertext ‖ tag` under a raw 256-bit key
+/// with a given nonce, through the same code the formats use. For the
+/// providers' conformance tests (fixed nonces give fixed bytes); not part of
+/// the API, and never for real values: a nonce must not repeat.
+#[doc(hidden)]
+pub fn aead_seal(key: &[u8; 32], nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    seal(&AeadKey::new(key), &[], nonce, aad, plaintext)
 }
 
 #[cfg(test)]
@@ -513,13 +523,7 @@ mod tests {
         let mut nonce = [0u8; 12];
         nonce[..4].copy_from_slice(V2_MAGIC);
         nonce[4..12].copy_from_slice(&c.key_id().0);
-        let blob = seal(
-            &c.current.legacy,
-            &nonce,
-            &[],
-            b"legacy value here",
-            Vec::new(),
-        );
+        let blob = seal(&c.0.current.legacy, &[], &nonce, &[], b"legacy value here");
         assert_eq!(
             c.decrypt(Format::Legacy, E, &blob).unwrap().0.expose(),
             "legacy value here"
@@ -540,13 +544,7 @@ mod tests {
         let mut nonce = [0u8; 12];
         nonce[..4].copy_from_slice(V2_MAGIC);
         nonce[4..12].copy_from_slice(&c.key_id().0);
-        let tricky = seal(
-            &c.current.legacy,
-            &nonce,
-            &[],
-            b"legacy value here",
-            Vec::new(),
-        );
+        let tricky = seal(&c.0.current.legacy, &[], &nonce, &[], b"legacy value here");
         assert!(c.decrypt(Format::V2, E, &tricky).is_err());
         assert!(c.decrypt(Format::Legacy, E, &tricky).is_ok());
         // v2 blobs read in both.

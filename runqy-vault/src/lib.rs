@@ -21,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+mod aead;
 pub mod check;
 pub mod cipher;
 pub mod env_file;
