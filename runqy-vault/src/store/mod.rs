@@ -236,6 +236,17 @@ impl Store {
         self.enabled.as_ref().map(|e| e.crypto().cipher.key_id())
     }
 
+    /// Round trips this store's PostgreSQL connections have sent so far;
+    /// `None` on SQLite or a disabled store (the round-trip tests only).
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn round_trips(&self) -> Option<u64> {
+        match &self.enabled.as_deref()?.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => Some(p.round_trips()),
+            _ => None,
+        }
+    }
+
     fn inner(&self) -> Result<&Enabled> {
         self.enabled.as_deref().ok_or(Error::Disabled)
     }

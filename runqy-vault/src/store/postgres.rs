@@ -20,6 +20,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,6 +79,10 @@ struct Settings {
     connect_timeout: Option<Duration>,
     /// Any one round trip; `None` when the statement timeout is 0 (no limit).
     deadline: Option<Duration>,
+    /// Round trips sent on this store's connections after they were opened
+    /// (each query, prepare, batch, BEGIN, COMMIT): what the round-trip
+    /// tests assert (`test_hooks::postgres_round_trips`).
+    trips: AtomicU64,
 }
 
 /// A client on a runtime of its own, and the statements it has prepared:
@@ -192,6 +197,7 @@ impl Settings {
             label,
             connect_timeout,
             deadline,
+            trips: AtomicU64::new(0),
         })
     }
 
@@ -367,6 +373,11 @@ impl Pool {
         Ok(Pool { pool, settings })
     }
 
+    /// Round trips sent so far (see `Settings::trips`).
+    pub(crate) fn round_trips(&self) -> u64 {
+        self.settings.trips.load(Ordering::Relaxed)
+    }
+
     fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
         self.pool.get().map_err(|e| {
             Error::Storage(
@@ -520,6 +531,15 @@ impl<'a> Pg<'a> {
         }
     }
 
+    /// Sends one round trip on the connection's runtime, within the deadline, and counts it.
+    fn send<F: Future<Output = std::result::Result<T, tokio_postgres::Error>>, T>(
+        &self,
+        f: F,
+    ) -> Trip<T> {
+        self.settings.trips.fetch_add(1, Ordering::Relaxed);
+        block(&self.conn.rt, self.settings.deadline, f)
+    }
+
     /// Judges a round trip: `Ok(Some(v))` answered, `Ok(None)` send it again
     /// (the connection was dead before anything of this call happened, and
     /// has been replaced), `Err` the call fails.
@@ -562,11 +582,7 @@ impl<'a> Pg<'a> {
             return Ok(st.clone());
         }
         loop {
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.prepare(sql),
-            );
+            let trip = self.send(self.conn.client.prepare(sql));
             if let Some(st) = self.settle(trip)? {
                 self.conn.statements.insert(sql, st.clone());
                 return Ok(st);
@@ -577,11 +593,7 @@ impl<'a> Pg<'a> {
     /// Statements without parameters (BEGIN, COMMIT, the schema).
     fn batch(&mut self, sql: &str) -> Result<()> {
         loop {
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.batch_execute(sql),
-            );
+            let trip = self.send(self.conn.client.batch_execute(sql));
             if let Some(()) = self.settle(trip)? {
                 return Ok(());
             }
@@ -593,11 +605,7 @@ impl<'a> Pg<'a> {
         if self.conn.broken.get() {
             return;
         }
-        let trip = block(
-            &self.conn.rt,
-            self.settings.deadline,
-            self.conn.client.batch_execute("ROLLBACK"),
-        );
+        let trip = self.send(self.conn.client.batch_execute("ROLLBACK"));
         if !matches!(trip, Trip::Done(Ok(()))) {
             self.conn.broken.set(true);
         }
@@ -606,11 +614,7 @@ impl<'a> Pg<'a> {
     fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
         loop {
             let st = self.statement(sql)?;
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.query(&st, params),
-            );
+            let trip = self.send(self.conn.client.query(&st, params));
             if let Some(rows) = self.settle(trip)? {
                 return Ok(rows);
             }
@@ -620,11 +624,7 @@ impl<'a> Pg<'a> {
     fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
         loop {
             let st = self.statement(sql)?;
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.query_opt(&st, params),
-            );
+            let trip = self.send(self.conn.client.query_opt(&st, params));
             if let Some(row) = self.settle(trip)? {
                 return Ok(row);
             }
@@ -634,11 +634,7 @@ impl<'a> Pg<'a> {
     fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
         loop {
             let st = self.statement(sql)?;
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.execute(&st, params),
-            );
+            let trip = self.send(self.conn.client.execute(&st, params));
             if let Some(n) = self.settle(trip)? {
                 return Ok(n);
             }
