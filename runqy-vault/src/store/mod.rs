@@ -259,6 +259,12 @@ impl Store {
         let mut notice = None;
         let out = inner.backend.write(|tx| {
             let mut crypto = inner.crypto();
+            let key_lock = match op.key_lock() {
+                KeyLock::Shared => Some(inner.keyring.lock(false)),
+                _ => None,
+            };
+            // On PostgreSQL: BEGIN and the first reads in one round trip.
+            tx.ahead(&op.ahead(key_lock))?;
             let stored_format = match op.key_lock() {
                 KeyLock::None => None,
                 // Never a value under a key the store has rotated away from.
