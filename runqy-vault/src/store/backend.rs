@@ -195,6 +195,7 @@ pub(crate) struct KeyMeta {
 /// The reads a single write makes before its own writes, in their order
 /// ([`Tx::ahead`]): each is asked again later, and answered from here.
 #[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // only PostgreSQL reads ahead
 pub(crate) struct Ahead<'a> {
     /// The key check's rows, held as this says ([`Tx::key_meta`]).
     pub(crate) key_meta: Option<MetaLock>,

@@ -395,6 +395,7 @@ impl Pool {
     }
 
     /// Round trips sent so far (see `Settings::trips`).
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn round_trips(&self) -> u64 {
         self.settings.trips.load(Ordering::Relaxed)
     }
