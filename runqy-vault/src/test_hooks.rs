@@ -30,6 +30,14 @@ pub(crate) fn pause(point: &str) {
     }
 }
 
+/// The round trips `store`'s PostgreSQL connections have sent since it was
+/// opened (each query, prepare, batch, BEGIN and COMMIT; not the connects),
+/// for the tests that pin each operation's count; `None` on SQLite.
+#[cfg(feature = "test-hooks")]
+pub fn postgres_round_trips(store: &crate::Store) -> Option<u64> {
+    store.round_trips()
+}
+
 /// Without the feature: nothing, compiled away.
 #[cfg(not(feature = "test-hooks"))]
 #[inline(always)]

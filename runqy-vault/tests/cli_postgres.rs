@@ -176,7 +176,8 @@ fn cli_history_on_postgres_rollback_cas_restore_purge() {
         .skip(1)
         .map(|l| {
             let cells: Vec<&str> = l.split_whitespace().collect();
-            (cells[0], cells[cells.len() - 1])
+            // VERSION VALUE SECRET CREATED ACTOR STATE LAST-READ: the state is the 6th.
+            (cells[0], cells[5])
         })
         .collect();
     assert_eq!(states, [("2", "current"), ("1", "replaced")], "{history}");

@@ -192,6 +192,23 @@ pub(crate) struct KeyMeta {
     pub key_ids: Option<String>,
 }
 
+/// The reads a single write makes before its own writes, in their order
+/// ([`Tx::ahead`]): each is asked again later, and answered from here.
+#[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // only PostgreSQL reads ahead
+pub(crate) struct Ahead<'a> {
+    /// The key check's rows, held as this says ([`Tx::key_meta`]).
+    pub(crate) key_meta: Option<MetaLock>,
+    /// The vault whose row is locked ([`Tx::touch_vault`]).
+    pub(crate) vault: Option<&'a str>,
+    /// The vault and key whose newest version is read ([`Tx::newest_version`]).
+    pub(crate) entry: Option<(&'a str, &'a str)>,
+    /// Whether `history_limit` is read ([`Tx::meta_get`]).
+    pub(crate) history_limit: bool,
+    /// Whether the audit head is read and locked ([`Tx::audit_head`]).
+    pub(crate) audit_head: bool,
+}
+
 /// How [`Tx::key_meta`] holds the rows it read until the transaction ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MetaLock {
@@ -232,6 +249,12 @@ pub(crate) trait Tx {
     /// (SQLite: a page cache of 64 MiB instead of 2), so that its pages are
     /// not spilled to the journal over and over before the commit.
     fn bulk(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// What the write will read first, said before it starts, so a backend
+    /// whose every statement is a round trip (PostgreSQL) can send them all
+    /// at once, with BEGIN, and answer each from what it read (SQLite: nothing).
+    fn ahead(&mut self, _ahead: &Ahead<'_>) -> Result<()> {
         Ok(())
     }
     /// Whether a table of that name exists.
@@ -315,8 +338,9 @@ pub(crate) trait Tx {
         entry_digest: &[u8],
         actor: &str,
     ) -> Result<()>;
-    /// Deletes the versions of a key numbered `up_to` or lower; how many.
-    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<u64>;
+    /// Deletes the versions of a key numbered `up_to` or lower (a backend
+    /// may send it with its next statement: nothing waits for its answer).
+    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<()>;
     /// Keeps only the newest `keep` versions of every key; how many were deleted.
     fn prune_all_versions(&mut self, keep: i64) -> Result<u64>;
     /// The entry's row with its timestamps (`each(vault, Some(entry))`),

@@ -53,6 +53,16 @@ impl Keyring {
         })
     }
 
+    /// How [`Keyring::check`] locks the key check's rows: exclusively for
+    /// many values or for the first write under a key not recorded yet.
+    pub(crate) fn lock(&self, exclusive: bool) -> MetaLock {
+        if exclusive || !self.recorded.load(Ordering::Acquire) {
+            MetaLock::Exclusive
+        } else {
+            MetaLock::Shared
+        }
+    }
+
     /// Inside a write: locks the key check's meta rows and checks this
     /// store's keys still open every value in the store. Another process may
     /// have rotated the key since this store was opened; writing on would
@@ -69,13 +79,7 @@ impl Keyring {
         cipher: &Cipher,
         exclusive: bool,
     ) -> Result<Option<Format>> {
-        let recorded = self.recorded.load(Ordering::Acquire);
-        let lock = if exclusive || !recorded {
-            MetaLock::Exclusive
-        } else {
-            MetaLock::Shared
-        };
-        let meta = tx.key_meta(lock)?;
+        let meta = tx.key_meta(self.lock(exclusive))?;
         let format = meta.format.as_deref().and_then(Format::parse);
         let Some(stored) = meta.key_id.as_deref() else {
             record_only(tx, cipher.key_id())?;

@@ -236,6 +236,17 @@ impl Store {
         self.enabled.as_ref().map(|e| e.crypto().cipher.key_id())
     }
 
+    /// Round trips this store's PostgreSQL connections have sent so far;
+    /// `None` on SQLite or a disabled store (the round-trip tests only).
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn round_trips(&self) -> Option<u64> {
+        match &self.enabled.as_deref()?.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => Some(p.round_trips()),
+            _ => None,
+        }
+    }
+
     fn inner(&self) -> Result<&Enabled> {
         self.enabled.as_deref().ok_or(Error::Disabled)
     }
@@ -248,6 +259,12 @@ impl Store {
         let mut notice = None;
         let out = inner.backend.write(|tx| {
             let mut crypto = inner.crypto();
+            let key_lock = match op.key_lock() {
+                KeyLock::Shared => Some(inner.keyring.lock(false)),
+                _ => None,
+            };
+            // On PostgreSQL: BEGIN and the first reads in one round trip.
+            tx.ahead(&op.ahead(key_lock))?;
             let stored_format = match op.key_lock() {
                 KeyLock::None => None,
                 // Never a value under a key the store has rotated away from.

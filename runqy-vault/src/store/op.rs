@@ -12,7 +12,7 @@
 //! [`Store::read`]: super::Store::read
 
 use super::audit::Note;
-use super::backend::Tx;
+use super::backend::{Ahead, MetaLock, Tx};
 use super::{history, Crypto};
 use crate::cipher::{Binding, Cipher};
 use crate::error::{Error, Result};
@@ -96,6 +96,31 @@ impl Op<'_> {
             Op::Set { .. } | Op::Rollback { .. } | Op::Restore { .. } => KeyLock::Shared,
             Op::Import | Op::RotateKey | Op::Migrate => KeyLock::Exclusive,
             _ => KeyLock::None,
+        }
+    }
+
+    /// What a short write reads before it writes ([`Tx::ahead`]), when its
+    /// key check locks as `key_lock` says. Only single writes: a bulk one
+    /// (import, rotation, migration) would hold the audit head from its
+    /// start, and the others read nothing the body does not change first.
+    pub(crate) fn ahead<'s>(&'s self, key_lock: Option<MetaLock>) -> Ahead<'s> {
+        let single = |vault: Option<&'s str>, entry: Option<(&'s str, &'s str)>| Ahead {
+            key_meta: key_lock,
+            vault,
+            entry,
+            history_limit: entry.is_some(),
+            audit_head: true,
+        };
+        match *self {
+            Op::Set { vault, key }
+            | Op::Rollback { vault, key, .. }
+            | Op::Restore { vault, key } => single(Some(vault), Some((vault, key))),
+            Op::Unset { vault, .. } | Op::DeleteVault { vault } => single(Some(vault), None),
+            Op::Purge {
+                vault,
+                key: Some(_),
+            } => single(Some(vault), None),
+            _ => Ahead::default(),
         }
     }
 

@@ -13,22 +13,25 @@
 //! A connection found dead on the first round trip of a call (a server
 //! restart or failover closed it while it sat in the pool) is replaced and
 //! that round trip sent again: nothing of the call had happened yet, so this
-//! holds for reads and writes alike (a write's first round trip is BEGIN). A
-//! connection lost later fails the call; a write then was not committed.
+//! holds for reads and writes alike (a write's first round trip carries its
+//! BEGIN). A connection lost later fails the call; a write then was not committed.
 //! Every error names the host and database, never the password.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Client, Config, NoTls, Row, Socket, Statement};
 
 use super::backend::{
-    AuditRow, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta, MetaLock, Newest, ProviderRow,
-    QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
+    Ahead, AuditRow, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta, MetaLock, Newest,
+    ProviderRow, QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
 };
 use super::location::PostgresUrl;
 use super::pg_tls::{self, Tls};
@@ -57,6 +60,25 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The advisory lock that serializes schema creation between processes ("runqyvlt").
 const SCHEMA_LOCK: i64 = 0x7275_6e71_7976_6c74;
 
+/// The statements [`Tx::ahead`] may send before they are asked (each
+/// method below takes its answer instead of asking again).
+const META_GET: &str = "SELECT value FROM runqy_vault_meta WHERE name = $1";
+const KEY_META: &str =
+    "SELECT name, value FROM runqy_vault_meta WHERE name IN ('format', 'key_id', 'key_ids')";
+const KEY_META_SHARE: &str = "SELECT name, value FROM runqy_vault_meta
+     WHERE name IN ('format', 'key_id', 'key_ids') FOR SHARE";
+const KEY_META_UPDATE: &str = "SELECT name, value FROM runqy_vault_meta
+     WHERE name IN ('format', 'key_id', 'key_ids') FOR UPDATE";
+const TOUCH_VAULT: &str =
+    "UPDATE vaults SET updated_at = NOW() WHERE name = $1 RETURNING id::bigint";
+const NEWEST_VERSION: &str = "SELECT version, is_secret, entry_digest FROM runqy_vault_versions
+     WHERE vault = $1 AND key = $2 ORDER BY version DESC LIMIT 1";
+// The head's row is locked until commit: appends from every server
+// sharing the database take their turn, so the chain never forks.
+const AUDIT_HEAD: &str =
+    "SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'audit_head' FOR UPDATE),
+            to_regclass('runqy_vault_audit') IS NOT NULL";
+
 /// A timestamp column as RFC 3339 UTC text.
 macro_rules! rfc3339 {
     ($column:literal) => {
@@ -78,6 +100,10 @@ struct Settings {
     connect_timeout: Option<Duration>,
     /// Any one round trip; `None` when the statement timeout is 0 (no limit).
     deadline: Option<Duration>,
+    /// Round trips sent on this store's connections after they were opened
+    /// (each query, prepare, batch, BEGIN, COMMIT): what the round-trip
+    /// tests assert (`test_hooks::postgres_round_trips`).
+    trips: AtomicU64,
 }
 
 /// A client on a runtime of its own, and the statements it has prepared:
@@ -192,6 +218,7 @@ impl Settings {
             label,
             connect_timeout,
             deadline,
+            trips: AtomicU64::new(0),
         })
     }
 
@@ -367,6 +394,12 @@ impl Pool {
         Ok(Pool { pool, settings })
     }
 
+    /// Round trips sent so far (see `Settings::trips`).
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn round_trips(&self) -> u64 {
+        self.settings.trips.load(Ordering::Relaxed)
+    }
+
     fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
         self.pool.get().map_err(|e| {
             Error::Storage(
@@ -384,19 +417,24 @@ impl Pool {
     pub(crate) fn read_one<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
         let mut pg = Pg::new(&mut conn, &self.settings);
-        f(&mut pg)
+        let out = f(&mut pg)?;
+        pg.flush()?;
+        Ok(out)
     }
 
     /// A REPEATABLE READ, READ ONLY transaction: its statements see one snapshot.
     pub(crate) fn read_snapshot<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
         let mut pg = Pg::new(&mut conn, &self.settings);
-        pg.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        pg.begin = Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         match f(&mut pg) {
-            Ok(out) => {
-                pg.batch("COMMIT")?;
-                Ok(out)
-            }
+            Ok(out) => match pg.commit() {
+                Ok(()) => Ok(out),
+                Err(e) => {
+                    pg.rollback();
+                    Err(e)
+                }
+            },
             Err(e) => {
                 pg.rollback();
                 Err(e)
@@ -410,14 +448,21 @@ impl Pool {
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;
         let mut pg = Pg::new(&mut conn, &self.settings);
-        pg.batch("BEGIN")?;
+        // BEGIN goes out with the first statement, and the writes whose
+        // answer nothing waits for go out with the next statement or with COMMIT.
+        pg.begin = Some("BEGIN");
         match f(&mut pg) {
-            Ok(out) => match pg.batch("COMMIT") {
+            Ok(out) => match pg.commit() {
                 Ok(()) => Ok(out),
                 Err(Error::Storage(s)) if pg.conn.broken.get() => Err(Error::Storage(s.noted(
                     "the connection was lost during COMMIT: the write may or may not have been committed",
                 ))),
-                Err(e) => Err(e),
+                Err(e) => {
+                    // A held-back write that could not even be prepared left
+                    // the transaction open: end it before the pool takes the connection.
+                    pg.rollback();
+                    Err(e)
+                }
             },
             Err(e) => {
                 pg.rollback();
@@ -506,9 +551,92 @@ struct Pg<'a> {
     answered: usize,
     /// Whether the connection was replaced once already in this call.
     replaced: bool,
+    /// The BEGIN of this call's transaction, not sent yet: it goes out with
+    /// the first statement, in the same round trip.
+    begin: Option<&'static str>,
+    /// Writes whose answer nothing waits for, sent with the next round trip
+    /// (in order, before its statements) or with COMMIT. One that fails
+    /// aborts the transaction, so COMMIT then rolls back: nothing half-written.
+    pending: Vec<Deferred>,
+    /// Answers read ahead by [`Tx::ahead`], each taken by the call that asks it.
+    ahead: Vec<ReadAhead>,
 }
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+/// A parameter owned by a write sent later.
+type Owned = Box<dyn ToSql + Sync + Send>;
+/// The most writes held back before they are sent on their own.
+const MAX_PENDING: usize = 256;
+
+/// A write put off to the next round trip.
+struct Deferred {
+    sql: &'static str,
+    params: Vec<Owned>,
+}
+
+/// An answer read ahead: the statement, what it was asked about, its rows.
+struct ReadAhead {
+    sql: &'static str,
+    about: String,
+    rows: Vec<Row>,
+}
+
+/// One statement of a round trip.
+enum Ask<'p> {
+    /// A prepared statement whose rows are wanted.
+    Rows(&'static str, Params<'p>),
+    /// A prepared statement whose count of rows changed is wanted.
+    Count(&'static str, Params<'p>),
+    /// Statements without parameters, by the simple protocol (BEGIN, COMMIT, DDL).
+    Simple(&'p str),
+}
+
+/// An answer to an [`Ask`].
+enum Answer {
+    Rows(Vec<Row>),
+    Count(u64),
+}
+
+type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
+type Pending<'f> = Pin<Box<dyn Future<Output = PgResult<Answer>> + 'f>>;
+
+/// Polls `futures` in their order until every one is done: each sends its
+/// request on its first poll, so they leave as one pipeline, in order, and
+/// the server answers them in one round trip. (A join of our own: the
+/// order of the first polls is the point, and `join_all` does not promise it.)
+/// One that fails on its first poll was not sent (a parameter that would not
+/// encode, a closed connection): none after it is sent either, so a COMMIT
+/// behind it never commits the transaction without it. The first error in
+/// order wins: the later statements of a failed transaction only say it was aborted.
+async fn in_order(mut futures: Vec<Pending<'_>>) -> PgResult<Vec<Answer>> {
+    let mut answers: Vec<Option<PgResult<Answer>>> = futures.iter().map(|_| None).collect();
+    let mut started = 0;
+    let mut unsent = false;
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (i, (f, answer)) in futures.iter_mut().zip(answers.iter_mut()).enumerate() {
+            if answer.is_some() || (i >= started && unsent) {
+                continue;
+            }
+            let first = i >= started;
+            started = started.max(i + 1);
+            match f.as_mut().poll(cx) {
+                Poll::Ready(a) => {
+                    unsent |= first && a.is_err();
+                    *answer = Some(a);
+                }
+                Poll::Pending => done = false,
+            }
+        }
+        if done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    answers.into_iter().flatten().collect()
+}
 
 impl<'a> Pg<'a> {
     fn new(conn: &'a mut Conn, settings: &'a Settings) -> Pg<'a> {
@@ -517,7 +645,19 @@ impl<'a> Pg<'a> {
             settings,
             answered: 0,
             replaced: false,
+            begin: None,
+            pending: Vec::new(),
+            ahead: Vec::new(),
         }
+    }
+
+    /// Sends one round trip on the connection's runtime, within the deadline, and counts it.
+    fn send<F: Future<Output = std::result::Result<T, tokio_postgres::Error>>, T>(
+        &self,
+        f: F,
+    ) -> Trip<T> {
+        self.settings.trips.fetch_add(1, Ordering::Relaxed);
+        block(&self.conn.rt, self.settings.deadline, f)
     }
 
     /// Judges a round trip: `Ok(Some(v))` answered, `Ok(None)` send it again
@@ -562,11 +702,7 @@ impl<'a> Pg<'a> {
             return Ok(st.clone());
         }
         loop {
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.prepare(sql),
-            );
+            let trip = self.send(self.conn.client.prepare(sql));
             if let Some(st) = self.settle(trip)? {
                 self.conn.statements.insert(sql, st.clone());
                 return Ok(st);
@@ -574,74 +710,160 @@ impl<'a> Pg<'a> {
         }
     }
 
-    /// Statements without parameters (BEGIN, COMMIT, the schema).
-    fn batch(&mut self, sql: &str) -> Result<()> {
+    /// One round trip: the BEGIN not sent yet, the writes put off, then
+    /// `asks`, pipelined; the answers to `asks`. Statements not prepared on
+    /// this connection yet are prepared first, a round trip each.
+    fn trip(&mut self, asks: &[Ask<'_>]) -> Result<Vec<Answer>> {
+        if asks.is_empty() && self.pending.is_empty() {
+            return Ok(Vec::new());
+        }
         loop {
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.batch_execute(sql),
-            );
-            if let Some(()) = self.settle(trip)? {
-                return Ok(());
+            let mut statements = Vec::with_capacity(self.pending.len() + asks.len());
+            for i in 0..self.pending.len() {
+                statements.push(self.statement(self.pending[i].sql)?);
+            }
+            for ask in asks {
+                match ask {
+                    Ask::Rows(sql, _) | Ask::Count(sql, _) => statements.push(self.statement(sql)?),
+                    Ask::Simple(_) => {}
+                }
+            }
+            let deferred: Vec<Vec<&(dyn ToSql + Sync)>> = self
+                .pending
+                .iter()
+                .map(|d| {
+                    d.params
+                        .iter()
+                        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                        .collect()
+                })
+                .collect();
+            let client = &self.conn.client;
+            let mut futures: Vec<Pending<'_>> = Vec::new();
+            if let Some(begin) = self.begin {
+                futures.push(Box::pin(async move {
+                    client.batch_execute(begin).await.map(|()| Answer::Count(0))
+                }));
+            }
+            let mut prepared = statements.iter();
+            for params in &deferred {
+                let st = prepared.next();
+                futures.push(Box::pin(async move {
+                    match st {
+                        Some(st) => client.execute(st, params).await.map(Answer::Count),
+                        None => Ok(Answer::Count(0)), // one statement per write, above
+                    }
+                }));
+            }
+            for ask in asks {
+                let st = match ask {
+                    Ask::Simple(_) => None,
+                    _ => prepared.next(),
+                };
+                futures.push(Box::pin(async move {
+                    match (ask, st) {
+                        (Ask::Rows(_, params), Some(st)) => {
+                            client.query(st, params).await.map(Answer::Rows)
+                        }
+                        (Ask::Count(_, params), Some(st)) => {
+                            client.execute(st, params).await.map(Answer::Count)
+                        }
+                        (Ask::Simple(sql), _) => {
+                            client.batch_execute(sql).await.map(|()| Answer::Count(0))
+                        }
+                        _ => Ok(Answer::Count(0)), // every prepared ask has its statement
+                    }
+                }));
+            }
+            let trip = self.send(in_order(futures));
+            if let Some(mut answers) = self.settle(trip)? {
+                let skip = usize::from(self.begin.is_some()) + self.pending.len();
+                self.begin = None;
+                self.pending.clear();
+                return Ok(answers.split_off(skip.min(answers.len())));
             }
         }
     }
 
+    /// Sends the writes put off, if any (before a read-only call ends).
+    fn flush(&mut self) -> Result<()> {
+        self.trip(&[]).map(drop)
+    }
+
+    /// Puts off a write whose answer nothing waits for to the next round trip.
+    fn defer(&mut self, sql: &'static str, params: Vec<Owned>) -> Result<()> {
+        self.pending.push(Deferred { sql, params });
+        if self.pending.len() >= MAX_PENDING {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Ends the transaction: the writes put off and COMMIT, in one round
+    /// trip. A transaction that sent nothing yet has nothing to end.
+    fn commit(&mut self) -> Result<()> {
+        if self.begin.is_some() && self.pending.is_empty() {
+            self.begin = None;
+            return Ok(());
+        }
+        self.trip(&[Ask::Simple("COMMIT")]).map(drop)
+    }
+
+    /// Statements without parameters (the schema).
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.trip(&[Ask::Simple(sql)]).map(drop)
+    }
+
     /// Ends a failed transaction; a connection that cannot is dropped.
     fn rollback(&mut self) {
-        if self.conn.broken.get() {
-            return;
+        self.pending.clear();
+        self.ahead.clear();
+        if self.begin.take().is_some() || self.conn.broken.get() {
+            return; // nothing of it was sent
         }
-        let trip = block(
-            &self.conn.rt,
-            self.settings.deadline,
-            self.conn.client.batch_execute("ROLLBACK"),
-        );
+        let trip = self.send(self.conn.client.batch_execute("ROLLBACK"));
         if !matches!(trip, Trip::Done(Ok(()))) {
             self.conn.broken.set(true);
         }
     }
 
+    /// The answer to `sql` about `about` read ahead, if it was.
+    fn read_ahead(&mut self, sql: &'static str, about: &str) -> Option<Vec<Row>> {
+        let at = self
+            .ahead
+            .iter()
+            .position(|a| a.sql == sql && a.about == about)?;
+        Some(self.ahead.swap_remove(at).rows)
+    }
+
     fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
-        loop {
-            let st = self.statement(sql)?;
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.query(&st, params),
-            );
-            if let Some(rows) = self.settle(trip)? {
-                return Ok(rows);
-            }
+        match self.trip(&[Ask::Rows(sql, params)])?.pop() {
+            Some(Answer::Rows(rows)) => Ok(rows),
+            _ => Ok(Vec::new()),
         }
     }
 
     fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
-        loop {
-            let st = self.statement(sql)?;
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.query_opt(&st, params),
-            );
-            if let Some(row) = self.settle(trip)? {
-                return Ok(row);
-            }
+        let rows = self.query(sql, params)?;
+        self.at_most_one(rows)
+    }
+
+    /// The one row of an answer, if any; more is an error, as `query_opt` says.
+    fn at_most_one(&self, mut rows: Vec<Row>) -> Result<Option<Row>> {
+        if rows.len() > 1 {
+            return Err(Error::storage(format!(
+                "{}: a query of one row returned {}",
+                self.settings.label,
+                rows.len()
+            )));
         }
+        Ok(rows.pop())
     }
 
     fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
-        loop {
-            let st = self.statement(sql)?;
-            let trip = block(
-                &self.conn.rt,
-                self.settings.deadline,
-                self.conn.client.execute(&st, params),
-            );
-            if let Some(n) = self.settle(trip)? {
-                return Ok(n);
-            }
+        match self.trip(&[Ask::Count(sql, params)])?.pop() {
+            Some(Answer::Count(n)) => Ok(n),
+            _ => Ok(0),
         }
     }
 
@@ -740,7 +962,65 @@ impl Pg<'_> {
     }
 }
 
+/// The key-check statement for `lock`.
+fn key_meta_sql(lock: MetaLock) -> &'static str {
+    match lock {
+        MetaLock::None => KEY_META,
+        MetaLock::Shared => KEY_META_SHARE,
+        MetaLock::Exclusive => KEY_META_UPDATE,
+    }
+}
+
+/// What a read ahead of one entry was about.
+fn entry_about(vault: &str, key: &str) -> String {
+    format!("{vault}\0{key}")
+}
+
 impl Tx for Pg<'_> {
+    fn ahead(&mut self, ahead: &Ahead<'_>) -> Result<()> {
+        // In the order the operation asks them, so its locks are taken in
+        // the same order as without the read-ahead.
+        let limit_name = crate::schema::META_HISTORY_LIMIT;
+        let mut asks: Vec<Ask<'_>> = Vec::new();
+        let mut about: Vec<(&'static str, String)> = Vec::new();
+        if let Some(lock) = ahead.key_meta {
+            asks.push(Ask::Rows(key_meta_sql(lock), &[]));
+            about.push((key_meta_sql(lock), String::new()));
+        }
+        let vault: Option<[&(dyn ToSql + Sync); 1]> = ahead.vault.as_ref().map(|v| {
+            let one: [&(dyn ToSql + Sync); 1] = [v];
+            one
+        });
+        if let (Some(params), Some(name)) = (vault.as_ref(), ahead.vault) {
+            asks.push(Ask::Rows(TOUCH_VAULT, params));
+            about.push((TOUCH_VAULT, name.to_owned()));
+        }
+        let entry: Option<[&(dyn ToSql + Sync); 2]> = ahead.entry.as_ref().map(|(v, k)| {
+            let pair: [&(dyn ToSql + Sync); 2] = [v, k];
+            pair
+        });
+        if let (Some(params), Some((v, k))) = (entry.as_ref(), ahead.entry) {
+            asks.push(Ask::Rows(NEWEST_VERSION, params));
+            about.push((NEWEST_VERSION, entry_about(v, k)));
+        }
+        let limit: [&(dyn ToSql + Sync); 1] = [&limit_name];
+        if ahead.history_limit {
+            asks.push(Ask::Rows(META_GET, &limit));
+            about.push((META_GET, limit_name.to_owned()));
+        }
+        if ahead.audit_head {
+            asks.push(Ask::Rows(AUDIT_HEAD, &[]));
+            about.push((AUDIT_HEAD, String::new()));
+        }
+        let answers = self.trip(&asks)?;
+        for ((sql, about), answer) in about.into_iter().zip(answers) {
+            if let Answer::Rows(rows) = answer {
+                self.ahead.push(ReadAhead { sql, about, rows });
+            }
+        }
+        Ok(())
+    }
+
     fn lock_schema(&mut self) -> Result<()> {
         // CREATE TABLE IF NOT EXISTS run by two sessions at once can still fail
         // on the catalog's unique index: one at a time, until commit.
@@ -764,42 +1044,34 @@ impl Tx for Pg<'_> {
     }
 
     fn meta_get(&mut self, name: &str) -> Result<Option<String>> {
-        match self.query_opt(
-            "SELECT value FROM runqy_vault_meta WHERE name = $1",
-            &[&name],
-        )? {
+        let rows = match self.read_ahead(META_GET, name) {
+            Some(rows) => rows,
+            None => self.query(META_GET, &[&name])?,
+        };
+        match self.at_most_one(rows)? {
             Some(row) => Ok(Some(self.col(&row, 0)?)),
             None => Ok(None),
         }
     }
 
     fn meta_set(&mut self, name: &str, value: &str) -> Result<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO runqy_vault_meta (name, value) VALUES ($1, $2)
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            &[&name, &value],
-        )?;
-        Ok(())
+            vec![Box::new(name.to_owned()), Box::new(value.to_owned())],
+        )
     }
 
     fn key_meta(&mut self, lock: MetaLock) -> Result<KeyMeta> {
         // Rotation takes the rows exclusively: a second rotation (or a write
         // from a server on the old key) waits, then reads the new key id.
-        let sql = match lock {
-            MetaLock::None => {
-                "SELECT name, value FROM runqy_vault_meta WHERE name IN ('format', 'key_id', 'key_ids')"
-            }
-            MetaLock::Shared => {
-                "SELECT name, value FROM runqy_vault_meta WHERE name IN ('format', 'key_id', 'key_ids')
-                 FOR SHARE"
-            }
-            MetaLock::Exclusive => {
-                "SELECT name, value FROM runqy_vault_meta WHERE name IN ('format', 'key_id', 'key_ids')
-                 FOR UPDATE"
-            }
+        let sql = key_meta_sql(lock);
+        let rows = match self.read_ahead(sql, "") {
+            Some(rows) => rows,
+            None => self.query(sql, &[])?,
         };
         let mut meta = KeyMeta::default();
-        for row in self.query(sql, &[])? {
+        for row in rows {
             let value: String = self.col(&row, 1)?;
             match self.col::<&str>(&row, 0)? {
                 schema::META_FORMAT => meta.format = Some(value),
@@ -925,23 +1197,28 @@ impl Tx for Pg<'_> {
         value: &[u8],
         is_secret: bool,
     ) -> Result<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO vault_entries (vault_id, key, value, is_secret)
              VALUES ($1::bigint, $2, $3, $4)
              ON CONFLICT (vault_id, key) DO UPDATE SET
                  value = excluded.value, is_secret = excluded.is_secret, updated_at = NOW()",
-            &[&vault_id, &key, &value, &is_secret],
-        )?;
-        Ok(())
+            vec![
+                Box::new(vault_id),
+                Box::new(key.to_owned()),
+                Box::new(value.to_vec()),
+                Box::new(is_secret),
+            ],
+        )
     }
 
     fn touch_vault(&mut self, name: &str) -> Result<Option<i64>> {
         // The UPDATE locks the row: a vault deleted meanwhile gives no row
         // (`VaultNotFound`), never a foreign-key error on the entry's insert.
-        match self.query_opt(
-            "UPDATE vaults SET updated_at = NOW() WHERE name = $1 RETURNING id::bigint",
-            &[&name],
-        )? {
+        let rows = match self.read_ahead(TOUCH_VAULT, name) {
+            Some(rows) => rows,
+            None => self.query(TOUCH_VAULT, &[&name])?,
+        };
+        match self.at_most_one(rows)? {
             Some(row) => Ok(Some(self.col(&row, 0)?)),
             None => Ok(None),
         }
@@ -1032,12 +1309,11 @@ impl Tx for Pg<'_> {
     }
 
     fn newest_version(&mut self, vault: &str, key: &str) -> Result<Option<Head>> {
-        let row = self.query_opt(
-            "SELECT version, is_secret, entry_digest FROM runqy_vault_versions
-             WHERE vault = $1 AND key = $2 ORDER BY version DESC LIMIT 1",
-            &[&vault, &key],
-        )?;
-        match row {
+        let rows = match self.read_ahead(NEWEST_VERSION, &entry_about(vault, key)) {
+            Some(rows) => rows,
+            None => self.query(NEWEST_VERSION, &[&vault, &key])?,
+        };
+        match self.at_most_one(rows)? {
             Some(r) => Ok(Some(Head {
                 version: self.col(&r, 0)?,
                 is_secret: self.col::<Option<bool>>(&r, 1)?.unwrap_or(true),
@@ -1057,27 +1333,30 @@ impl Tx for Pg<'_> {
         entry_digest: &[u8],
         actor: &str,
     ) -> Result<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO runqy_vault_versions
                  (vault, key, version, value, is_secret, entry_digest, actor)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &vault,
-                &key,
-                &version,
-                &value,
-                &is_secret,
-                &entry_digest,
-                &actor,
+            vec![
+                Box::new(vault.to_owned()),
+                Box::new(key.to_owned()),
+                Box::new(version),
+                Box::new(value.to_vec()),
+                Box::new(is_secret),
+                Box::new(entry_digest.to_vec()),
+                Box::new(actor.to_owned()),
             ],
-        )?;
-        Ok(())
+        )
     }
 
-    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<u64> {
-        self.execute(
+    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<()> {
+        self.defer(
             "DELETE FROM runqy_vault_versions WHERE vault = $1 AND key = $2 AND version <= $3",
-            &[&vault, &key, &up_to],
+            vec![
+                Box::new(vault.to_owned()),
+                Box::new(key.to_owned()),
+                Box::new(up_to),
+            ],
         )
     }
 
@@ -1294,14 +1573,11 @@ impl Tx for Pg<'_> {
     }
 
     fn audit_head(&mut self) -> Result<(Option<String>, bool)> {
-        // The head's row is locked until commit: appends from every server
-        // sharing the database take their turn, so the chain never forks.
-        let row = self.query_opt(
-            "SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'audit_head' FOR UPDATE),
-                    to_regclass('runqy_vault_audit') IS NOT NULL",
-            &[],
-        )?;
-        match row {
+        let rows = match self.read_ahead(AUDIT_HEAD, "") {
+            Some(rows) => rows,
+            None => self.query(AUDIT_HEAD, &[])?,
+        };
+        match self.at_most_one(rows)? {
             Some(r) => Ok((self.col(&r, 0)?, self.col(&r, 1)?)),
             None => Ok((None, false)),
         }
@@ -1312,24 +1588,24 @@ impl Tx for Pg<'_> {
     }
 
     fn audit_insert(&mut self, row: &AuditRow<'_>) -> Result<()> {
-        self.execute(
+        let text = |t: Option<&str>| t.map(str::to_owned);
+        self.defer(
             "INSERT INTO runqy_vault_audit
                  (seq, at, actor, operation, vault, key, version, fingerprint, detail, mac)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[
-                &row.seq,
-                &row.at,
-                &row.actor,
-                &row.operation,
-                &row.vault,
-                &row.key,
-                &row.version,
-                &row.fingerprint,
-                &row.detail,
-                &row.mac,
+            vec![
+                Box::new(row.seq),
+                Box::new(row.at.to_owned()),
+                Box::new(row.actor.to_owned()),
+                Box::new(row.operation.to_owned()),
+                Box::new(text(row.vault)),
+                Box::new(text(row.key)),
+                Box::new(row.version),
+                Box::new(text(row.fingerprint)),
+                Box::new(text(row.detail)),
+                Box::new(row.mac.to_owned()),
             ],
-        )?;
-        Ok(())
+        )
     }
 
     fn audit_after(&mut self, after: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {

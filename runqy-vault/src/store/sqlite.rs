@@ -950,14 +950,13 @@ impl Tx for Sqlite<'_> {
         Ok(())
     }
 
-    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<u64> {
-        let n = self
-            .0
+    fn prune_versions(&mut self, vault: &str, key: &str, up_to: i64) -> Result<()> {
+        self.0
             .prepare_cached(
                 "DELETE FROM runqy_vault_versions WHERE vault = ?1 AND key = ?2 AND version <= ?3",
             )?
             .execute(params![vault, key, up_to])?;
-        Ok(n as u64)
+        Ok(())
     }
 
     fn prune_all_versions(&mut self, keep: i64) -> Result<u64> {

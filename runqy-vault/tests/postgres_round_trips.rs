@@ -1,0 +1,215 @@
+//! How many round trips to the PostgreSQL server each operation costs, counted
+//! by the backend itself (`test_hooks::postgres_round_trips`: every query,
+//! prepare, batch, BEGIN and COMMIT sent on the store's connections), never
+//! timed. Each count is exact, after a warm-up call of the same operation that
+//! filled the connection's cache of prepared statements, so a change that
+//! adds a round trip fails here and must say why.
+//!
+//! Runs only beside a server: `bash scripts/with-postgres.sh cargo test -p
+//! runqy-vault --test postgres_round_trips` (otherwise reported as ignored).
+#![cfg(feature = "postgres")]
+
+mod support;
+
+use runqy_vault::test_hooks::postgres_round_trips;
+use runqy_vault::{MasterKey, Store};
+
+fn key_text(byte: u8) -> String {
+    MasterKey::from_bytes([byte; 32])
+        .to_base64()
+        .expose()
+        .to_owned()
+}
+
+/// The round trips `f` sends on `store`'s connections.
+fn trips<T>(store: &Store, f: impl FnOnce(&Store) -> T) -> (u64, T) {
+    let before = postgres_round_trips(store).expect("a PostgreSQL store counts its round trips");
+    let out = f(store);
+    let after = postgres_round_trips(store).expect("a PostgreSQL store counts its round trips");
+    (after - before, out)
+}
+
+/// A store on a fresh database with the vault `app` holding `A` and `B`, and
+/// `other` holding `C`; each operation below was run once already.
+fn warm_store(db: &support::TempDatabase) -> Store {
+    let store = Store::open(db.url.as_str(), Some(&key_text(1))).unwrap();
+    store.create_vault("app", "").unwrap();
+    store.create_vault("other", "").unwrap();
+    store.set("app", "A", "a1", true).unwrap();
+    store.set("app", "B", "b1", true).unwrap();
+    store.set("other", "C", "c1", false).unwrap();
+    store
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn each_operation_costs_the_round_trips_pinned_here() {
+    let db = support::TempDatabase::new(&support::postgres_url());
+    let store = warm_store(&db);
+    let mut got: Vec<(&str, u64, u64)> = Vec::new();
+    let mut pin = |name: &'static str, want: u64, n: u64| got.push((name, want, n));
+
+    // Warm-up of every statement below, on the pool's one connection.
+    store.get("app", "A").unwrap();
+    store.registration_payload(&["app", "other"], None).unwrap();
+    store.create_vault("warm", "").unwrap();
+    store.set("warm", "W", "w1", true).unwrap();
+    store.set("warm", "W", "w2", true).unwrap();
+    store.rollback("warm", "W", 1).unwrap();
+    store.unset("warm", "W").unwrap();
+    store.restore("warm", "W").unwrap();
+    store.purge("warm", Some("W")).unwrap();
+    store.delete_vault("warm").unwrap();
+    let doc = store.export().unwrap();
+    store.import(&doc).unwrap();
+    store.rotate_key(&MasterKey::from_bytes([2; 32])).unwrap();
+
+    // set of an existing key (11 before the pipelining): 1. BEGIN, key id
+    // FOR SHARE, vault row locked, newest version, history_limit, audit head
+    // FOR UPDATE (read ahead); 2. entry upsert, version insert, audit
+    // insert, head update, COMMIT.
+    let (n, r) = trips(&store, |s| s.set("app", "A", "a2", true));
+    r.unwrap();
+    pin("set", 2, n);
+
+    // get (audit-reads on; 8 before): the audit_reads flag, the entry, its
+    // newest version (for the record); then the record: 1. BEGIN, audit
+    // head; 2. audit insert, head update, COMMIT.
+    let (n, r) = trips(&store, |s| s.get("app", "A"));
+    r.unwrap();
+    pin("get", 5, n);
+
+    // payload of two vaults (audit-reads on; 7 before): the flag, one query
+    // for all vaults, then the record's 2 as for get.
+    let (n, r) = trips(&store, |s| s.registration_payload(&["app", "other"], None));
+    r.unwrap();
+    pin("payload", 4, n);
+
+    // create (6 before): 1. BEGIN, the INSERT; 2. audit head; 3. audit
+    // insert, head update, COMMIT.
+    let (n, r) = trips(&store, |s| s.create_vault("fresh", "d"));
+    r.unwrap();
+    pin("create", 3, n);
+
+    // delete (8 before): 1. BEGIN, vault row locked, audit head (read
+    // ahead); 2. entries deleted; 3. vault deleted; 4. audit insert, head
+    // update, COMMIT.
+    let (n, r) = trips(&store, |s| s.delete_vault("fresh"));
+    r.unwrap();
+    pin("delete", 4, n);
+
+    // unset (7 before): 1. BEGIN, vault row locked, audit head (read
+    // ahead); 2. entry deleted; 3. audit insert, head update, COMMIT.
+    let (n, r) = trips(&store, |s| s.unset("app", "B"));
+    r.unwrap();
+    pin("unset", 3, n);
+
+    // restore (14 before): 1. as set's first; 2. the entry (key state; its
+    // newest version was read ahead); 3. the version's value; 4. newest
+    // version again (put); 5. upsert, version insert, audit insert, head
+    // update, COMMIT.
+    let (n, r) = trips(&store, |s| s.restore("app", "B"));
+    r.unwrap();
+    pin("restore", 5, n);
+
+    // rollback (14 before): as restore.
+    let (n, r) = trips(&store, |s| s.rollback("app", "A", 1));
+    r.unwrap();
+    pin("rollback", 5, n);
+
+    // purge of one key (8 before): 1. BEGIN, vault row locked, audit head
+    // (read ahead); 2. entry deleted; 3. versions deleted; 4. audit insert,
+    // head update, COMMIT.
+    let (n, r) = trips(&store, |s| s.purge("app", Some("B")));
+    r.unwrap();
+    pin("purge", 4, n);
+
+    // import of a document of 3 entries in 2 vaults (18 before): 1. BEGIN,
+    // key id FOR UPDATE; per vault its merge (2); per entry its newest
+    // version (3), each sent with the writes of the entry before; then
+    // history_limit, audit head, and the last writes with COMMIT (3).
+    let (n, r) = trips(&store, |s| s.import(&doc));
+    r.unwrap();
+    pin("import", 9, n);
+
+    // rotate-key of the store (60 before): its entries, kept versions and
+    // audit chain re-encrypted page by page, one UPDATE per row (not put
+    // off: rotation keeps its own order); grows with the store.
+    let (n, r) = trips(&store, |s| s.rotate_key(&MasterKey::from_bytes([3; 32])));
+    r.unwrap();
+    pin("rotate-key", 54, n);
+
+    let wrong: Vec<String> = got
+        .iter()
+        .filter(|(_, want, n)| want != n)
+        .map(|(name, want, n)| format!("{name}: {n} round trips, pinned {want}"))
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn set_with_its_version_and_audit_record_takes_at_most_four_round_trips() {
+    let db = support::TempDatabase::new(&support::postgres_url());
+    let store = warm_store(&db);
+    // A new key (no version yet) and an existing one; both after warm-up.
+    for (key, value) in [("NEW", "n1"), ("A", "a2")] {
+        let (n, r) = trips(&store, |s| s.set("app", key, value, true));
+        r.unwrap();
+        assert!(
+            n <= 4,
+            "set of {key} took {n} round trips (issue 18: at most 4)"
+        );
+        assert_eq!(store.get("app", key).unwrap().expose(), value);
+    }
+    assert_eq!(
+        store.history("app", "A").unwrap().len(),
+        2,
+        "a1 and a2 kept"
+    );
+    // 2 creates, 5 sets, 2 gets: each recorded, the chain unbroken.
+    assert_eq!(store.audit_verify().unwrap(), 9);
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn servers_setting_at_once_keep_one_unbroken_audit_chain_and_every_version() {
+    // The audit head is read ahead, with BEGIN, and locked until COMMIT:
+    // four servers (stores of their own) writing at once must still append
+    // one after another.
+    let db = support::TempDatabase::new(&support::postgres_url());
+    let first = warm_store(&db);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let url = db.url.clone();
+            std::thread::spawn(move || {
+                let store = Store::open(url.as_str(), Some(&key_text(1))).unwrap();
+                for i in 0..10 {
+                    let vault = if i % 2 == 0 { "app" } else { "other" };
+                    store
+                        .set(vault, &format!("K{t}"), &format!("v{i}"), true)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for t in 0..4 {
+        assert_eq!(first.get("app", &format!("K{t}")).unwrap().expose(), "v8");
+        assert_eq!(first.get("other", &format!("K{t}")).unwrap().expose(), "v9");
+        assert_eq!(first.history("app", &format!("K{t}")).unwrap().len(), 5);
+    }
+    // 2 creates and 3 sets of the warm-up, 40 sets, then 8 gets: all chained.
+    assert_eq!(first.audit_verify().unwrap(), 53);
+}
