@@ -16,6 +16,7 @@
 //! record that did not verify under the old key is given a MAC that does
 //! not verify under the new one either, so re-keying never hides a break.
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -184,7 +185,9 @@ pub(crate) struct Note {
     pub key: Option<String>,
     pub version: Option<i64>,
     pub fingerprint: Option<String>,
-    pub detail: serde_json::Map<String, serde_json::Value>,
+    /// Each name's value as JSON text, serialized once when set: a
+    /// payload's list of delivered keys never becomes a `Value` tree.
+    pub detail: BTreeMap<String, String>,
 }
 
 impl Note {
@@ -195,7 +198,7 @@ impl Note {
             key: Some(key.to_owned()),
             version,
             fingerprint: Some(fingerprint),
-            detail: serde_json::Map::new(),
+            detail: BTreeMap::new(),
         }
     }
 
@@ -207,7 +210,7 @@ impl Note {
 
     /// Sets `name: value` in the detail.
     pub(crate) fn set(&mut self, name: &str, value: impl Serialize) {
-        if let Ok(v) = serde_json::to_value(value) {
+        if let Ok(v) = serde_json::to_string(&value) {
             self.detail.insert(name.to_owned(), v);
         }
     }
@@ -421,8 +424,7 @@ pub(crate) fn append(
         prev = mac_of(&tx.audit_last()?.map(|(_, m)| m).unwrap_or_default());
         notice = Some(restart_message(seq, why));
     }
-    let detail = (!note.detail.is_empty())
-        .then(|| serde_json::Value::Object(note.detail.clone()).to_string());
+    let detail = (!note.detail.is_empty()).then(|| detail_text(&note.detail));
     let at = now();
     seq += 1;
     let mut row = AuditRow {
@@ -443,6 +445,23 @@ pub(crate) fn append(
     tx.audit_insert(&row)?;
     tx.meta_set(META_AUDIT_HEAD, &head_text(chain_key, seq, &mac))?;
     Ok(notice)
+}
+
+/// The detail as one JSON object, names sorted, as `serde_json::Map`
+/// writes it; the values are JSON text already.
+fn detail_text(detail: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(2 + detail.values().map(|v| v.len() + 24).sum::<usize>());
+    out.push('{');
+    for (i, (name, value)) in detail.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(name.as_str()).to_string());
+        out.push(':');
+        out.push_str(value);
+    }
+    out.push('}');
+    out
 }
 
 /// Why a log restarted: its table was dropped.
@@ -1158,6 +1177,30 @@ mod tests {
                 .to_string();
             assert!(e.contains("invalid date for --before"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_detail_is_written_as_serde_json_writes_the_same_object() {
+        let delivered = vec![Delivered {
+            key: "K\"1".to_owned(),
+            vault: "v".to_owned(),
+            version: Some(3),
+        }];
+        let mut note = Note::default();
+        note.set("git_token", "v/TOKEN");
+        note.set("delivered", &delivered);
+        note.set("git_token_version", Option::<i64>::None);
+        let expected = serde_json::json!({
+            "delivered": delivered,
+            "git_token": "v/TOKEN",
+            "git_token_version": null,
+        })
+        .to_string();
+        assert_eq!(detail_text(&note.detail), expected);
+        assert_eq!(
+            expected,
+            r#"{"delivered":[{"key":"K\"1","vault":"v","version":3}],"git_token":"v/TOKEN","git_token_version":null}"#
+        );
     }
 
     #[test]
