@@ -299,8 +299,8 @@ impl Store {
                 // Several values (an import): each is listed, none is "the" value.
                 note.version = None;
                 note.fingerprint = None;
-                let entries = serde_json::Value::Array(std::mem::take(&mut w.written));
-                note.detail.insert("entries".to_owned(), entries); // moved, not copied by `set`
+                let entries = std::mem::take(&mut w.written);
+                note.set("entries", &entries); // the detail holds JSON text (audit.rs)
                 if w.parts > 0 {
                     // The last of the parts (`Writer::write_part`): the earlier ones are listed before it.
                     note.set("part", w.parts + 1);

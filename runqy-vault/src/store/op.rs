@@ -257,8 +257,8 @@ impl Writer<'_> {
     fn write_part(&mut self) -> Result<()> {
         self.parts += 1;
         let mut note = Note::default();
-        let entries = serde_json::Value::Array(std::mem::take(&mut self.written));
-        note.detail.insert("entries".to_owned(), entries); // moved, not copied by `set`
+        let entries = std::mem::take(&mut self.written);
+        note.set("entries", &entries); // the detail holds JSON text (audit.rs)
         note.set("part", self.parts);
         let cipher = self.audit_cipher.as_ref().unwrap_or(&self.crypto.cipher);
         let notice = super::audit::append(self.tx, cipher, self.actor, self.op, &note)?;
