@@ -7,7 +7,7 @@ use runqy_vault::{MasterKey, Store};
 use crate::error::{Failure, RunqyVaultResult};
 use crate::handle::{self, RunqyVaultStore};
 use crate::panic::{guard, guard_value};
-use crate::strings::{arg_list, arg_opt_str, arg_out, arg_str, secret_string};
+use crate::strings::{arg_opt_str, arg_out, arg_str, secret_string};
 
 /// Opens (creating if needed) the SQLite store at `path`.
 ///
@@ -113,13 +113,16 @@ pub unsafe extern "C" fn runqy_vault_set(
     is_secret: bool,
     err_out: *mut *mut c_char,
 ) -> RunqyVaultResult {
-    guard(err_out, || {
-        let store = handle::lookup(store)?;
-        let vault = arg_str(vault, "vault")?;
-        let key = arg_str(key, "key")?;
-        let value = arg_str(value, "value")?;
-        Ok(store.set(vault, key, value, is_secret)?)
-    })
+    // The same call with the handle's own actor: one body for both (audit.rs).
+    crate::audit::runqy_vault_set_as(
+        store,
+        std::ptr::null(),
+        vault,
+        key,
+        value,
+        is_secret,
+        err_out,
+    )
 }
 
 /// Sets `*value_out` to the decrypted value of `key` in `vault`: a string the
@@ -135,15 +138,8 @@ pub unsafe extern "C" fn runqy_vault_get(
     value_out: *mut *mut c_char,
     err_out: *mut *mut c_char,
 ) -> RunqyVaultResult {
-    guard(err_out, || {
-        let out = arg_out(value_out, std::ptr::null_mut(), "value_out")?;
-        let store = handle::lookup(store)?;
-        let vault = arg_str(vault, "vault")?;
-        let key = arg_str(key, "key")?;
-        let value = store.get(vault, key)?.into_zeroizing();
-        *out = secret_string(&value)?;
-        Ok(())
-    })
+    // The same call with the handle's own actor: one body for both (audit.rs).
+    crate::audit::runqy_vault_get_as(store, std::ptr::null(), vault, key, value_out, err_out)
 }
 
 /// Removes `key` from `vault`. `store`, `vault` and `key` must not be NULL.
@@ -156,12 +152,8 @@ pub unsafe extern "C" fn runqy_vault_unset(
     key: *const c_char,
     err_out: *mut *mut c_char,
 ) -> RunqyVaultResult {
-    guard(err_out, || {
-        let store = handle::lookup(store)?;
-        let vault = arg_str(vault, "vault")?;
-        let key = arg_str(key, "key")?;
-        Ok(store.unset(vault, key)?)
-    })
+    // The same call with the handle's own actor: one body for both (audit.rs).
+    crate::audit::runqy_vault_unset_as(store, std::ptr::null(), vault, key, err_out)
 }
 
 /// Sets `*json_out` to the vaults as a JSON array sorted by name:
@@ -221,13 +213,15 @@ pub unsafe extern "C" fn runqy_vault_resolve_json(
     json_out: *mut *mut c_char,
     err_out: *mut *mut c_char,
 ) -> RunqyVaultResult {
-    guard(err_out, || {
-        let out = arg_out(json_out, std::ptr::null_mut(), "json_out")?;
-        let store = handle::lookup(store)?;
-        let vaults = arg_list(vaults, n_vaults, "vaults")?;
-        *out = json_string(&store.resolve(&vaults)?)?;
-        Ok(())
-    })
+    // The same call with the handle's own actor: one body for both (audit.rs).
+    crate::audit::runqy_vault_resolve_json_as(
+        store,
+        std::ptr::null(),
+        vaults,
+        n_vaults,
+        json_out,
+        err_out,
+    )
 }
 
 /// Sets `*json_out` to the registration payload a server hands a worker
@@ -250,15 +244,16 @@ pub unsafe extern "C" fn runqy_vault_registration_payload(
     json_out: *mut *mut c_char,
     err_out: *mut *mut c_char,
 ) -> RunqyVaultResult {
-    guard(err_out, || {
-        let out = arg_out(json_out, std::ptr::null_mut(), "json_out")?;
-        let store = handle::lookup(store)?;
-        let vaults = arg_list(vaults, n_vaults, "vaults")?;
-        let git_token = arg_opt_str(git_token_ref_or_null, "git_token_ref_or_null")?;
-        let payload = store.registration_payload(&vaults, git_token)?;
-        *out = secret_string(payload.to_json_with_warnings().expose())?;
-        Ok(())
-    })
+    // The same call with the handle's own actor: one body for both (audit.rs).
+    crate::audit::runqy_vault_registration_payload_as(
+        store,
+        std::ptr::null(),
+        vaults,
+        n_vaults,
+        git_token_ref_or_null,
+        json_out,
+        err_out,
+    )
 }
 
 /// Re-encrypts every entry under `new_master_key` (base64 text of 32 bytes)
