@@ -68,10 +68,11 @@ fn reads(c: &mut Criterion) {
 
     // The floor under a read's record: one row of a record's size inserted
     // and committed with synchronous=NORMAL in WAL mode (no fsync), in a
-    // database of its own beside the store's.
+    // database of its own beside the store's, checkpointed as the store's
+    // connections are (`WAL_AUTOCHECKPOINT_PAGES` in store/sqlite.rs).
     let raw = rusqlite::Connection::open(dir.path().join("floor.db")).unwrap();
     raw.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 10000;
          CREATE TABLE t (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);",
     )
     .unwrap();

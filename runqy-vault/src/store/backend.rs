@@ -521,6 +521,17 @@ impl Backend {
         }
     }
 
+    /// Runs `f`, a small read that hands out plaintext together with its
+    /// audit record: on SQLite in one transaction on one connection (see
+    /// `sqlite::Pool::audited_read`); elsewhere as it is.
+    pub(crate) fn audited_read<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        match self {
+            Backend::Sqlite(p) => p.audited_read(f),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => f(),
+        }
+    }
+
     /// A write transaction: committed when `f` succeeds, rolled back when it fails.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         match self {

@@ -344,6 +344,20 @@ impl Store {
         body: impl Fn(&Backend, &Crypto, bool) -> Result<(T, Note)>,
     ) -> Result<T> {
         let inner = self.inner()?;
+        if op.is_small_read() {
+            return inner
+                .backend
+                .audited_read(|| self.read_noted_in(inner, op, body));
+        }
+        self.read_noted_in(inner, op, body)
+    }
+
+    fn read_noted_in<T>(
+        &self,
+        inner: &Enabled,
+        op: Op<'_>,
+        body: impl Fn(&Backend, &Crypto, bool) -> Result<(T, Note)>,
+    ) -> Result<T> {
         let audited = op.hands_out_plaintext() && inner.backend.audit_reads()?;
         if audited && inner.backend.is_read_only() {
             inner.backend.append(|_| Ok(()))?; // refuses, saying why

@@ -163,6 +163,16 @@ impl Op<'_> {
                 | Op::Export
         )
     }
+
+    /// Whether the read is small enough to hold the write lock it needs for
+    /// its record from its first statement (SQLite's one-transaction
+    /// audited read): not an export, which reads the whole store.
+    pub(crate) fn is_small_read(&self) -> bool {
+        matches!(
+            self,
+            Op::Get { .. } | Op::GetVersion { .. } | Op::Resolve { .. } | Op::Payload { .. }
+        )
+    }
 }
 
 /// The write transaction an operation's body works in.

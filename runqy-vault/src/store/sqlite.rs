@@ -18,6 +18,11 @@ use crate::schema;
 
 /// How long a writer waits for another process's transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// WAL pages between automatic checkpoints (SQLite's default is 1000): see
+/// `open_connection`. The audit bench's commit floor uses the same figure.
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+/// The size the WAL file is cut back to after a checkpoint resets it.
+const WAL_SIZE_LIMIT_BYTES: u64 = 4 << 20;
 /// Idle connections kept for reuse; more may be open while threads are busy.
 const MAX_IDLE_CONNECTIONS: usize = 8;
 
@@ -49,6 +54,14 @@ struct Pooled {
     immutable: bool,
     /// What the connection last read of the meta table, for one data version.
     seen: Option<Seen>,
+    /// Lent out by [`Pool::audited_read`]: goes back to this thread's pin, not the idle list.
+    pinned: bool,
+}
+
+std::thread_local! {
+    /// The connection an audited read holds its transaction on, with the
+    /// address of its pool: the read's statements and its record run on it.
+    static PINNED: std::cell::RefCell<Option<(usize, Pooled)>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The content revision and the `audit_reads` flag as one connection last
@@ -78,6 +91,9 @@ impl Pool {
     }
 
     fn get(&self) -> Result<Pooled> {
+        if let Some(pooled) = self.unpin() {
+            return Ok(pooled);
+        }
         let generation = crate::nonce::fork_generation();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         while let Some(pooled) = idle.pop() {
@@ -102,10 +118,15 @@ impl Pool {
             rows: RowCache::default(),
             immutable,
             seen: None,
+            pinned: false,
         })
     }
 
     fn put(&self, pooled: Pooled) {
+        if pooled.pinned {
+            let me = self as *const Pool as usize;
+            return PINNED.with(|p| *p.borrow_mut() = Some((me, pooled)));
+        }
         if pooled.generation != crate::nonce::fork_generation() {
             return abandon(pooled);
         }
@@ -129,6 +150,12 @@ impl Pool {
     /// see one snapshot; rolled back at the end, as nothing was written.
     pub(crate) fn read_snapshot<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let conn = self.get()?;
+        if !conn.conn.is_autocommit() {
+            // An audited read's transaction: one snapshot already.
+            let out = f(&mut Sqlite(&conn.conn));
+            self.put(conn);
+            return out;
+        }
         let out = conn
             .conn
             .unchecked_transaction()
@@ -207,18 +234,93 @@ impl Pool {
                 self.path.display()
             )));
         }
-        let mut conn = self.get()?;
-        let out = {
-            let tx = conn
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            match f(&mut Sqlite(&tx)) {
-                Ok(v) => tx.commit().map(|()| v).map_err(Error::from),
-                Err(e) => Err(e),
-            }
-        };
-        self.put(conn);
+        let conn = self.get()?;
+        if !conn.conn.is_autocommit() {
+            // Inside an audited read's transaction ([`Pool::audited_read`]),
+            // which commits the record with the read.
+            let out = f(&mut Sqlite(&conn.conn));
+            self.put(conn);
+            return out;
+        }
+        let out = in_transaction(&conn.conn, |c| f(&mut Sqlite(c)));
+        if conn.conn.is_autocommit() {
+            self.put(conn);
+        }
         out
+    }
+
+    /// Runs `f` (a read that hands out plaintext, and its audit record) in
+    /// one `BEGIN IMMEDIATE` transaction on one connection, when this
+    /// connection last saw `audit-reads` on: the read's checks of the data
+    /// version, its rows and its record then share one snapshot and one
+    /// set of locks, instead of taking them three times. Every statement
+    /// `f` makes through this pool on this thread runs on that connection
+    /// (`get` hands out the pinned one). `f` still asks [`Pool::audit_reads`]
+    /// inside the transaction, so a flag turned off meanwhile is honoured.
+    /// Otherwise (audit-reads off, a fresh connection, a read-only store)
+    /// `f` runs as any read.
+    pub(crate) fn audited_read<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.read_only.is_some() {
+            return f();
+        }
+        let mut conn = self.get()?;
+        if conn.pinned || !conn.seen.is_some_and(|s| s.audit_reads) || !conn.conn.is_autocommit() {
+            self.put(conn);
+            return f();
+        }
+        if let Err(e) = conn
+            .conn
+            .prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))
+        {
+            self.put(conn);
+            return Err(e.into());
+        }
+        conn.pinned = true;
+        self.put(conn); // into the pin
+
+        // A panic in `f` leaves the connection pinned inside its transaction:
+        // the guard takes it out and drops it (closing it rolls back).
+        struct Unpin<'p>(&'p Pool);
+        impl Drop for Unpin<'_> {
+            fn drop(&mut self) {
+                drop(self.0.unpin());
+            }
+        }
+        let guard = Unpin(self);
+        let out = f();
+        std::mem::forget(guard);
+        let Some(mut pooled) = self.unpin() else {
+            // `f` kept the connection past its return: nothing to reuse.
+            return Err(Error::storage(format!(
+                "{}: an audited read's connection was not handed back",
+                self.path.display()
+            )));
+        };
+        pooled.pinned = false;
+        let end = finish(&pooled.conn, out.is_ok());
+        if pooled.conn.is_autocommit() {
+            self.put(pooled);
+        }
+        match (out, end) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        }
+    }
+
+    /// This thread's pinned connection of this pool, taken out of the pin.
+    fn unpin(&self) -> Option<Pooled> {
+        let me = self as *const Pool as usize;
+        PINNED.with(|p| {
+            let mut p = p.borrow_mut();
+            match p.take() {
+                Some((pool, pooled)) if pool == me => Some(pooled),
+                other => {
+                    *p = other;
+                    None
+                }
+            }
+        })
     }
 
     /// Whether reads that hand out plaintext are audited, as [`Seen`] keeps it.
@@ -228,6 +330,36 @@ impl Pool {
         self.put(pooled);
         out
     }
+}
+
+/// Runs `f` in a `BEGIN IMMEDIATE` transaction of `c`, committed when it
+/// succeeds. BEGIN and COMMIT come from the statement cache: at one small
+/// commit per audited read, parsing them each time (as rusqlite's
+/// `Transaction` does) shows in the profile.
+fn in_transaction<T>(c: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let out = f(c);
+    let end = finish(c, out.is_ok());
+    match (out, end) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+/// Ends the open transaction of `c`: COMMIT when `commit`, else ROLLBACK.
+/// A COMMIT that fails (SQLITE_BUSY, a full disk) leaves the transaction
+/// open, so it is rolled back then: the connection is reusable either way.
+fn finish(c: &Connection, commit: bool) -> Result<()> {
+    if c.is_autocommit() {
+        return Ok(());
+    }
+    let end = c
+        .prepare_cached(if commit { "COMMIT" } else { "ROLLBACK" })
+        .and_then(|mut s| s.execute([]).map(|_| ()));
+    if end.is_err() && !c.is_autocommit() {
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    Ok(end?)
 }
 
 /// The connection's [`Seen`], read again only when its data version moved.
@@ -295,17 +427,21 @@ fn listed_entries_cached(p: &mut Pooled, names: &[&str], each: &mut Each<'_>) ->
     let generation = seen(p)?.generation;
     if !p.rows.holds(generation, names) {
         // The missing vaults and the revision they belong to, in one snapshot,
-        // so a payload never mixes rows from before and after a commit.
-        let tx = p
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let now = read_seen(&tx, data_version(&tx)?)?;
+        // so a payload never mixes rows from before and after a commit (an
+        // audited read's transaction is one already).
+        let tx = if p.conn.is_autocommit() {
+            Some(p.conn.unchecked_transaction()?) // DEFERRED
+        } else {
+            None
+        };
+        let tx: &Connection = tx.as_deref().unwrap_or(&p.conn);
+        let now = read_seen(tx, data_version(tx)?)?;
         p.seen = Some(now);
         p.rows.at_version(now.generation);
         p.rows.trim();
         let missing: Vec<&str> = names.iter().copied().filter(|n| !p.rows.has(n)).collect();
         let rows = &mut p.rows;
-        Sqlite(&tx).listed_entries(&missing, &mut |vault, entry| {
+        Sqlite(tx).listed_entries(&missing, &mut |vault, entry| {
             rows.add(vault, entry);
             Ok(())
         })?;
@@ -441,9 +577,18 @@ fn open_connection(path: &Path) -> Result<Connection> {
     // (SPEC §12); it costs no extra sync (docs/formats.md has the figures).
     // NORMAL is for the audit records of reads only: `Pool::write` commits
     // every write of values with FULL.
-    conn.execute_batch(
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
-    )
+    // wal_autocheckpoint: a checkpoint fsyncs the WAL and the database, and
+    // each audited read appends 2-3 pages (its record, the head in the meta
+    // table). At SQLite's default of 1000 pages a busy fleet checkpointed
+    // every ~400 reads, which cost a third of an audited payload; at 10000
+    // it is every ~4000, and the pages written again and again (the meta
+    // page, the log's last leaf) are copied once per checkpoint. The WAL can
+    // reach ~40 MiB between checkpoints; journal_size_limit trims it after.
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;
+         PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};
+         PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
+    ))
     .map_err(|e| storage_at(path, e))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)

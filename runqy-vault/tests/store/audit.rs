@@ -234,6 +234,77 @@ fn audit_reads_off_records_no_read_and_the_switch_is_recorded(b: Backend) {
     assert_eq!(switches, ["off", "on"]);
 }
 
+/// A handle whose last read saw `audit-reads` on (SQLite then holds the
+/// write lock from the read's first statement) still honours another handle
+/// turning it off, and records again once it is turned back on.
+fn a_handle_that_last_saw_audit_reads_on_follows_another_turning_it_off(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("ci", "").unwrap();
+    f.store.set("ci", "K", "value-1", true).unwrap();
+    f.store.get("ci", "K").unwrap();
+    f.store.registration_payload(&["ci"], None).unwrap();
+    let other = f.reopen(1).unwrap();
+    other.set_audit_reads(false).unwrap();
+    assert_eq!(f.store.get("ci", "K").unwrap().expose(), "value-1");
+    f.store.registration_payload(&["ci"], None).unwrap();
+    other.set_audit_reads(true).unwrap();
+    f.store.resolve(&["ci"]).unwrap();
+    assert_eq!(
+        ops(&f.store),
+        [
+            "create",
+            "set",
+            "get",
+            "payload",
+            "audit-reads",
+            "audit-reads",
+            "resolve"
+        ]
+    );
+    assert_eq!(f.store.audit_verify().unwrap(), 7);
+}
+
+/// Fail closed for reads on the one-transaction path too: after reads that
+/// left the connection expecting audit-reads on, a record the database
+/// refuses means no value, nothing written, and the next reads (on the
+/// same connections) work and keep the chain whole.
+fn a_read_whose_record_is_refused_hands_out_nothing_and_leaves_the_store_usable(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("ci", "").unwrap();
+    f.store.set("ci", "K", "the-value", true).unwrap();
+    f.store.get("ci", "K").unwrap();
+    f.store.registration_payload(&["ci"], Some("ci/K")).unwrap();
+    f.db.exec(match b {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse BEFORE INSERT ON runqy_vault_audit \
+             BEGIN SELECT RAISE(ABORT, 'audit refused'); END;"
+        }
+        Backend::Postgres => {
+            "ALTER TABLE runqy_vault_audit ADD CONSTRAINT refuse CHECK (seq < 0) NOT VALID"
+        }
+    });
+    for _ in 0..2 {
+        assert_eq!(kind(f.store.get("ci", "K")), ErrorKind::Storage);
+        assert_eq!(
+            kind(f.store.registration_payload(&["ci"], None)),
+            ErrorKind::Storage
+        );
+        assert_eq!(kind(f.store.resolve(&["ci"])), ErrorKind::Storage);
+    }
+    f.db.exec(match b {
+        Backend::Sqlite => "DROP TRIGGER refuse",
+        Backend::Postgres => "ALTER TABLE runqy_vault_audit DROP CONSTRAINT refuse",
+    });
+    assert_eq!(f.store.get("ci", "K").unwrap().expose(), "the-value");
+    f.store.set("ci", "K", "next-value", true).unwrap();
+    assert_eq!(f.store.get("ci", "K").unwrap().expose(), "next-value");
+    assert_eq!(
+        ops(&f.store),
+        ["create", "set", "get", "payload", "get", "set", "get"]
+    );
+    assert_eq!(f.store.audit_verify().unwrap(), 7);
+}
+
 fn an_edited_record_is_found_and_named(b: Backend) {
     let f = Fixture::new(b);
     seven(&f);
@@ -582,6 +653,8 @@ on_both_backends!(
     a_write_that_fails_writes_no_record,
     a_write_whose_record_cannot_be_written_fails_and_changes_nothing,
     audit_reads_off_records_no_read_and_the_switch_is_recorded,
+    a_handle_that_last_saw_audit_reads_on_follows_another_turning_it_off,
+    a_read_whose_record_is_refused_hands_out_nothing_and_leaves_the_store_usable,
     an_edited_record_is_found_and_named,
     an_edited_fingerprint_is_found,
     a_removed_record_is_found,
