@@ -963,19 +963,24 @@ impl<'de> serde::de::Visitor<'de> for Entries<'_, '_> {
             None => "vaults[?]".to_owned(),
         };
         let mut j = 0usize;
-        // Each entry is small: read as a tree, its value moved into a wiped string.
-        while let Some(e) = seq.next_element::<Value>()? {
-            let Value::Object(mut e) = e else {
+        // Each entry is small: read whole, its value moved into a wiped string.
+        while let Some(e) = seq.next_element::<EntryFields>()? {
+            let EntryFields::Object {
+                key,
+                value,
+                is_secret,
+            } = e
+            else {
                 return Err(state.fail(bad(format!(
                     "{}: entries[{j}] must be an object",
                     at(vault)
                 ))));
             };
-            let Some(Value::String(key)) = e.remove("key") else {
+            let Some(Value::String(key)) = key else {
                 let msg = format!("{}: entries[{j}].key must be a string", at(vault));
                 return Err(state.fail(bad(msg)));
             };
-            let value = match e.remove("value") {
+            let value = match value {
                 Some(Value::String(s)) => SecretString::from(s),
                 _ => {
                     let msg = format!(
@@ -986,9 +991,9 @@ impl<'de> serde::de::Visitor<'de> for Entries<'_, '_> {
                     return Err(state.fail(bad(msg)));
                 }
             };
-            let is_secret = match e.get("is_secret") {
+            let is_secret = match is_secret {
                 None | Some(Value::Null) => true,
-                Some(Value::Bool(b)) => *b,
+                Some(Value::Bool(b)) => b,
                 Some(_) => {
                     let msg = format!(
                         "{}: entry '{}': is_secret must be true or false",
@@ -1003,6 +1008,82 @@ impl<'de> serde::de::Visitor<'de> for Entries<'_, '_> {
             j += 1;
         }
         Ok(())
+    }
+}
+
+/// One element of `"entries"`, read as a `Value` would read it (the same
+/// syntax and number errors, the last of a repeated field kept) but without
+/// building a map per entry: only its three fields are kept.
+enum EntryFields {
+    Object {
+        key: Option<Value>,
+        value: Option<Value>,
+        is_secret: Option<Value>,
+    },
+    /// Any other JSON value, read whole.
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for EntryFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(EntryFieldsVisitor)
+    }
+}
+
+struct EntryFieldsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EntryFieldsVisitor {
+    type Value = EntryFields;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<EntryFields, E> {
+        Ok(EntryFields::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<EntryFields, E> {
+        Ok(EntryFields::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<EntryFields, E> {
+        Ok(EntryFields::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<EntryFields, E> {
+        Ok(EntryFields::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<EntryFields, E> {
+        Ok(EntryFields::Other)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<EntryFields, E> {
+        Ok(EntryFields::Other)
+    }
+    fn visit_none<E>(self) -> std::result::Result<EntryFields, E> {
+        Ok(EntryFields::Other)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<EntryFields, A::Error> {
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(EntryFields::Other)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<EntryFields, A::Error> {
+        let (mut key, mut value, mut is_secret) = (None, None, None);
+        while let Some(field) = map.next_key::<String>()? {
+            let v: Value = map.next_value()?; // other fields too: their errors as a Value's
+            match field.as_str() {
+                "key" => key = Some(v),
+                "value" => value = Some(v),
+                "is_secret" => is_secret = Some(v),
+                _ => {}
+            }
+        }
+        Ok(EntryFields::Object {
+            key,
+            value,
+            is_secret,
+        })
     }
 }
 
@@ -1272,6 +1353,13 @@ mod tests {
             r#"{"format": 1, "vaults": [{"name": "a", "entries": [{"key": "K", "value": "sk-secret\u0000"}]}]}"#,
             r#"{"format": 1, "vaults": [{"name": "a", "entries": [{"key": "K", "value": "sk-secret"}, {"key": "K", "value": "sk-secret"}]}]}"#,
             r#"{"format": 1, "vaults": [{"name": "a"}, {"name": "a"}]}"#,
+            // An entry is read whole before its fields are checked, a repeated field's last kept.
+            r#"{"format": 1, "vaults": [{"name": "a", "entries": [["sk-secret", {"a": 1}]]}]}"#,
+            r#"{"format": 1, "vaults": [{"name": "a", "entries": [null, 5, true]}]}"#,
+            r#"{"format": 1, "vaults": [{"name": "a", "entries": [{"value": 5, "key": "K", "x": {"y": [1]}}]}]}"#,
+            r#"{"format": 1, "vaults": [{"name": "a", "entries": [{"value": 5, "key": 1, "key": "K"}]}]}"#,
+            r#"{"format": 1, "vaults": [{"name": "a", "entries": [{"key": "K", "key": 1, "value": "sk-secret"}]}]}"#,
+            r#"{"format": 1, "vaults": [{"name": "a", "entries": [{"value": 5, "key": "K", "x": [sk-secret}]}]}"#,
             r#"{"format": 1, "vaults": [sk-secret"#,
             r#"{"format": 1, "vaults": []} sk-secret"#,
         ];

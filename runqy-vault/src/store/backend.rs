@@ -532,10 +532,15 @@ impl Backend {
         }
     }
 
-    /// A write transaction: committed when `f` succeeds, rolled back when it fails.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    /// A write transaction: committed when `f` succeeds, rolled back when it
+    /// fails. `bulk`: it writes many rows, one per statement (import, rotation, migration).
+    pub(crate) fn write<T>(
+        &self,
+        bulk: bool,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T>,
+    ) -> Result<T> {
         match self {
-            Backend::Sqlite(p) => p.write(f),
+            Backend::Sqlite(p) => p.write(bulk, f),
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.write(f),
         }

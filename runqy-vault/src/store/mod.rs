@@ -165,7 +165,7 @@ impl Store {
         let prepared = if backend.is_read_only() {
             backend.read_snapshot(|tx| prepare_read_only(tx, &cipher))
         } else {
-            backend.write(|tx| prepare(tx, &cipher, &actor))
+            backend.write(false, |tx| prepare(tx, &cipher, &actor))
         };
         let (format, keyring, problem) = match &location {
             Location::Sqlite(path) => prepared.map_err(|e| sqlite::with_path(e, path))?,
@@ -257,7 +257,8 @@ impl Store {
     fn write<T>(&self, op: Op<'_>, body: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let inner = self.inner()?;
         let mut notice = None;
-        let out = inner.backend.write(|tx| {
+        let bulk = op.key_lock() == KeyLock::Exclusive;
+        let out = inner.backend.write(bulk, |tx| {
             let mut crypto = inner.crypto();
             let key_lock = match op.key_lock() {
                 KeyLock::Shared => Some(inner.keyring.lock(false)),

@@ -175,6 +175,17 @@ impl Op<'_> {
     }
 }
 
+/// One value `put` wrote, as the audit record lists it. A struct, not a
+/// `serde_json::Value` (a map and four keys allocated per imported entry);
+/// the fields in the order serde_json's map wrote them, so the text is the same.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Written {
+    fingerprint: String,
+    key: String,
+    vault: String,
+    version: i64,
+}
+
 /// The write transaction an operation's body works in.
 pub(crate) struct Writer<'t> {
     /// The backend's primitive queries, inside the transaction.
@@ -189,7 +200,7 @@ pub(crate) struct Writer<'t> {
     /// and by the operation's body).
     pub(crate) note: Note,
     /// The values `put` wrote: the record lists them when there are several.
-    pub(crate) written: Vec<serde_json::Value>,
+    pub(crate) written: Vec<Written>,
     /// The operation's name, for the records of a large import's parts.
     pub(crate) op: &'static str,
     /// How many records of [`AUDIT_PART`] entries this operation wrote so far.
@@ -244,11 +255,14 @@ impl Writer<'_> {
             self.actor,
         )?;
         let fingerprint = cipher.fingerprint(value.as_bytes());
-        self.written.push(serde_json::json!({
-            "key": key, "vault": vault, "version": version, "fingerprint": fingerprint,
-        }));
         self.note.version = Some(version);
-        self.note.fingerprint = Some(fingerprint);
+        self.note.fingerprint = Some(fingerprint.clone());
+        self.written.push(Written {
+            fingerprint,
+            key: key.to_owned(),
+            vault: vault.to_owned(),
+            version,
+        });
         if self.written.len() >= AUDIT_PART {
             self.write_part()?;
         }
