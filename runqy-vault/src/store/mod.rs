@@ -1098,8 +1098,8 @@ fn entry_view(
         key: row.key.to_owned(),
         value,
         is_secret: row.is_secret,
-        created_at: stamps.to_rfc3339(row.created_at),
-        updated_at: stamps.to_rfc3339(row.updated_at),
+        created_at: stamps.shown(row.created_at),
+        updated_at: stamps.shown(row.updated_at),
     })
 }
 
@@ -1122,7 +1122,7 @@ enum Seen {
 }
 
 impl StampMemo {
-    fn to_rfc3339(&mut self, stamp: backend::Stamp<'_>) -> String {
+    fn shown(&mut self, stamp: backend::Stamp<'_>) -> String {
         use backend::Stamp;
         let same = match (&self.seen, stamp) {
             (Seen::Text(seen), Stamp::Text(t)) => seen == t,
