@@ -438,11 +438,12 @@ impl Store {
     pub fn show(&self, name: &str) -> Result<VaultDetail> {
         self.read(Op::List, |b, crypto| {
             let mut entries = Vec::new();
+            let mut stamps = StampMemo::default();
             let row = b
                 .read_one(|tx| {
                     tx.vault_detail(name, &mut |vault, row| {
                         if let Some(row) = row {
-                            entries.push(entry_view(crypto, vault, &row)?);
+                            entries.push(entry_view(crypto, vault, &row, &mut stamps)?);
                         }
                         Ok(())
                     })
@@ -1096,7 +1097,12 @@ fn decrypt(crypto: &Crypto, vault: &str, row: &EntryRow<'_>) -> Result<SecretStr
 }
 
 /// An entry as listed: decrypted to be masked (or shown, when not secret).
-fn entry_view(crypto: &Crypto, vault: &str, row: &EntryRow<'_>) -> Result<EntryView> {
+fn entry_view(
+    crypto: &Crypto,
+    vault: &str,
+    row: &EntryRow<'_>,
+    stamps: &mut StampMemo,
+) -> Result<EntryView> {
     let plain = decrypt(crypto, vault, row)?;
     let value = if row.is_secret {
         mask(plain.expose())
@@ -1107,9 +1113,55 @@ fn entry_view(crypto: &Crypto, vault: &str, row: &EntryRow<'_>) -> Result<EntryV
         key: row.key.to_owned(),
         value,
         is_secret: row.is_secret,
-        created_at: row.created_at.to_rfc3339(),
-        updated_at: row.updated_at.to_rfc3339(),
+        created_at: stamps.shown(row.created_at),
+        updated_at: stamps.shown(row.updated_at),
     })
+}
+
+/// The last timestamp converted, and what it became: an entry's two stamps
+/// and a vault's entries written together are mostly the same text, and
+/// converting each was a third of a `show`'s own cost.
+#[derive(Default)]
+struct StampMemo {
+    seen: Seen,
+    shown: String,
+}
+
+/// A stamp as stored, owned (text kept in a buffer reused from one to the next).
+#[derive(Default)]
+enum Seen {
+    #[default]
+    Nothing,
+    Text(String),
+    Unix(i64),
+}
+
+impl StampMemo {
+    fn shown(&mut self, stamp: backend::Stamp<'_>) -> String {
+        use backend::Stamp;
+        let same = match (&self.seen, stamp) {
+            (Seen::Text(seen), Stamp::Text(t)) => seen == t,
+            (Seen::Unix(seen), Stamp::Unix(s)) => *seen == s,
+            _ => false,
+        };
+        if !same {
+            self.shown = stamp.to_rfc3339();
+            self.seen = match stamp {
+                Stamp::Text(t) => {
+                    let mut buf = match std::mem::take(&mut self.seen) {
+                        Seen::Text(buf) => buf,
+                        _ => String::new(),
+                    };
+                    buf.clear();
+                    buf.push_str(t);
+                    Seen::Text(buf)
+                }
+                Stamp::Unix(s) => Seen::Unix(s),
+                Stamp::NotRead => Seen::Nothing,
+            };
+        }
+        self.shown.clone()
+    }
 }
 
 #[cfg(all(test, feature = "postgres"))]
