@@ -174,12 +174,8 @@ fn a_write_that_fails_writes_no_record(b: Backend) {
     assert_eq!(ops(&f.store), ["create"]);
 }
 
-/// Fail closed (SPEC §13): when the database refuses the record, the write
-/// fails and changes nothing; a read refuses to hand out its value.
-fn a_write_whose_record_cannot_be_written_fails_and_changes_nothing(b: Backend) {
-    let f = Fixture::new(b);
-    f.store.create_vault("ci", "").unwrap();
-    f.store.set("ci", "K", "before-value", true).unwrap();
+/// Makes the database refuse every new audit record (the old ones stay).
+fn refuse_records(f: &Fixture, b: Backend) {
     f.db.exec(match b {
         Backend::Sqlite => {
             "CREATE TRIGGER refuse BEFORE INSERT ON runqy_vault_audit \
@@ -190,6 +186,23 @@ fn a_write_whose_record_cannot_be_written_fails_and_changes_nothing(b: Backend) 
             "ALTER TABLE runqy_vault_audit ADD CONSTRAINT refuse CHECK (seq < 0) NOT VALID"
         }
     });
+}
+
+/// Undoes [`refuse_records`].
+fn allow_records(f: &Fixture, b: Backend) {
+    f.db.exec(match b {
+        Backend::Sqlite => "DROP TRIGGER refuse",
+        Backend::Postgres => "ALTER TABLE runqy_vault_audit DROP CONSTRAINT refuse",
+    });
+}
+
+/// Fail closed (SPEC §13): when the database refuses the record, the write
+/// fails and changes nothing; a read refuses to hand out its value.
+fn a_write_whose_record_cannot_be_written_fails_and_changes_nothing(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("ci", "").unwrap();
+    f.store.set("ci", "K", "before-value", true).unwrap();
+    refuse_records(&f, b);
     assert_eq!(
         kind(f.store.set("ci", "K", "after-value", true)),
         ErrorKind::Storage
@@ -197,10 +210,7 @@ fn a_write_whose_record_cannot_be_written_fails_and_changes_nothing(b: Backend) 
     assert_eq!(kind(f.store.unset("ci", "K")), ErrorKind::Storage);
     assert_eq!(kind(f.store.create_vault("cd", "")), ErrorKind::Storage);
     assert_eq!(kind(f.store.get("ci", "K")), ErrorKind::Storage);
-    f.db.exec(match b {
-        Backend::Sqlite => "DROP TRIGGER refuse",
-        Backend::Postgres => "ALTER TABLE runqy_vault_audit DROP CONSTRAINT refuse",
-    });
+    allow_records(&f, b);
     assert_eq!(f.store.get("ci", "K").unwrap().expose(), "before-value");
     assert!(!f.store.vault_exists("cd").unwrap());
     assert_eq!(f.store.history("ci", "K").unwrap().len(), 1);
@@ -274,15 +284,7 @@ fn a_read_whose_record_is_refused_hands_out_nothing_and_leaves_the_store_usable(
     f.store.set("ci", "K", "the-value", true).unwrap();
     f.store.get("ci", "K").unwrap();
     f.store.registration_payload(&["ci"], Some("ci/K")).unwrap();
-    f.db.exec(match b {
-        Backend::Sqlite => {
-            "CREATE TRIGGER refuse BEFORE INSERT ON runqy_vault_audit \
-             BEGIN SELECT RAISE(ABORT, 'audit refused'); END;"
-        }
-        Backend::Postgres => {
-            "ALTER TABLE runqy_vault_audit ADD CONSTRAINT refuse CHECK (seq < 0) NOT VALID"
-        }
-    });
+    refuse_records(&f, b);
     for _ in 0..2 {
         assert_eq!(kind(f.store.get("ci", "K")), ErrorKind::Storage);
         assert_eq!(
@@ -291,10 +293,7 @@ fn a_read_whose_record_is_refused_hands_out_nothing_and_leaves_the_store_usable(
         );
         assert_eq!(kind(f.store.resolve(&["ci"])), ErrorKind::Storage);
     }
-    f.db.exec(match b {
-        Backend::Sqlite => "DROP TRIGGER refuse",
-        Backend::Postgres => "ALTER TABLE runqy_vault_audit DROP CONSTRAINT refuse",
-    });
+    allow_records(&f, b);
     assert_eq!(f.store.get("ci", "K").unwrap().expose(), "the-value");
     f.store.set("ci", "K", "next-value", true).unwrap();
     assert_eq!(f.store.get("ci", "K").unwrap().expose(), "next-value");
