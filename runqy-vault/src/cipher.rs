@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::aead::{AeadKey, TAG_LEN};
 use crate::error::{Error, Result};
@@ -219,32 +219,58 @@ impl Cipher {
             key: entry.key.to_owned(),
             version: i64::try_from(version).unwrap_or(i64::MAX),
         };
-        let (text, info) = self
-            .open_v2(entry, Some(version), blob)
+        let mut out = Zeroizing::new(Vec::new());
+        let info = self
+            .open_v2(entry, Some(version), blob, &mut out)
             .ok_or_else(failed)?;
-        Ok((into_text(text, failed)?, info))
+        Ok((into_text(out, failed)?, info))
     }
 
-    /// Opens a v2 blob under the key its header names, if this cipher has it.
+    /// Opens a v2 blob under the key its header names, if this cipher has
+    /// it, into `out`.
     fn open_v2(
         &self,
         entry: Binding<'_>,
         version: Option<u64>,
         blob: &[u8],
-    ) -> Option<(Zeroizing<Vec<u8>>, BlobInfo)> {
+        out: &mut Zeroizing<Vec<u8>>,
+    ) -> Option<BlobInfo> {
         if blob.len() < V2_HEADER_LEN + NONCE_LEN + TAG_LEN || !blob.starts_with(V2_MAGIC) {
             return None;
         }
         let id = KeyId(blob[4..12].try_into().ok()?);
         let k = self.keys().find(|k| k.key_id == id)?;
-        let text = with_v2_aad(id, entry, version, |aad| {
-            open(&k.v2, &blob[V2_HEADER_LEN..], aad)
-        })?;
-        let info = BlobInfo {
+        with_v2_aad(id, entry, version, |aad| {
+            open_in(&k.v2, &blob[V2_HEADER_LEN..], aad, out)
+        })
+        .then_some(BlobInfo {
             format: Format::V2,
             key_id: id,
-        };
-        Some((text, info))
+        })
+    }
+
+    /// The plaintext of a current value into `out`, by the rules of [`Cipher::decrypt`].
+    fn open_entry(
+        &self,
+        format: Format,
+        entry: Binding<'_>,
+        blob: &[u8],
+        out: &mut Zeroizing<Vec<u8>>,
+    ) -> Result<BlobInfo> {
+        if let Some(info) = self.open_v2(entry, None, blob, out) {
+            return Ok(info);
+        }
+        if format == Format::Legacy && blob.len() >= NONCE_LEN + TAG_LEN {
+            for k in self.keys() {
+                if open_in(&k.legacy, blob, &[], out) {
+                    return Ok(BlobInfo {
+                        format: Format::Legacy,
+                        key_id: k.key_id,
+                    });
+                }
+            }
+        }
+        Err(entry.decryption_failed())
     }
 
     /// Decrypts a blob of a store written in `format` (SPEC §3). A `v2`
@@ -260,21 +286,27 @@ impl Cipher {
         entry: Binding<'_>,
         blob: &[u8],
     ) -> Result<(SecretString, BlobInfo)> {
-        if let Some((text, info)) = self.open_v2(entry, None, blob) {
-            return Ok((into_text(text, || entry.decryption_failed())?, info));
+        let mut out = Zeroizing::new(Vec::new());
+        let info = self.open_entry(format, entry, blob, &mut out)?;
+        Ok((into_text(out, || entry.decryption_failed())?, info))
+    }
+
+    /// [`Cipher::decrypt`] into `buf`, reused from one value to the next,
+    /// for a caller that only looks at each value (a listing masks it): no
+    /// allocation per value. `buf` holds the last plaintext until it is
+    /// overwritten or dropped, and `Zeroizing` wipes its whole capacity then.
+    pub fn decrypt_in<'b>(
+        &self,
+        format: Format,
+        entry: Binding<'_>,
+        blob: &[u8],
+        buf: &'b mut Zeroizing<Vec<u8>>,
+    ) -> Result<(&'b str, BlobInfo)> {
+        let info = self.open_entry(format, entry, blob, buf)?;
+        match simdutf8::basic::from_utf8(buf.as_slice()) {
+            Ok(text) => Ok((text, info)),
+            Err(_) => Err(entry.decryption_failed()), // not written by a runqy vault (SPEC §4)
         }
-        if format == Format::Legacy && blob.len() >= NONCE_LEN + TAG_LEN {
-            for k in self.keys() {
-                if let Some(text) = open(&k.legacy, blob, &[]) {
-                    let info = BlobInfo {
-                        format: Format::Legacy,
-                        key_id: k.key_id,
-                    };
-                    return Ok((into_text(text, || entry.decryption_failed())?, info));
-                }
-            }
-        }
-        Err(entry.decryption_failed())
     }
 
     /// Encrypts bytes in the legacy format under the current key, for the
@@ -374,22 +406,39 @@ fn seal(
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag` straight into the buffer that is
-/// returned; `None` when it does not authenticate (the buffer, which may
-/// then hold unauthenticated plaintext, is wiped as it drops).
+/// returned; `None` when it does not authenticate.
 fn open(key: &AeadKey, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    let ct_len = sealed.len().checked_sub(NONCE_LEN + TAG_LEN)?;
+    let mut out = Zeroizing::new(Vec::new());
+    open_in(key, sealed, aad, &mut out).then_some(out)
+}
+
+/// Opens `nonce ‖ ciphertext ‖ tag` into `out`, which is resized to the
+/// plaintext; false when it does not authenticate, and `out`, which may
+/// then hold unauthenticated plaintext, is wiped. A buffer too small is
+/// replaced, the old one wiped as it drops, never grown by a reallocation
+/// that would leave a copy in freed memory.
+fn open_in(key: &AeadKey, sealed: &[u8], aad: &[u8], out: &mut Zeroizing<Vec<u8>>) -> bool {
+    let Some(ct_len) = sealed.len().checked_sub(NONCE_LEN + TAG_LEN) else {
+        return false;
+    };
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
     let (ct, tag) = rest.split_at(ct_len);
-    let mut out = Zeroizing::new(vec![0u8; ct_len]);
-    key.open_into(
-        nonce.try_into().ok()?,
-        aad,
-        ct,
-        tag.try_into().ok()?,
-        &mut out,
-    )
-    .ok()?;
-    Some(out)
+    let (Ok(nonce), Ok(tag)) = (nonce.try_into(), tag.try_into()) else {
+        return false;
+    };
+    if out.capacity() < ct_len {
+        *out = Zeroizing::new(Vec::with_capacity(ct_len));
+    }
+    out.clear();
+    out.resize(ct_len, 0);
+    if key
+        .open_into(nonce, aad, ct, tag, out.as_mut_slice())
+        .is_err()
+    {
+        out.zeroize();
+        return false;
+    }
+    true
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag` under a raw 256-bit key with any
@@ -447,6 +496,41 @@ mod tests {
         let blob = c.encrypt(Format::V2, E, &long);
         let (text, _) = c.decrypt(Format::V2, E, &blob).unwrap();
         assert_eq!(text.expose().as_bytes(), &long[..]);
+    }
+
+    #[test]
+    fn decrypt_in_reuses_one_buffer_and_wipes_it_when_a_blob_fails() {
+        let c = Cipher::new(&keys(1));
+        let long = "x".repeat(300);
+        let blobs = [
+            c.encrypt(Format::V2, E, long.as_bytes()),
+            c.encrypt(Format::V2, E, b"sk-short"),
+            c.encrypt(Format::Legacy, E, "é-legacy".as_bytes()),
+        ];
+        let mut buf = Zeroizing::new(Vec::new());
+        let (text, _) = c.decrypt_in(Format::Legacy, E, &blobs[0], &mut buf).unwrap();
+        assert_eq!(text, long);
+        let capacity = buf.capacity();
+        let (text, info) = c.decrypt_in(Format::Legacy, E, &blobs[1], &mut buf).unwrap();
+        assert_eq!((text, info.format), ("sk-short", Format::V2));
+        let (text, info) = c.decrypt_in(Format::Legacy, E, &blobs[2], &mut buf).unwrap();
+        assert_eq!((text, info.format), ("é-legacy", Format::Legacy));
+        assert_eq!(buf.capacity(), capacity, "a shorter value reuses the buffer");
+        // A v2 store refuses the legacy blob, naming the entry; a tampered
+        // tag fails and leaves nothing of what it opened in the buffer.
+        let err = c.decrypt_in(Format::V2, E, &blobs[2], &mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
+        assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
+        let mut tampered = blobs[1].clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        c.decrypt_in(Format::V2, E, &blobs[1], &mut buf).unwrap();
+        assert!(c.decrypt_in(Format::V2, E, &tampered, &mut buf).is_err());
+        assert!(buf.is_empty());
+        let mut bad = long.into_bytes();
+        bad[7] = 0xff;
+        let blob = c.encrypt_legacy_bytes(&bad);
+        let err = c.decrypt_in(Format::Legacy, E, &blob, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
     }
 
     #[test]

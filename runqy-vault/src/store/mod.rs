@@ -21,6 +21,7 @@ use crate::secret::SecretString;
 use crate::transfer::{
     self, ExportDocument, ExportEntry, ExportSummary, ExportVault, EXPORT_FORMAT,
 };
+use zeroize::Zeroizing;
 
 mod audit;
 mod backend;
@@ -439,11 +440,12 @@ impl Store {
         self.read(Op::List, |b, crypto| {
             let mut entries = Vec::new();
             let mut stamps = StampMemo::default();
+            let mut plain = Zeroizing::new(Vec::new());
             let row = b
                 .read_one(|tx| {
                     tx.vault_detail(name, &mut |vault, row| {
                         if let Some(row) = row {
-                            entries.push(entry_view(crypto, vault, &row, &mut stamps)?);
+                            entries.push(entry_view(crypto, vault, &row, &mut stamps, &mut plain)?);
                         }
                         Ok(())
                     })
@@ -1102,12 +1104,21 @@ fn entry_view(
     vault: &str,
     row: &EntryRow<'_>,
     stamps: &mut StampMemo,
+    plain: &mut Zeroizing<Vec<u8>>,
 ) -> Result<EntryView> {
-    let plain = decrypt(crypto, vault, row)?;
+    // One wiped buffer for all of a listing's plaintexts: each is only masked or copied.
+    let at = Binding {
+        vault,
+        key: row.key,
+        is_secret: row.is_secret,
+    };
+    let (text, _) = crypto
+        .cipher
+        .decrypt_in(crypto.format, at, row.value, plain)?;
     let value = if row.is_secret {
-        mask(plain.expose())
+        mask(text)
     } else {
-        plain.expose().to_owned()
+        text.to_owned()
     };
     Ok(EntryView {
         key: row.key.to_owned(),
