@@ -508,17 +508,29 @@ mod tests {
             c.encrypt(Format::Legacy, E, "é-legacy".as_bytes()),
         ];
         let mut buf = Zeroizing::new(Vec::new());
-        let (text, _) = c.decrypt_in(Format::Legacy, E, &blobs[0], &mut buf).unwrap();
+        let (text, _) = c
+            .decrypt_in(Format::Legacy, E, &blobs[0], &mut buf)
+            .unwrap();
         assert_eq!(text, long);
         let capacity = buf.capacity();
-        let (text, info) = c.decrypt_in(Format::Legacy, E, &blobs[1], &mut buf).unwrap();
+        let (text, info) = c
+            .decrypt_in(Format::Legacy, E, &blobs[1], &mut buf)
+            .unwrap();
         assert_eq!((text, info.format), ("sk-short", Format::V2));
-        let (text, info) = c.decrypt_in(Format::Legacy, E, &blobs[2], &mut buf).unwrap();
+        let (text, info) = c
+            .decrypt_in(Format::Legacy, E, &blobs[2], &mut buf)
+            .unwrap();
         assert_eq!((text, info.format), ("é-legacy", Format::Legacy));
-        assert_eq!(buf.capacity(), capacity, "a shorter value reuses the buffer");
+        assert_eq!(
+            buf.capacity(),
+            capacity,
+            "a shorter value reuses the buffer"
+        );
         // A v2 store refuses the legacy blob, naming the entry; a tampered
         // tag fails and leaves nothing of what it opened in the buffer.
-        let err = c.decrypt_in(Format::V2, E, &blobs[2], &mut buf).unwrap_err();
+        let err = c
+            .decrypt_in(Format::V2, E, &blobs[2], &mut buf)
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
         assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
         let mut tampered = blobs[1].clone();
@@ -529,7 +541,9 @@ mod tests {
         let mut bad = long.into_bytes();
         bad[7] = 0xff;
         let blob = c.encrypt_legacy_bytes(&bad);
-        let err = c.decrypt_in(Format::Legacy, E, &blob, &mut buf).unwrap_err();
+        let err = c
+            .decrypt_in(Format::Legacy, E, &blob, &mut buf)
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DecryptionFailed);
     }
 
