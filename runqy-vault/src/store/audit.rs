@@ -271,35 +271,6 @@ struct HeadText {
     sealed: bool,
 }
 
-fn head_seal(chain: &[u8; 32], seq: i64, mac: &[u8; 32]) -> [u8; 32] {
-    let mut m = keyed(chain);
-    m.update(&[0x03]);
-    m.update(&seq.to_be_bytes());
-    m.update(mac);
-    m.finalize().into_bytes().into()
-}
-
-fn head_text(chain: &[u8; 32], seq: i64, mac: &[u8; 32]) -> String {
-    format!(
-        "{seq}:{}:{}",
-        hex::encode(mac),
-        hex::encode(head_seal(chain, seq, mac))
-    )
-}
-
-/// Reads `seq:mac:seal`; `None` when it is not of that form.
-fn parse_head(text: &str, chain: &[u8; 32]) -> Option<HeadText> {
-    let mut parts = text.split(':');
-    let seq = parts.next()?.parse::<i64>().ok()?;
-    let mac = unhex32(parts.next()?)?;
-    let seal = parts.next().and_then(unhex32);
-    Some(HeadText {
-        seq,
-        mac,
-        sealed: seal == Some(head_seal(chain, seq, &mac)),
-    })
-}
-
 fn unhex32(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(text, &mut out).ok()?;
@@ -364,6 +335,37 @@ impl Chain {
         m.finalize().into_bytes().into()
     }
 
+    /// The head's seal: `0x03 ‖ seq ‖ mac`.
+    fn head_seal(&self, seq: i64, mac: &[u8; 32]) -> [u8; 32] {
+        let mut m = self.key.clone();
+        m.update(&[0x03]);
+        m.update(&seq.to_be_bytes());
+        m.update(mac);
+        m.finalize().into_bytes().into()
+    }
+
+    /// The head as the meta table keeps it: `seq:mac:seal`, in hex.
+    fn head_text(&self, seq: i64, mac: &[u8; 32]) -> String {
+        format!(
+            "{seq}:{}:{}",
+            hex::encode(mac),
+            hex::encode(self.head_seal(seq, mac))
+        )
+    }
+
+    /// Reads `seq:mac:seal`; `None` when it is not of that form.
+    fn parse_head(&self, text: &str) -> Option<HeadText> {
+        let mut parts = text.split(':');
+        let seq = parts.next()?.parse::<i64>().ok()?;
+        let mac = unhex32(parts.next()?)?;
+        let seal = parts.next().and_then(unhex32);
+        Some(HeadText {
+            seq,
+            mac,
+            sealed: seal == Some(self.head_seal(seq, &mac)),
+        })
+    }
+
     /// The seal of an anchor: its sequence number, kept MAC and content.
     fn seal(&mut self, row: &AuditRow<'_>, mac: &[u8; 32]) -> String {
         let unsealed = AuditRow {
@@ -392,26 +394,25 @@ pub(crate) fn append(
     operation: &str,
     note: &Note,
 ) -> Result<Notice> {
-    let chain_key = cipher.audit_chain_key();
+    let mut chain = Chain::new(cipher.audit_chain_key());
     let (head, table) = tx.audit_head()?;
-    let (mut seq, mut prev, mut restart) =
-        match head.as_deref().and_then(|h| parse_head(h, chain_key)) {
-            Some(h) if h.sealed => (h.seq, h.mac, None),
-            parsed => {
-                if parsed.is_some() {
-                    // A head sealed under another key: another process rotated it.
-                    super::keyring::recheck(&tx.key_meta(MetaLock::None)?, cipher)?;
-                }
-                // No head, or one that does not verify: the chain goes on from
-                // the newest record there is, and says so in a restart record.
-                let last = if table { tx.audit_last()? } else { None };
-                match (parsed, last) {
-                    (_, Some((s, mac))) => (s, mac_of(&mac), Some(HEAD_LOST)),
-                    (Some(h), None) if h.seq > 0 => (h.seq, h.mac, Some(HEAD_LOST)),
-                    _ => (0, [0; 32], None),
-                }
+    let (mut seq, mut prev, mut restart) = match head.as_deref().and_then(|h| chain.parse_head(h)) {
+        Some(h) if h.sealed => (h.seq, h.mac, None),
+        parsed => {
+            if parsed.is_some() {
+                // A head sealed under another key: another process rotated it.
+                super::keyring::recheck(&tx.key_meta(MetaLock::None)?, cipher)?;
             }
-        };
+            // No head, or one that does not verify: the chain goes on from
+            // the newest record there is, and says so in a restart record.
+            let last = if table { tx.audit_last()? } else { None };
+            match (parsed, last) {
+                (_, Some((s, mac))) => (s, mac_of(&mac), Some(HEAD_LOST)),
+                (Some(h), None) if h.seq > 0 => (h.seq, h.mac, Some(HEAD_LOST)),
+                _ => (0, [0; 32], None),
+            }
+        }
+    };
     if !table {
         tx.audit_create()?;
         if seq > 0 {
@@ -420,7 +421,7 @@ pub(crate) fn append(
     }
     let mut notice = None;
     if let Some(why) = restart {
-        seq = write_restart(tx, chain_key, actor, seq, &prev, why)?;
+        seq = write_restart(tx, &mut chain, actor, seq, &prev, why)?;
         prev = mac_of(&tx.audit_last()?.map(|(_, m)| m).unwrap_or_default());
         notice = Some(restart_message(seq, why));
     }
@@ -439,11 +440,11 @@ pub(crate) fn append(
         detail: detail.as_deref(),
         mac: "",
     };
-    let mac = Chain::new(chain_key).mac(&prev, &row);
+    let mac = chain.mac(&prev, &row);
     let mac_hex = hex::encode(mac);
     row.mac = &mac_hex;
     tx.audit_insert(&row)?;
-    tx.meta_set(META_AUDIT_HEAD, &head_text(chain_key, seq, &mac))?;
+    tx.meta_set(META_AUDIT_HEAD, &chain.head_text(seq, &mac))?;
     Ok(notice)
 }
 
@@ -474,7 +475,7 @@ const HEAD_LOST: &str = "its head in runqy_vault_meta was missing or did not ver
 /// (whose MAC was `prev`) and why, and the head after it; returns its number.
 fn write_restart(
     tx: &mut dyn Tx,
-    chain_key: &[u8; 32],
+    chain: &mut Chain,
     actor: &str,
     lost: i64,
     prev: &[u8; 32],
@@ -494,11 +495,11 @@ fn write_restart(
         detail: Some(&detail),
         mac: "",
     };
-    let mac = Chain::new(chain_key).mac(prev, &row);
+    let mac = chain.mac(prev, &row);
     let mac_hex = hex::encode(mac);
     row.mac = &mac_hex;
     tx.audit_insert(&row)?;
-    tx.meta_set(META_AUDIT_HEAD, &head_text(chain_key, row.seq, &mac))?;
+    tx.meta_set(META_AUDIT_HEAD, &chain.head_text(row.seq, &mac))?;
     tx.meta_set(META_AUDIT_RESTART, &row.seq.to_string())?;
     Ok(row.seq)
 }
@@ -525,24 +526,24 @@ pub(crate) fn prepare(
     actor: &str,
     had_table: bool,
 ) -> Result<Notice> {
-    let chain_key = cipher.audit_chain_key();
+    let mut chain = Chain::new(cipher.audit_chain_key());
     let head = tx.meta_get(META_AUDIT_HEAD)?;
     let mut notice = None;
-    match head.as_deref().and_then(|h| parse_head(h, chain_key)) {
+    match head.as_deref().and_then(|h| chain.parse_head(h)) {
         None => match tx.audit_last()? {
             // Records without a head: not healed silently, the log says so.
             Some((seq, mac)) => {
-                let s = write_restart(tx, chain_key, actor, seq, &mac_of(&mac), HEAD_LOST)?;
+                let s = write_restart(tx, &mut chain, actor, seq, &mac_of(&mac), HEAD_LOST)?;
                 notice = Some(restart_message(s, HEAD_LOST));
             }
             None if head.is_none() => {
-                tx.meta_set(META_AUDIT_HEAD, &head_text(chain_key, 0, &[0; 32]))?
+                tx.meta_set(META_AUDIT_HEAD, &chain.head_text(0, &[0; 32]))?
             }
             None => {}
         },
         Some(h) if !had_table && h.seq > 0 => {
             // The table was dropped (and is recreated empty): say so in the log itself.
-            let s = write_restart(tx, chain_key, actor, h.seq, &h.mac, TABLE_LOST)?;
+            let s = write_restart(tx, &mut chain, actor, h.seq, &h.mac, TABLE_LOST)?;
             notice = Some(restart_message(s, TABLE_LOST));
         }
         _ => {}
@@ -561,14 +562,14 @@ pub(crate) fn health(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Notice> {
     if !tx.table_exists("runqy_vault_audit")? {
         return Ok(None);
     }
-    let chain_key = cipher.audit_chain_key();
+    let mut chain = Chain::new(cipher.audit_chain_key());
     let mut last_two: Vec<OwnedRow> = Vec::new();
     tx.audit_before(i64::MAX, 2, &mut |r| {
         last_two.push(OwnedRow::of(&r));
         Ok(())
     })?;
     let head = tx.meta_get(META_AUDIT_HEAD)?;
-    let head = head.as_deref().and_then(|h| parse_head(h, chain_key));
+    let head = head.as_deref().and_then(|h| chain.parse_head(h));
     match (&head, last_two.first()) {
         (None, Some(l)) => {
             return Ok(Some(format!(
@@ -589,7 +590,7 @@ pub(crate) fn health(tx: &mut dyn Tx, cipher: &Cipher) -> Result<Notice> {
     }
     if let [l, p] = &last_two[..] {
         let prev = mac_of(&p.mac);
-        if l.seq != p.seq + 1 || Chain::new(chain_key).mac(&prev, &l.row()) != mac_of(&l.mac) {
+        if l.seq != p.seq + 1 || chain.mac(&prev, &l.row()) != mac_of(&l.mac) {
             return Ok(Some(format!(
                 "audit record {}: does not verify (edited, inserted or moved)",
                 l.seq
@@ -694,12 +695,12 @@ fn broken(message: String) -> Error {
 /// anchor and the head. `Ok(n)`: intact, `n` records; `AuditBroken` names
 /// the first bad sequence number.
 pub(crate) fn verify(tx: &mut dyn Tx, cipher: &Cipher) -> Result<u64> {
-    let chain_key = cipher.audit_chain_key();
+    let mut chain = Chain::new(cipher.audit_chain_key());
     if !tx.table_exists("runqy_vault_audit")? {
         return match tx
             .meta_get(META_AUDIT_HEAD)?
             .as_deref()
-            .and_then(|h| parse_head(h, chain_key))
+            .and_then(|h| chain.parse_head(h))
         {
             Some(h) if h.seq > 0 => Err(broken(format!(
                 "audit record 1 is missing: the table runqy_vault_audit was dropped (the log \
@@ -709,7 +710,6 @@ pub(crate) fn verify(tx: &mut dyn Tx, cipher: &Cipher) -> Result<u64> {
             _ => Ok(0),
         };
     }
-    let mut chain = Chain::new(chain_key);
     let mut count = 0u64;
     let mut prev = [0u8; 32];
     let mut expected = 1i64;
@@ -784,7 +784,7 @@ pub(crate) fn verify(tx: &mut dyn Tx, cipher: &Cipher) -> Result<u64> {
     }
     let last = expected - 1;
     let head = tx.meta_get(META_AUDIT_HEAD)?;
-    match head.as_deref().map(|h| parse_head(h, chain_key)) {
+    match head.as_deref().map(|h| chain.parse_head(h)) {
         None if count == 0 => Ok(0),
         None | Some(None) => Err(broken(format!(
             "audit record {last}: the log has no head in runqy_vault_meta (removed or edited)"
@@ -805,9 +805,8 @@ pub(crate) fn rekey(tx: &mut dyn Tx, old: &Cipher, new: &Cipher) -> Result<()> {
     if !tx.table_exists("runqy_vault_audit")? {
         return Ok(());
     }
-    let (old_key, new_key) = (old.audit_chain_key(), new.audit_chain_key());
-    let mut old_chain = Chain::new(old_key);
-    let mut new_chain = Chain::new(new_key);
+    let mut old_chain = Chain::new(old.audit_chain_key());
+    let mut new_chain = Chain::new(new.audit_chain_key());
     let mut old_prev = [0u8; 32];
     let mut new_prev = [0u8; 32];
     let mut expected = 1i64;
@@ -857,14 +856,14 @@ pub(crate) fn rekey(tx: &mut dyn Tx, old: &Cipher, new: &Cipher) -> Result<()> {
         }
     }
     let head = tx.meta_get(META_AUDIT_HEAD)?;
-    let text = match head.as_deref().map(|h| parse_head(h, old_key)) {
+    let text = match head.as_deref().map(|h| old_chain.parse_head(h)) {
         Some(Some(h)) if h.sealed => {
             let mac = match last {
                 Some((seq, old_mac, new_mac)) if seq == h.seq && old_mac == h.mac => new_mac,
                 None if h.seq == 0 => [0; 32],
                 _ => [0x55; 32], // the head did not match the newest record: it still does not
             };
-            head_text(new_key, h.seq, &mac)
+            new_chain.head_text(h.seq, &mac)
         }
         // No head, or one that did not verify: it does not verify now either.
         Some(Some(h)) => format!("{}:{}:unverified", h.seq, hex::encode(h.mac)),
