@@ -128,7 +128,8 @@ PYTHON_REDACT_RATIO = 20    # runqy_vault.Redactor vs benches/python/redact_base
 # The audit log (issue 14): criterion ids of runqy-vault/benches/audit.rs and their targets.
 AUDIT_PAYLOAD_ON = "audit/payload_3x20_reads_on"
 AUDIT_PAYLOAD_OFF = "audit/payload_3x20_reads_off"
-AUDIT_FLOOR = "audit/commit_floor_insert"
+AUDIT_FLOOR = "audit/commit_floor_insert"          # a row of the payload record's size (1,000 bytes)
+AUDIT_FLOOR_SMALL = "audit/commit_floor_insert_300b"  # the floor of record, before 2026-12-02
 AUDIT_GET_ON = "audit/get_reads_on"
 AUDIT_GET_OFF = "audit/get_reads_off"
 AUDIT_VERIFY = "audit/verify_1m"
@@ -387,7 +388,10 @@ def audit_table(peers: dict) -> list[str]:
                  f"{fmt_ns(gm)}: {f'{ratio:.1f}×' if ratio else '—'} | ≥ {AUDIT_VS_GO_MODEL}× "
                  f"| {verdict[ratio >= AUDIT_VS_GO_MODEL if ratio else None]} |")
     lines.append(f"| payload 3×20, audit-reads off | {fmt_ns(off)} | | | |")
-    lines.append(f"| commit floor: one-row INSERT, WAL, synchronous=NORMAL | {fmt_ns(floor)} | | | |")
+    lines.append(f"| commit floor: one-row INSERT of 1,000 bytes (the record's size), WAL, "
+                 f"synchronous=NORMAL | {fmt_ns(floor)} | | | |")
+    lines.append(f"| commit floor with a 300-byte row (the floor of record before 2026-12-02) "
+                 f"| {fmt_ns(med(AUDIT_FLOOR_SMALL))} | | | |")
     lines.append(f"| get, audit-reads on / off | {fmt_ns(med(AUDIT_GET_ON))} / {fmt_ns(med(AUDIT_GET_OFF))} | | | |")
     v = med(AUDIT_VERIFY)
     lines.append(f"| audit verify, 1,000,000 records | {fmt_ns(v)} | | < {AUDIT_VERIFY_MAX_S} s "
