@@ -12,7 +12,9 @@
 mod support;
 
 use runqy_vault::test_hooks::postgres_round_trips;
-use runqy_vault::{ExportDocument, ExportEntry, ExportVault, MasterKey, Store, VersionState};
+use runqy_vault::{
+    ExportDocument, ExportEntry, ExportVault, Format, MasterKey, Store, VersionState,
+};
 
 fn key_text(byte: u8) -> String {
     MasterKey::from_bytes([byte; 32])
@@ -310,5 +312,49 @@ fn rotation_over_several_pages_costs_round_trips_per_page_not_per_row() {
         got,
         [7 + 3 + 3, 7 + 3 + 3, 7 + 4 + 4],
         "round trips of a rotation of 2,000, 2,500 and 3,500 entries"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn migration_over_several_pages_costs_round_trips_per_page_not_per_row() {
+    // The runqy server's tables and no meta table: the store stays legacy.
+    let db = support::TempDatabase::new(&support::postgres_url());
+    db.client()
+        .batch_execute(
+            "CREATE TABLE vaults (id SERIAL PRIMARY KEY, name TEXT UNIQUE NOT NULL,
+                 description TEXT DEFAULT '',
+                 created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+                 updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW());
+             CREATE TABLE vault_entries (id SERIAL PRIMARY KEY,
+                 vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+                 key TEXT NOT NULL, value BYTEA NOT NULL, is_secret BOOLEAN DEFAULT TRUE,
+                 created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+                 updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(), UNIQUE(vault_id, key));",
+        )
+        .unwrap();
+    let store = Store::open(db.url.as_str(), Some(&key_text(1))).unwrap();
+    let doc = document(2_500);
+    store.import(&doc).unwrap();
+    assert_eq!(store.format(), Some(Format::Legacy));
+    // Warm-up: a rotation prepares every statement a migration sends.
+    store.rotate_key(&MasterKey::from_bytes([2; 32])).unwrap();
+    let (n, r) = trips(&store, |s| s.migrate());
+    assert_eq!(r.unwrap(), 2_500);
+    assert_eq!(store.format(), Some(Format::V2));
+    drop(store);
+    let migrated = Store::open(db.url.as_str(), Some(&key_text(2))).unwrap();
+    assert_eq!(migrated.export().unwrap(), doc, "every value, now v2");
+    // BEGIN with the key id FOR UPDATE; 3 pages of entries and 3 of versions,
+    // each read carrying the page before's UPDATE ... FROM unnest; the audit
+    // head, with the format and key id; the record, COMMIT. (One round trip
+    // per row and per digest before: about 7,500.)
+    assert_eq!(
+        n,
+        1 + 3 + 3 + 2,
+        "round trips of a migration of 2,500 entries"
     );
 }
