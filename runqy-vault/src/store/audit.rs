@@ -23,7 +23,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::backend::{AuditRow, MetaLock, Tx};
+use super::backend::{AuditRow, MacRewrites, MetaLock, Tx};
 use super::op::Op;
 use super::Store;
 use crate::cipher::Cipher;
@@ -814,7 +814,7 @@ pub(crate) fn rekey(tx: &mut dyn Tx, old: &Cipher, new: &Cipher) -> Result<()> {
     let mut after = i64::MIN;
     let mut last: Option<(i64, [u8; 32], [u8; 32])> = None;
     loop {
-        let mut page: Vec<(i64, String, Option<String>)> = Vec::new();
+        let mut page = MacRewrites::default();
         let mut seen = 0u32;
         tx.audit_after(after, PAGE, &mut |r| {
             seen += 1;
@@ -828,7 +828,7 @@ pub(crate) fn rekey(tx: &mut dyn Tx, old: &Cipher, new: &Cipher) -> Result<()> {
                 } else {
                     "hmac-sha256:unverified".to_owned()
                 };
-                page.push((r.seq, r.mac.to_owned(), Some(seal)));
+                page.push(r.seq, r.mac.to_owned(), Some(seal));
                 old_prev = stored;
                 new_prev = stored;
                 expected = r.seq.saturating_add(1);
@@ -841,15 +841,15 @@ pub(crate) fn rekey(tx: &mut dyn Tx, old: &Cipher, new: &Cipher) -> Result<()> {
             if !ok {
                 fresh[0] ^= 0xFF; // still broken under the new key
             }
-            page.push((r.seq, hex::encode(fresh), None));
+            page.push(r.seq, hex::encode(fresh), None);
             old_prev = stored;
             new_prev = fresh;
             expected = r.seq.saturating_add(1);
             last = Some((r.seq, stored, fresh));
             Ok(())
         })?;
-        for (seq, mac, seal) in &page {
-            tx.audit_set_mac(*seq, mac, seal.as_deref())?;
+        if !page.seqs.is_empty() {
+            tx.audit_set_macs(page)?; // one statement a page
         }
         if seen < PAGE {
             break;

@@ -167,6 +167,114 @@ pub(crate) struct Head {
     pub entry_digest: Option<Vec<u8>>,
 }
 
+/// A page of rewritten blobs by row id (rotation's), kept as columns: a
+/// backend can send the page as one statement over two arrays.
+#[derive(Debug, Default)]
+pub(crate) struct Rewrites {
+    /// The rows' ids, in the order they were read.
+    pub(crate) ids: Vec<i64>,
+    /// `blobs[i]` is the new blob of `ids[i]`.
+    pub(crate) blobs: Vec<Vec<u8>>,
+}
+
+impl Rewrites {
+    /// An empty page with room for `n` rows.
+    pub(crate) fn with_capacity(n: usize) -> Rewrites {
+        Rewrites {
+            ids: Vec::with_capacity(n),
+            blobs: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds row `id`'s new blob.
+    pub(crate) fn push(&mut self, id: i64, blob: Vec<u8>) {
+        self.ids.push(id);
+        self.blobs.push(blob);
+    }
+
+    /// Each row's id and new blob.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (i64, &[u8])> {
+        self.ids
+            .iter()
+            .copied()
+            .zip(self.blobs.iter().map(Vec::as_slice))
+    }
+}
+
+/// A page of `entry_digest` moves (rotation's): on the version rows of
+/// `vaults[i]`/`keys[i]` that hold `old[i]`, `new[i]`; one key once a page.
+#[derive(Debug, Default)]
+pub(crate) struct DigestMoves {
+    /// The vaults' names.
+    pub(crate) vaults: Vec<String>,
+    /// The keys.
+    pub(crate) keys: Vec<String>,
+    /// The digest the current version holds now.
+    pub(crate) old: Vec<Vec<u8>>,
+    /// The digest of the entry's new blob.
+    pub(crate) new: Vec<Vec<u8>>,
+}
+
+impl DigestMoves {
+    /// An empty page with room for `n` keys.
+    pub(crate) fn with_capacity(n: usize) -> DigestMoves {
+        DigestMoves {
+            vaults: Vec::with_capacity(n),
+            keys: Vec::with_capacity(n),
+            old: Vec::with_capacity(n),
+            new: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds the move of `vault`/`key` from `old` to `new`.
+    pub(crate) fn push(&mut self, vault: &str, key: &str, old: &[u8], new: &[u8]) {
+        self.vaults.push(vault.to_owned());
+        self.keys.push(key.to_owned());
+        self.old.push(old.to_vec());
+        self.new.push(new.to_vec());
+    }
+
+    /// Each move: vault, key, old digest, new digest.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (&str, &str, &[u8], &[u8])> {
+        self.vaults
+            .iter()
+            .zip(&self.keys)
+            .zip(self.old.iter().zip(&self.new))
+            .map(|((v, k), (o, n))| (v.as_str(), k.as_str(), o.as_slice(), n.as_slice()))
+    }
+}
+
+/// A page of re-keyed audit records (rotation's): record `seqs[i]` gets
+/// `macs[i]`, and the fingerprint `seals[i]` when it is given (an anchor).
+#[derive(Debug, Default)]
+pub(crate) struct MacRewrites {
+    /// The records' sequence numbers.
+    pub(crate) seqs: Vec<i64>,
+    /// Their MACs under the new key.
+    pub(crate) macs: Vec<String>,
+    /// An anchor's new seal; `None` keeps the fingerprint.
+    pub(crate) seals: Vec<Option<String>>,
+}
+
+impl MacRewrites {
+    /// Adds record `seq`'s new MAC, and its new seal if it has one.
+    pub(crate) fn push(&mut self, seq: i64, mac: String, seal: Option<String>) {
+        self.seqs.push(seq);
+        self.macs.push(mac);
+        self.seals.push(seal);
+    }
+
+    /// Each record: sequence number, MAC, seal.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (i64, &str, Option<&str>)> {
+        self.seqs
+            .iter()
+            .copied()
+            .zip(&self.macs)
+            .zip(&self.seals)
+            .map(|((s, m), seal)| (s, m.as_str(), seal.as_deref()))
+    }
+}
+
 /// What the version queries call per row.
 pub(crate) type EachVersion<'f> = dyn FnMut(VersionRow<'_>) -> Result<()> + 'f;
 
@@ -319,8 +427,10 @@ pub(crate) trait Tx {
     /// empty vaults, timestamps not read): rotation and the key probe read
     /// the whole store a page at a time with this, in bounded memory.
     fn entries_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()>;
-    /// Replaces an entry's ciphertext without touching its timestamps.
-    fn update_value(&mut self, entry_id: i64, value: &[u8]) -> Result<()>;
+    /// Replaces the ciphertext of a page of entries without touching their
+    /// timestamps (a backend may send it with its next statement: nothing
+    /// waits for its answer).
+    fn update_values(&mut self, page: Rewrites) -> Result<()>;
 
     // ---- versions (SPEC §12), in `runqy_vault_versions`, by vault name and key
 
@@ -365,13 +475,14 @@ pub(crate) trait Tx {
     /// At most `limit` versions with an id above `after`, in id order
     /// (timestamps not read): rotation and the key probe, a page at a time.
     fn versions_after(&mut self, after: i64, limit: u32, each: &mut EachVersion<'_>) -> Result<()>;
-    /// Replaces a version's blob.
-    fn update_version_value(&mut self, id: i64, value: &[u8]) -> Result<()>;
-    /// Rewrites `entry_digest` from `old` to `new` on the key's version rows
-    /// that hold `old` (the current one, when it is ours): rotation rewrites
-    /// the entry's blob and its digest together.
-    fn update_entry_digest(&mut self, vault: &str, key: &str, old: &[u8], new: &[u8])
-        -> Result<()>;
+    /// Replaces the blobs of a page of versions (a backend may send it with
+    /// its next statement).
+    fn update_version_values(&mut self, page: Rewrites) -> Result<()>;
+    /// Rewrites `entry_digest` from old to new on each moved key's version
+    /// rows that hold the old one (the current one, when it is ours):
+    /// rotation rewrites the entries' blobs and their digests together (a
+    /// backend may send it with its next statement).
+    fn update_entry_digests(&mut self, page: DigestMoves) -> Result<()>;
     /// Deletes every version of `key` in `vault`, or of every key in `vault`
     /// when `key` is `None`; how many.
     fn delete_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64>;
@@ -403,8 +514,9 @@ pub(crate) trait Tx {
         limit: u32,
         each: &mut dyn FnMut(ProviderRow<'_>) -> Result<()>,
     ) -> Result<()>;
-    /// Replaces a provider's encrypted `config` without touching anything else.
-    fn update_provider_config(&mut self, id: i64, config: &[u8]) -> Result<()>;
+    /// Replaces the encrypted `config` of a page of providers without
+    /// touching anything else (a backend may send it with its next statement).
+    fn update_provider_configs(&mut self, page: Rewrites) -> Result<()>;
 
     // ---- the audit log (SPEC §13), in `runqy_vault_audit`
 
@@ -422,9 +534,10 @@ pub(crate) trait Tx {
     fn audit_before(&mut self, before: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()>;
     /// The newest record's sequence number and MAC.
     fn audit_last(&mut self) -> Result<Option<(i64, String)>>;
-    /// Replaces a record's MAC, and its fingerprint when `seal` is given
-    /// (rotation re-keys the chain and an anchor's seal).
-    fn audit_set_mac(&mut self, seq: i64, mac: &str, seal: Option<&str>) -> Result<()>;
+    /// Replaces the MAC of a page of records, and the fingerprint where a
+    /// seal is given (rotation re-keys the chain and an anchor's seal; a
+    /// backend may send it with its next statement).
+    fn audit_set_macs(&mut self, page: MacRewrites) -> Result<()>;
     /// Replaces the record `row.seq` whole (prune's anchor).
     fn audit_replace(&mut self, row: &AuditRow<'_>) -> Result<()>;
     /// The newest sequence number of a record written before `at` (RFC 3339).

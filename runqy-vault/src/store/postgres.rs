@@ -30,8 +30,9 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Client, Config, NoTls, Row, Socket, Statement};
 
 use super::backend::{
-    Ahead, AuditRow, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta, MetaLock, Newest,
-    ProviderRow, QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
+    Ahead, AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta,
+    MacRewrites, MetaLock, Newest, ProviderRow, QueueRowFn, Rewrites, Stamp, Tx, VaultRow,
+    VersionRow,
 };
 use super::location::PostgresUrl;
 use super::pg_tls::{self, Tls};
@@ -1300,12 +1301,14 @@ impl Tx for Pg<'_> {
         Ok(())
     }
 
-    fn update_value(&mut self, entry_id: i64, value: &[u8]) -> Result<()> {
-        self.execute(
-            "UPDATE vault_entries SET value = $2 WHERE id = $1::bigint",
-            &[&entry_id, &value],
-        )?;
-        Ok(())
+    fn update_values(&mut self, page: Rewrites) -> Result<()> {
+        // A page in one statement, sent with the next page's read: a
+        // rotation's round trips grow with its pages, not its rows.
+        self.defer(
+            "UPDATE vault_entries AS t SET value = u.value
+             FROM unnest($1::bigint[], $2::bytea[]) AS u(id, value) WHERE t.id = u.id",
+            vec![Box::new(page.ids), Box::new(page.blobs)],
+        )
     }
 
     fn newest_version(&mut self, vault: &str, key: &str) -> Result<Option<Head>> {
@@ -1460,27 +1463,28 @@ impl Tx for Pg<'_> {
         Ok(())
     }
 
-    fn update_version_value(&mut self, id: i64, value: &[u8]) -> Result<()> {
-        self.execute(
-            "UPDATE runqy_vault_versions SET value = $2 WHERE id = $1",
-            &[&id, &value],
-        )?;
-        Ok(())
+    fn update_version_values(&mut self, page: Rewrites) -> Result<()> {
+        self.defer(
+            "UPDATE runqy_vault_versions AS t SET value = u.value
+             FROM unnest($1::bigint[], $2::bytea[]) AS u(id, value) WHERE t.id = u.id",
+            vec![Box::new(page.ids), Box::new(page.blobs)],
+        )
     }
 
-    fn update_entry_digest(
-        &mut self,
-        vault: &str,
-        key: &str,
-        old: &[u8],
-        new: &[u8],
-    ) -> Result<()> {
-        self.execute(
-            "UPDATE runqy_vault_versions SET entry_digest = $4
-             WHERE vault = $1 AND key = $2 AND entry_digest = $3",
-            &[&vault, &key, &old, &new],
-        )?;
-        Ok(())
+    fn update_entry_digests(&mut self, page: DigestMoves) -> Result<()> {
+        // A key is moved once a page, so no version row matches two moves.
+        self.defer(
+            "UPDATE runqy_vault_versions AS t SET entry_digest = u.new
+             FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])
+                 AS u(vault, key, old, new)
+             WHERE t.vault = u.vault AND t.key = u.key AND t.entry_digest = u.old",
+            vec![
+                Box::new(page.vaults),
+                Box::new(page.keys),
+                Box::new(page.old),
+                Box::new(page.new),
+            ],
+        )
     }
 
     fn delete_versions(&mut self, vault: &str, key: Option<&str>) -> Result<u64> {
@@ -1564,12 +1568,12 @@ impl Tx for Pg<'_> {
         Ok(())
     }
 
-    fn update_provider_config(&mut self, id: i64, config: &[u8]) -> Result<()> {
-        self.execute(
-            "UPDATE autoscale_providers SET config = $2 WHERE id = $1::bigint",
-            &[&id, &config],
-        )?;
-        Ok(())
+    fn update_provider_configs(&mut self, page: Rewrites) -> Result<()> {
+        self.defer(
+            "UPDATE autoscale_providers AS t SET config = u.config
+             FROM unnest($1::bigint[], $2::bytea[]) AS u(id, config) WHERE t.id = u.id",
+            vec![Box::new(page.ids), Box::new(page.blobs)],
+        )
     }
 
     fn audit_head(&mut self) -> Result<(Option<String>, bool)> {
@@ -1642,13 +1646,18 @@ impl Tx for Pg<'_> {
         }
     }
 
-    fn audit_set_mac(&mut self, seq: i64, mac: &str, seal: Option<&str>) -> Result<()> {
-        self.execute(
-            "UPDATE runqy_vault_audit SET mac = $2, fingerprint = COALESCE($3, fingerprint)
-             WHERE seq = $1",
-            &[&seq, &mac, &seal],
-        )?;
-        Ok(())
+    fn audit_set_macs(&mut self, page: MacRewrites) -> Result<()> {
+        self.defer(
+            "UPDATE runqy_vault_audit AS t SET mac = u.mac,
+                 fingerprint = COALESCE(u.seal, t.fingerprint)
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(seq, mac, seal)
+             WHERE t.seq = u.seq",
+            vec![
+                Box::new(page.seqs),
+                Box::new(page.macs),
+                Box::new(page.seals),
+            ],
+        )
     }
 
     fn audit_replace(&mut self, row: &AuditRow<'_>) -> Result<()> {

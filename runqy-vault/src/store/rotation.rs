@@ -3,7 +3,7 @@
 //! values and every kept version, a page at a time, and the runqy server's
 //! other secrets under the same master key.
 
-use super::backend::ProviderRow;
+use super::backend::{DigestMoves, ProviderRow, Rewrites};
 use super::history::digest;
 use super::op::Writer;
 use super::Crypto;
@@ -28,20 +28,13 @@ pub(crate) fn reencrypt_all(w: &mut Writer<'_>, old: &Crypto, new: &Crypto) -> R
     Ok(entries)
 }
 
-/// One entry's new blob, and where its current version's digest must follow.
-struct Rewritten {
-    id: i64,
-    vault: String,
-    key: String,
-    old_digest: [u8; 32],
-    blob: Vec<u8>,
-}
-
 fn reencrypt_entries(w: &mut Writer<'_>, old: &Crypto, new: &Crypto) -> Result<u64> {
     let mut count = 0u64;
     let mut after = i64::MIN;
     loop {
-        let mut page: Vec<Rewritten> = Vec::with_capacity(PAGE as usize);
+        let mut page = Rewrites::with_capacity(PAGE as usize);
+        // The current version stays current: its digest follows the blob.
+        let mut digests = DigestMoves::with_capacity(PAGE as usize);
         w.tx.entries_after(after, PAGE, &mut |vault, row| {
             let Some(row) = row else { return Ok(()) };
             let at = Binding {
@@ -60,24 +53,22 @@ fn reencrypt_entries(w: &mut Writer<'_>, old: &Crypto, new: &Crypto) -> Result<u
                     key: row.key.to_owned(),
                 });
             }
-            page.push(Rewritten {
-                id: row.id,
-                vault: vault.to_owned(),
-                key: row.key.to_owned(),
-                old_digest: digest(row.value),
-                blob: fresh,
-            });
+            digests.push(vault, row.key, &digest(row.value), &digest(&fresh));
+            page.push(row.id, fresh);
             Ok(())
         })?;
-        let Some(last) = page.last().map(|r| r.id) else {
+        let Some(&last) = page.ids.last() else {
             return Ok(count);
         };
-        for r in &page {
-            w.tx.update_value(r.id, &r.blob)?;
-            // The current version stays current: its digest follows the blob.
-            w.tx.update_entry_digest(&r.vault, &r.key, &r.old_digest, &digest(&r.blob))?;
+        let full = page.ids.len() == PAGE as usize;
+        count += page.ids.len() as u64;
+        // One statement each for the whole page (PostgreSQL: sent with the
+        // next page's read).
+        w.tx.update_values(page)?;
+        w.tx.update_entry_digests(digests)?;
+        if !full {
+            return Ok(count); // a short page is the last: no read to find the end
         }
-        count += page.len() as u64;
         after = last;
     }
 }
@@ -86,7 +77,7 @@ fn reencrypt_versions(w: &mut Writer<'_>, old: &Cipher, new: &Crypto) -> Result<
     let mut count = 0u64;
     let mut after = i64::MIN;
     loop {
-        let mut page: Vec<(i64, Vec<u8>)> = Vec::with_capacity(PAGE as usize);
+        let mut page = Rewrites::with_capacity(PAGE as usize);
         w.tx.versions_after(after, PAGE, &mut |row| {
             let at = Binding {
                 vault: row.vault,
@@ -107,21 +98,23 @@ fn reencrypt_versions(w: &mut Writer<'_>, old: &Cipher, new: &Crypto) -> Result<
             if check != plain {
                 return Err(failed());
             }
-            page.push((row.id, fresh));
+            page.push(row.id, fresh);
             Ok(())
         })?;
-        let Some(&(last, _)) = page.last() else {
+        let Some(&last) = page.ids.last() else {
             return Ok(count);
         };
-        for (id, blob) in &page {
-            w.tx.update_version_value(*id, blob)?;
-        }
-        count += page.len() as u64;
-        after = last;
+        let full = page.ids.len() == PAGE as usize;
+        count += page.ids.len() as u64;
+        w.tx.update_version_values(page)?;
         if count == u64::from(PAGE) {
             // Half-way point for the crash tests: some pages written, some not.
             crate::test_hooks::pause("reencrypt-page");
         }
+        if !full {
+            return Ok(count);
+        }
+        after = last;
     }
 }
 
@@ -139,7 +132,7 @@ pub(crate) fn reencrypt_providers(w: &mut Writer<'_>, old: &Cipher, new: &Cipher
     let mut count = 0u64;
     let mut after = i64::MIN;
     loop {
-        let mut page: Vec<(i64, Vec<u8>)> = Vec::with_capacity(PAGE as usize);
+        let mut page = Rewrites::with_capacity(PAGE as usize);
         w.tx.providers_after(after, PAGE, &mut |row: ProviderRow<'_>| {
             let refused = |why: &str| {
                 Error::storage(format!(
@@ -160,16 +153,18 @@ pub(crate) fn reencrypt_providers(w: &mut Writer<'_>, old: &Cipher, new: &Cipher
             {
                 return Err(refused("did not re-encrypt correctly"));
             }
-            page.push((row.id, fresh));
+            page.push(row.id, fresh);
             Ok(())
         })?;
-        let Some(&(last, _)) = page.last() else {
+        let Some(&last) = page.ids.last() else {
             return Ok(count);
         };
-        for (id, blob) in &page {
-            w.tx.update_provider_config(*id, blob)?;
+        let full = page.ids.len() == PAGE as usize;
+        count += page.ids.len() as u64;
+        w.tx.update_provider_configs(page)?;
+        if !full {
+            return Ok(count);
         }
-        count += page.len() as u64;
         after = last;
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::backend::{
-    AuditRow, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta, MetaLock, Newest, ProviderRow,
-    QueueRowFn, Stamp, Tx, VaultRow, VersionRow,
+    AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta, MacRewrites,
+    MetaLock, Newest, ProviderRow, QueueRowFn, Rewrites, Stamp, Tx, VaultRow, VersionRow,
 };
 use super::location::{sqlite_uri, SqliteTarget};
 use super::row_cache::RowCache;
@@ -1065,10 +1065,13 @@ impl Tx for Sqlite<'_> {
         Ok(())
     }
 
-    fn update_value(&mut self, entry_id: i64, value: &[u8]) -> Result<()> {
-        self.0
-            .prepare_cached("UPDATE vault_entries SET value = ?2 WHERE id = ?1")?
-            .execute(params![entry_id, value])?;
+    fn update_values(&mut self, page: Rewrites) -> Result<()> {
+        let mut st = self
+            .0
+            .prepare_cached("UPDATE vault_entries SET value = ?2 WHERE id = ?1")?;
+        for (id, value) in page.rows() {
+            st.execute(params![id, value])?;
+        }
         Ok(())
     }
 
@@ -1221,26 +1224,24 @@ impl Tx for Sqlite<'_> {
         Ok(())
     }
 
-    fn update_version_value(&mut self, id: i64, value: &[u8]) -> Result<()> {
-        self.0
-            .prepare_cached("UPDATE runqy_vault_versions SET value = ?2 WHERE id = ?1")?
-            .execute(params![id, value])?;
+    fn update_version_values(&mut self, page: Rewrites) -> Result<()> {
+        let mut st = self
+            .0
+            .prepare_cached("UPDATE runqy_vault_versions SET value = ?2 WHERE id = ?1")?;
+        for (id, value) in page.rows() {
+            st.execute(params![id, value])?;
+        }
         Ok(())
     }
 
-    fn update_entry_digest(
-        &mut self,
-        vault: &str,
-        key: &str,
-        old: &[u8],
-        new: &[u8],
-    ) -> Result<()> {
-        self.0
-            .prepare_cached(
-                "UPDATE runqy_vault_versions SET entry_digest = ?4
-                 WHERE vault = ?1 AND key = ?2 AND entry_digest = ?3",
-            )?
-            .execute(params![vault, key, old, new])?;
+    fn update_entry_digests(&mut self, page: DigestMoves) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "UPDATE runqy_vault_versions SET entry_digest = ?4
+             WHERE vault = ?1 AND key = ?2 AND entry_digest = ?3",
+        )?;
+        for (vault, key, old, new) in page.rows() {
+            st.execute(params![vault, key, old, new])?;
+        }
         Ok(())
     }
 
@@ -1331,10 +1332,13 @@ impl Tx for Sqlite<'_> {
         Ok(())
     }
 
-    fn update_provider_config(&mut self, id: i64, config: &[u8]) -> Result<()> {
-        self.0
-            .prepare_cached("UPDATE autoscale_providers SET config = ?2 WHERE id = ?1")?
-            .execute(params![id, config])?;
+    fn update_provider_configs(&mut self, page: Rewrites) -> Result<()> {
+        let mut st = self
+            .0
+            .prepare_cached("UPDATE autoscale_providers SET config = ?2 WHERE id = ?1")?;
+        for (id, config) in page.rows() {
+            st.execute(params![id, config])?;
+        }
         Ok(())
     }
 
@@ -1406,13 +1410,14 @@ impl Tx for Sqlite<'_> {
             .optional()?)
     }
 
-    fn audit_set_mac(&mut self, seq: i64, mac: &str, seal: Option<&str>) -> Result<()> {
-        self.0
-            .prepare_cached(
-                "UPDATE runqy_vault_audit SET mac = ?2, fingerprint = COALESCE(?3, fingerprint)
-                 WHERE seq = ?1",
-            )?
-            .execute(params![seq, mac, seal])?;
+    fn audit_set_macs(&mut self, page: MacRewrites) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "UPDATE runqy_vault_audit SET mac = ?2, fingerprint = COALESCE(?3, fingerprint)
+             WHERE seq = ?1",
+        )?;
+        for (seq, mac, seal) in page.rows() {
+            st.execute(params![seq, mac, seal])?;
+        }
         Ok(())
     }
 
