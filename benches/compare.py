@@ -133,7 +133,8 @@ AUDIT_FLOOR_SMALL = "audit/commit_floor_insert_300b"  # the floor of record, bef
 AUDIT_GET_ON = "audit/get_reads_on"
 AUDIT_GET_OFF = "audit/get_reads_off"
 AUDIT_VERIFY = "audit/verify_1m"
-AUDIT_WORKLOADS = [AUDIT_PAYLOAD_ON, AUDIT_PAYLOAD_OFF, AUDIT_FLOOR, AUDIT_GET_ON, AUDIT_GET_OFF, AUDIT_VERIFY]
+AUDIT_WORKLOADS = [AUDIT_PAYLOAD_ON, AUDIT_PAYLOAD_OFF, AUDIT_FLOOR, AUDIT_FLOOR_SMALL,
+                   AUDIT_GET_ON, AUDIT_GET_OFF, AUDIT_VERIFY]
 AUDIT_VS_GO_MODEL = 10      # the audited payload vs the upstream Go model's payload (which records nothing)
 AUDIT_VERIFY_MAX_S = 5      # audit verify of 1,000,000 records
 
