@@ -80,6 +80,8 @@ impl Binding<'_> {
 /// One master key made ready to use: both AES key schedules built once.
 struct KeyCipher {
     key_id: KeyId,
+    /// `"RQV" 0x02 ‖ key_id`: a v2 blob's header and its associated data's start.
+    v2_header: [u8; V2_HEADER_LEN],
     legacy: AeadKey,
     v2: AeadKey,
     /// The audit log's keys (fingerprints, chain), derived once.
@@ -89,8 +91,13 @@ struct KeyCipher {
 
 impl KeyCipher {
     fn new(key: &MasterKey) -> KeyCipher {
+        let key_id = key.key_id();
+        let mut v2_header = [0u8; V2_HEADER_LEN];
+        v2_header[..V2_MAGIC.len()].copy_from_slice(V2_MAGIC);
+        v2_header[V2_MAGIC.len()..].copy_from_slice(&key_id.0);
         KeyCipher {
-            key_id: key.key_id(),
+            key_id,
+            v2_header,
             legacy: AeadKey::new(key.bytes()),
             v2: AeadKey::new(&key.v2_enc_key()),
             audit: key.audit_key(),
@@ -195,13 +202,9 @@ impl Cipher {
     }
 
     fn seal_v2(&self, entry: Binding<'_>, version: Option<u64>, plaintext: &[u8]) -> Vec<u8> {
-        let nonce = fresh_nonce();
-        let id = self.0.current.key_id;
-        let mut header = [0u8; V2_HEADER_LEN];
-        header[..V2_MAGIC.len()].copy_from_slice(V2_MAGIC);
-        header[V2_MAGIC.len()..].copy_from_slice(&id.0);
-        with_v2_aad(id, entry, version, |aad| {
-            seal(&self.0.current.v2, &header, &nonce, aad, plaintext)
+        let k = &self.0.current;
+        with_v2_aad(&k.v2_header, entry, version, |aad| {
+            seal(&k.v2, &k.v2_header, &fresh_nonce(), aad, plaintext)
         })
     }
 
@@ -240,7 +243,7 @@ impl Cipher {
         }
         let id = KeyId(blob[4..12].try_into().ok()?);
         let k = self.keys().find(|k| k.key_id == id)?;
-        with_v2_aad(id, entry, version, |aad| {
+        with_v2_aad(&k.v2_header, entry, version, |aad| {
             open_in(&k.v2, &blob[V2_HEADER_LEN..], aad, out)
         })
         .then_some(BlobInfo {
@@ -346,43 +349,55 @@ fn into_text(
 /// associated data is exactly the first part, byte for byte as before).
 /// Names within SPEC §4's limits fit a stack buffer: no allocation per value.
 fn with_v2_aad<T>(
-    key_id: KeyId,
+    header: &[u8; V2_HEADER_LEN],
     entry: Binding<'_>,
     version: Option<u64>,
     f: impl FnOnce(&[u8]) -> T,
 ) -> T {
     const VERSION_LEN: usize = VERSION_AAD_TAG.len() + 8;
+    const STACK_LEN: usize = V2_HEADER_LEN + 4 + 64 + 4 + 256 + 1 + VERSION_LEN;
+    let (vault, key) = (entry.vault.as_bytes(), entry.key.as_bytes());
     let tail = if version.is_some() { VERSION_LEN } else { 0 };
-    let len = V2_HEADER_LEN + 4 + entry.vault.len() + 4 + entry.key.len() + 1 + tail;
-    let mut stack = [0u8; V2_HEADER_LEN + 4 + 64 + 4 + 256 + 1 + VERSION_LEN];
-    let mut heap = Vec::new(); // names from a foreign database may be longer
-    let buf: &mut [u8] = if len <= stack.len() {
-        &mut stack[..len]
-    } else {
-        heap.resize(len, 0);
-        &mut heap
-    };
-    let version = version.map(u64::to_be_bytes);
-    let mut at = 0;
-    for part in [
-        V2_MAGIC.as_slice(),
-        &key_id.0,
-        &(entry.vault.len() as u32).to_be_bytes(),
-        entry.vault.as_bytes(),
-        &(entry.key.len() as u32).to_be_bytes(),
-        entry.key.as_bytes(),
-        &[u8::from(entry.is_secret)],
-        if version.is_some() {
-            VERSION_AAD_TAG.as_slice()
-        } else {
-            &[]
-        },
-        version.as_ref().map_or(&[][..], |v| v.as_slice()),
-    ] {
-        buf[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
+    let len = V2_HEADER_LEN + 4 + vault.len() + 4 + key.len() + 1 + tail;
+    if len > STACK_LEN {
+        // Names from a foreign database may be longer than SPEC §4 allows.
+        let mut heap = vec![0u8; len];
+        fill_v2_aad(&mut heap, header, vault, key, entry.is_secret, version);
+        return f(&heap);
     }
+    let mut stack = [0u8; STACK_LEN];
+    let buf = &mut stack[..len];
+    fill_v2_aad(buf, header, vault, key, entry.is_secret, version);
     f(buf)
+}
+
+/// Writes the parts of [`with_v2_aad`]'s associated data into `buf`, sized
+/// exactly for them.
+fn fill_v2_aad(
+    buf: &mut [u8],
+    header: &[u8; V2_HEADER_LEN],
+    vault: &[u8],
+    key: &[u8],
+    is_secret: bool,
+    version: Option<u64>,
+) {
+    let (h, rest) = buf.split_at_mut(V2_HEADER_LEN);
+    h.copy_from_slice(header);
+    let (n, rest) = rest.split_at_mut(4);
+    n.copy_from_slice(&(vault.len() as u32).to_be_bytes());
+    let (v, rest) = rest.split_at_mut(vault.len());
+    v.copy_from_slice(vault);
+    let (n, rest) = rest.split_at_mut(4);
+    n.copy_from_slice(&(key.len() as u32).to_be_bytes());
+    let (k, rest) = rest.split_at_mut(key.len());
+    k.copy_from_slice(key);
+    let (flag, rest) = rest.split_at_mut(1);
+    flag[0] = u8::from(is_secret);
+    if let Some(version) = version {
+        let (t, rest) = rest.split_at_mut(VERSION_AAD_TAG.len());
+        t.copy_from_slice(VERSION_AAD_TAG);
+        rest.copy_from_slice(&version.to_be_bytes());
+    }
 }
 
 /// `header ‖ nonce ‖ ciphertext ‖ tag`, in one buffer sized once. The
