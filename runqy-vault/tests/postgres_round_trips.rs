@@ -324,17 +324,7 @@ fn migration_over_several_pages_costs_round_trips_per_page_not_per_row() {
     // The runqy server's tables and no meta table: the store stays legacy.
     let db = support::TempDatabase::new(&support::postgres_url());
     db.client()
-        .batch_execute(
-            "CREATE TABLE vaults (id SERIAL PRIMARY KEY, name TEXT UNIQUE NOT NULL,
-                 description TEXT DEFAULT '',
-                 created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
-                 updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW());
-             CREATE TABLE vault_entries (id SERIAL PRIMARY KEY,
-                 vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
-                 key TEXT NOT NULL, value BYTEA NOT NULL, is_secret BOOLEAN DEFAULT TRUE,
-                 created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
-                 updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(), UNIQUE(vault_id, key));",
-        )
+        .batch_execute(support::UPSTREAM_POSTGRES_TABLES)
         .unwrap();
     let store = Store::open(db.url.as_str(), Some(&key_text(1))).unwrap();
     let doc = document(2_500);

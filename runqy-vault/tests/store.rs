@@ -220,29 +220,8 @@ impl Db {
     /// Creates the runqy server's own tables, as its database has them (no meta table).
     fn create_upstream_tables(&self) {
         self.exec(match self.backend {
-            Backend::Sqlite => {
-                "CREATE TABLE vaults (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,
-                     description TEXT DEFAULT '', created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-                     updated_at DATETIME DEFAULT CURRENT_TIMESTAMP);
-                 CREATE TABLE vault_entries (id INTEGER PRIMARY KEY AUTOINCREMENT,
-                     vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
-                     key TEXT NOT NULL, value BLOB NOT NULL, is_secret INTEGER DEFAULT 1,
-                     created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-                     updated_at DATETIME DEFAULT CURRENT_TIMESTAMP, UNIQUE(vault_id, key));
-                 CREATE INDEX idx_vaults_name ON vaults(name);"
-            }
-            Backend::Postgres => {
-                "CREATE TABLE vaults (id SERIAL PRIMARY KEY, name TEXT UNIQUE NOT NULL,
-                     description TEXT DEFAULT '',
-                     created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
-                     updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW());
-                 CREATE TABLE vault_entries (id SERIAL PRIMARY KEY,
-                     vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
-                     key TEXT NOT NULL, value BYTEA NOT NULL, is_secret BOOLEAN DEFAULT TRUE,
-                     created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
-                     updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(), UNIQUE(vault_id, key));
-                 CREATE INDEX idx_vaults_name ON vaults(name);"
-            }
+            Backend::Sqlite => support::UPSTREAM_SQLITE_TABLES,
+            Backend::Postgres => support::UPSTREAM_POSTGRES_TABLES,
         });
     }
 }

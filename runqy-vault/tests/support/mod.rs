@@ -6,6 +6,31 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// The runqy server's own tables on SQLite, as its database has them (no meta table).
+pub const UPSTREAM_SQLITE_TABLES: &str =
+    "CREATE TABLE vaults (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,
+                     description TEXT DEFAULT '', created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+                     updated_at DATETIME DEFAULT CURRENT_TIMESTAMP);
+                 CREATE TABLE vault_entries (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+                     key TEXT NOT NULL, value BLOB NOT NULL, is_secret INTEGER DEFAULT 1,
+                     created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+                     updated_at DATETIME DEFAULT CURRENT_TIMESTAMP, UNIQUE(vault_id, key));
+                 CREATE INDEX idx_vaults_name ON vaults(name);";
+
+/// The runqy server's own tables on PostgreSQL, as its database has them (no meta table).
+pub const UPSTREAM_POSTGRES_TABLES: &str =
+    "CREATE TABLE vaults (id SERIAL PRIMARY KEY, name TEXT UNIQUE NOT NULL,
+                     description TEXT DEFAULT '',
+                     created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+                     updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW());
+                 CREATE TABLE vault_entries (id SERIAL PRIMARY KEY,
+                     vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+                     key TEXT NOT NULL, value BYTEA NOT NULL, is_secret BOOLEAN DEFAULT TRUE,
+                     created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+                     updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(), UNIQUE(vault_id, key));
+                 CREATE INDEX idx_vaults_name ON vaults(name);";
+
 /// The variable naming the admin URL of the test server.
 pub const ENV_URL: &str = "RUNQY_VAULT_TEST_POSTGRES_URL";
 
