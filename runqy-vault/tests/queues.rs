@@ -641,16 +641,7 @@ fn check_warns_of_a_database_readable_by_group_or_others() {
 #[test]
 fn check_warns_of_a_legacy_store() {
     let d = Dir::new();
-    d.sql(
-        "CREATE TABLE vaults (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,
-             description TEXT DEFAULT '', created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-             updated_at DATETIME DEFAULT CURRENT_TIMESTAMP);
-         CREATE TABLE vault_entries (id INTEGER PRIMARY KEY AUTOINCREMENT,
-             vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
-             key TEXT NOT NULL, value BLOB NOT NULL, is_secret INTEGER DEFAULT 1,
-             created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-             updated_at DATETIME DEFAULT CURRENT_TIMESTAMP, UNIQUE(vault_id, key));",
-    );
+    d.sql(support::UPSTREAM_SQLITE_TABLES);
     d.private();
     let out = d.run(&["check"]);
     assert_eq!(
