@@ -982,6 +982,33 @@ fn payload_sees_writes_by_another_store_on_the_same_database(b: Backend) {
     assert_eq!(err.kind(), ErrorKind::VaultNotFound);
 }
 
+/// With audit-reads off a read holds its connection for the call and reads
+/// the data version once: the next call must still see what another store
+/// committed in between, on the connection that served the previous one.
+fn reads_with_audit_reads_off_see_writes_by_another_store_between_calls(b: Backend) {
+    let f = Fixture::new(b);
+    let other = f.reopen(1).unwrap();
+    f.store.create_vault("a", "").unwrap();
+    f.store.set("a", "K", "one", true).unwrap();
+    f.store.set_audit_reads(false).unwrap();
+    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "one")]));
+    assert_eq!(f.store.get("a", "K").unwrap().expose(), "one");
+    other.set("a", "K", "two", true).unwrap();
+    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "two")]));
+    other.set("a", "K", "three", true).unwrap();
+    assert_eq!(f.store.get("a", "K").unwrap().expose(), "three");
+    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "three")]));
+    // The flag turned on by the other store is seen outside a read (the
+    // call's check ended with it), and honoured by the next read.
+    other.set_audit_reads(true).unwrap();
+    assert!(f.store.audit_reads().unwrap());
+    let before = f.store.audit_log(&Default::default()).unwrap().len();
+    assert_eq!(payload_values(&f.store, &["a"]), pairs(&[("K", "three")]));
+    let log = f.store.audit_log(&Default::default()).unwrap();
+    assert_eq!(log.len(), before + 1);
+    assert_eq!(log.last().unwrap().operation, "payload");
+}
+
 fn payload_decrypts_only_the_values_it_hands_out(b: Backend) {
     let f = Fixture::new(b);
     for v in ["a", "b"] {
@@ -1969,6 +1996,7 @@ on_both_backends!(
     show_of_an_empty_vault_has_its_row_and_no_entries,
     payload_sees_its_own_stores_writes_between_calls,
     payload_sees_writes_by_another_store_on_the_same_database,
+    reads_with_audit_reads_off_see_writes_by_another_store_between_calls,
     payload_decrypts_only_the_values_it_hands_out,
     set_bumps_vault_updated_at,
     timestamps_written_by_the_go_driver_are_shown_in_utc,

@@ -62,6 +62,10 @@ struct Pooled {
     seen: Option<Seen>,
     /// Lent out by [`Pool::audited_read`]: goes back to this thread's pin, not the idle list.
     pinned: bool,
+    /// `seen` was checked against the data version during the pinned call:
+    /// the call's later checks trust it (the call reads the store as of
+    /// that check, as it would had it run a moment earlier).
+    checked: bool,
 }
 
 std::thread_local! {
@@ -125,6 +129,7 @@ impl Pool {
             immutable,
             seen: None,
             pinned: false,
+            checked: false,
         })
     }
 
@@ -270,34 +275,39 @@ impl Pool {
         out
     }
 
-    /// Runs `f` (a read that hands out plaintext, and its audit record) in
-    /// one `BEGIN IMMEDIATE` transaction on one connection, when this
-    /// connection last saw `audit-reads` on: the read's checks of the data
-    /// version, its rows and its record then share one snapshot and one
-    /// set of locks, instead of taking them three times. Every statement
-    /// `f` makes through this pool on this thread runs on that connection
-    /// (`get` hands out the pinned one). `f` still asks [`Pool::audit_reads`]
-    /// inside the transaction, so a flag turned off meanwhile is honoured.
-    /// Otherwise (audit-reads off, a fresh connection, a read-only store)
-    /// `f` runs as any read.
+    /// Runs `f` (a read that hands out plaintext, and its audit record) on
+    /// one connection, pinned to this thread for the call: every statement
+    /// `f` makes through this pool on this thread runs on it (`get` hands
+    /// out the pinned one), and its data version is read once per call, not
+    /// once by the flag check and again by the row cache.
+    /// When this connection last saw `audit-reads` on, the call is also one
+    /// `BEGIN IMMEDIATE` transaction: the read's checks, its rows and its
+    /// record then share one snapshot and one set of locks, instead of
+    /// taking them three times. `f` still asks [`Pool::audit_reads`] inside,
+    /// so a flag turned off meanwhile is honoured; one turned on meanwhile
+    /// (or a fresh connection) commits its record in a transaction of its
+    /// own ([`Pool::append`]). A read-only store's reads run as any read.
     pub(crate) fn audited_read<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         if self.read_only.is_some() {
             return f();
         }
         let mut conn = self.get()?;
-        if conn.pinned || !conn.seen.is_some_and(|s| s.audit_reads) || !conn.conn.is_autocommit() {
+        if conn.pinned || !conn.conn.is_autocommit() {
             self.put(conn);
             return f();
         }
-        if let Err(e) = conn
-            .conn
-            .prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))
-        {
-            self.put(conn);
-            return Err(e.into());
+        if conn.seen.is_some_and(|s| s.audit_reads) {
+            if let Err(e) = conn
+                .conn
+                .prepare_cached("BEGIN IMMEDIATE")
+                .and_then(|mut s| s.execute([]))
+            {
+                self.put(conn);
+                return Err(e.into());
+            }
         }
         conn.pinned = true;
+        conn.checked = false;
         self.put(conn); // into the pin
 
         // A panic in `f` leaves the connection pinned inside its transaction:
@@ -319,7 +329,8 @@ impl Pool {
             )));
         };
         pooled.pinned = false;
-        let end = finish(&pooled.conn, out.is_ok());
+        pooled.checked = false;
+        let end = finish(&pooled.conn, out.is_ok()); // nothing to end when audit-reads was off
         if pooled.conn.is_autocommit() {
             self.put(pooled);
         }
@@ -383,14 +394,19 @@ fn finish(c: &Connection, commit: bool) -> Result<()> {
     Ok(end?)
 }
 
-/// The connection's [`Seen`], read again only when its data version moved.
+/// The connection's [`Seen`], read again only when its data version moved;
+/// checked once per pinned call ([`Pool::audited_read`]).
 fn seen(p: &mut Pooled) -> Result<Seen> {
-    let dv = data_version(&p.conn)?;
-    if let Some(s) = p.seen.filter(|s| s.data_version == dv) {
+    if let Some(s) = p.seen.filter(|_| p.checked) {
         return Ok(s);
     }
-    let s = read_seen(&p.conn, dv)?;
+    let dv = data_version(&p.conn)?;
+    let s = match p.seen.filter(|s| s.data_version == dv) {
+        Some(s) => s,
+        None => read_seen(&p.conn, dv)?,
+    };
     p.seen = Some(s);
+    p.checked = p.pinned;
     Ok(s)
 }
 
