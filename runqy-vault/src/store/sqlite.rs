@@ -490,6 +490,13 @@ fn listed_entries_cached(p: &mut Pooled, names: &[&str], each: &mut Each<'_>) ->
     Ok(())
 }
 
+/// Whether `e` is SQLite's "no such table: `table`" (a statement that names it
+/// did not prepare).
+fn is_no_such_table(e: &rusqlite::Error, table: &str) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m))
+        if m.strip_prefix("no such table: ").is_some_and(|t| t == table || t.strip_prefix("main.") == Some(table)))
+}
+
 /// Changes whenever another connection commits to the database.
 fn data_version(conn: &Connection) -> Result<i64> {
     Ok(conn
@@ -1359,15 +1366,23 @@ impl Tx for Sqlite<'_> {
     }
 
     fn audit_head(&mut self) -> Result<(Option<String>, bool)> {
-        // BEGIN IMMEDIATE already serializes the appends.
-        Ok(self
-            .0
-            .prepare_cached(
-                "SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'audit_head'),
-                        EXISTS (SELECT 1 FROM sqlite_master
-                                WHERE type = 'table' AND name = 'runqy_vault_audit')",
-            )?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        // BEGIN IMMEDIATE already serializes the appends. The table is
+        // found by naming it (a statement that does not prepare when it is
+        // missing) rather than by a scan of sqlite_master on every append.
+        let head = |sql| -> rusqlite::Result<Option<String>> {
+            self.0.prepare_cached(sql)?.query_row([], |r| r.get(0))
+        };
+        match head(
+            "SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'audit_head'),
+                    (SELECT 1 FROM runqy_vault_audit WHERE 0)",
+        ) {
+            Ok(h) => Ok((h, true)),
+            Err(e) if is_no_such_table(&e, "runqy_vault_audit") => Ok((
+                head("SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'audit_head')")?,
+                false,
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn audit_create(&mut self) -> Result<()> {
