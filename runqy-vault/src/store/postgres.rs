@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use futures_core::Stream;
 use tokio_postgres::types::{FromSql, ToSql};
-use tokio_postgres::{Client, Config, NoTls, Row, Socket, Statement};
+use tokio_postgres::{Client, Config, NoTls, Row, RowStream, Socket, Statement};
 
 use super::backend::{
     Ahead, AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta,
@@ -588,6 +589,10 @@ enum Ask<'p> {
     Rows(&'static str, Params<'p>),
     /// A prepared statement whose count of rows changed is wanted.
     Count(&'static str, Params<'p>),
+    /// A prepared statement whose rows are read one at a time as they arrive
+    /// ([`Pg::each_row`]); only ever the last ask of a round trip, since
+    /// the answers behind it would wait for rows nobody reads yet.
+    Stream(&'static str, Params<'p>),
     /// Statements without parameters, by the simple protocol (BEGIN, COMMIT, DDL).
     Simple(&'p str),
 }
@@ -596,6 +601,7 @@ enum Ask<'p> {
 enum Answer {
     Rows(Vec<Row>),
     Count(u64),
+    Stream(Pin<Box<RowStream>>),
 }
 
 type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
@@ -725,7 +731,9 @@ impl<'a> Pg<'a> {
             }
             for ask in asks {
                 match ask {
-                    Ask::Rows(sql, _) | Ask::Count(sql, _) => statements.push(self.statement(sql)?),
+                    Ask::Rows(sql, _) | Ask::Count(sql, _) | Ask::Stream(sql, _) => {
+                        statements.push(self.statement(sql)?)
+                    }
                     Ask::Simple(_) => {}
                 }
             }
@@ -769,6 +777,12 @@ impl<'a> Pg<'a> {
                         (Ask::Count(_, params), Some(st)) => {
                             client.execute(st, params).await.map(Answer::Count)
                         }
+                        // Done once the server has bound the statement: the
+                        // rows follow, read by the caller.
+                        (Ask::Stream(_, params), Some(st)) => client
+                            .query_raw(st, params.iter().copied())
+                            .await
+                            .map(|rows| Answer::Stream(Box::pin(rows))),
                         (Ask::Simple(sql), _) => {
                             client.batch_execute(sql).await.map(|()| Answer::Count(0))
                         }
@@ -841,6 +855,39 @@ impl<'a> Pg<'a> {
         match self.trip(&[Ask::Rows(sql, params)])?.pop() {
             Some(Answer::Rows(rows)) => Ok(rows),
             _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Calls `f` on each row of `sql` as it arrives, so a page of large rows
+    /// (audit records' details) is never held whole: tokio-postgres hands
+    /// rows over through a channel of one message batch, and stops reading
+    /// the socket while that is full. One round trip, like [`Pg::query`];
+    /// each wait for more rows is bounded by the deadline too.
+    fn each_row(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+        mut f: impl FnMut(&Self, &Row) -> Result<()>,
+    ) -> Result<()> {
+        let Some(Answer::Stream(mut rows)) = self.trip(&[Ask::Stream(sql, params)])?.pop() else {
+            return Ok(());
+        };
+        loop {
+            let next =
+                std::future::poll_fn(|cx| rows.as_mut().poll_next(cx).map(Option::transpose));
+            let trip = block(&self.conn.rt, self.settings.deadline, next);
+            // Answered already, so a lost connection fails the call (`settle`
+            // replaces one only before a call's first answer).
+            match self.settle(trip)? {
+                Some(Some(row)) => f(self, &row)?,
+                Some(None) => return Ok(()),
+                None => {
+                    return Err(Error::storage(format!(
+                        "{}: the connection was lost while rows were read",
+                        self.settings.label
+                    )))
+                }
+            }
         }
     }
 
@@ -1612,28 +1659,24 @@ impl Tx for Pg<'_> {
         )
     }
 
+    // Audit records are streamed: a detail has no size bound (an import's
+    // record lists every key it wrote), so a page of them may be hundreds of MB.
     fn audit_after(&mut self, after: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
              FROM runqy_vault_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(self.audit_at(r)?)?;
-        }
-        Ok(())
+            |pg, r| each(pg.audit_at(r)?),
+        )
     }
 
     fn audit_before(&mut self, before: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
              FROM runqy_vault_audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
             &[&before, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(self.audit_at(r)?)?;
-        }
-        Ok(())
+            |pg, r| each(pg.audit_at(r)?),
+        )
     }
 
     fn audit_last(&mut self) -> Result<Option<(i64, String)>> {
@@ -1704,7 +1747,7 @@ impl Tx for Pg<'_> {
         limit: u32,
         each: &mut EachAudit<'_>,
     ) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
              FROM runqy_vault_audit
              WHERE seq < $4 AND (
@@ -1713,18 +1756,92 @@ impl Tx for Pg<'_> {
                  OR (operation IN ('payload', 'resolve') AND strpos(detail, $3) > 0))
              ORDER BY seq DESC LIMIT $5",
             &[&vault, &key, &needle, &before, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(self.audit_at(r)?)?;
-        }
-        Ok(())
+            |pg, r| each(pg.audit_at(r)?),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::statement_timeout_in;
+    use super::{statement_timeout_in, Pool};
+    use crate::schema;
+    use crate::store::location::Location;
     use std::time::Duration;
+
+    #[test]
+    #[cfg_attr(
+        not(runqy_vault_pg_tests),
+        ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+    )]
+    fn audit_records_are_handed_over_while_the_server_still_sends_the_page() {
+        // 16 records of 2 MB: far more than the client's channel and the
+        // socket buffers hold, so a backend that streams sees its first
+        // record while the server is still sending the page (the query
+        // `active`); one that collects the page first sees it ended (`idle`).
+        let admin_url = std::env::var("RUNQY_VAULT_TEST_POSTGRES_URL").unwrap();
+        let name = format!("rqv_unit_stream_{}", std::process::id());
+        let connect = |url: &str| postgres::Client::connect(url, postgres::NoTls).unwrap();
+        let mut admin = connect(&admin_url);
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        // The admin URL with its database replaced (as tests/support's `with_database`).
+        let (scheme, rest) = admin_url.split_once("://").unwrap();
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let query = rest[end..].find('?').map_or("", |i| &rest[end + i..]);
+        let url = format!("{scheme}://{}/{name}{query}", &rest[..end]);
+        let mut probe = connect(&url);
+        probe.batch_execute(schema::PG_AUDIT_TABLE).unwrap();
+        probe
+            .batch_execute(
+                "INSERT INTO runqy_vault_audit (seq, at, actor, operation, detail, mac)
+                 SELECT n, '2026-01-01T00:00:00Z', 'test', 'import', repeat('x', 2000000), 'm'
+                 FROM generate_series(1, 16) AS n",
+            )
+            .unwrap();
+        let Location::Postgres(pg_url) = Location::parse(&url) else {
+            panic!("{url}: not a PostgreSQL URL");
+        };
+        let pool = Pool::connect(&pg_url).unwrap();
+        let mut seqs = Vec::new();
+        let mut state_at_first = String::new();
+        pool.read_one(|tx| {
+            tx.audit_after(0, 100, &mut |r| {
+                if seqs.is_empty() {
+                    state_at_first = probe
+                        .query_one(
+                            "SELECT state FROM pg_stat_activity
+                             WHERE datname = current_database() AND pid <> pg_backend_pid()
+                               AND query LIKE '%FROM runqy_vault_audit WHERE seq > $1%'",
+                            &[],
+                        )
+                        .unwrap()
+                        .get(0);
+                }
+                assert_eq!(r.detail.map(str::len), Some(2_000_000), "record {}", r.seq);
+                seqs.push(r.seq);
+                Ok(())
+            })
+        })
+        .unwrap();
+        drop(pool);
+        drop(probe);
+        admin
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .unwrap();
+        assert_eq!(
+            seqs,
+            (1..=16).collect::<Vec<i64>>(),
+            "every record, in order"
+        );
+        assert_eq!(
+            state_at_first, "active",
+            "the first record was handed over after the server had sent the whole page"
+        );
+    }
 
     #[test]
     fn statement_timeout_is_read_from_libpq_options_in_every_spelling_and_unit() {
