@@ -1333,19 +1333,19 @@ impl Tx for Pg<'_> {
         Ok(())
     }
 
+    // The pages of a scan over the whole store are streamed like the audit
+    // log's: a page of values at the size limit (64 KiB) would be 64 MB.
     fn entries_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret FROM vault_entries e
              JOIN vaults v ON v.id = e.vault_id WHERE e.id > $1::bigint
              ORDER BY e.id LIMIT $2::bigint",
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            if let Some(e) = self.entry_at(r, 1, false)? {
-                each(self.col(r, 0)?, Some(e))?;
-            }
-        }
-        Ok(())
+            |pg, r| match pg.entry_at(r, 1, false)? {
+                Some(e) => each(pg.col(r, 0)?, Some(e)),
+                None => Ok(()),
+            },
+        )
     }
 
     fn update_values(&mut self, page: Rewrites) -> Result<()> {
@@ -1474,15 +1474,12 @@ impl Tx for Pg<'_> {
     }
 
     fn versions_after(&mut self, after: i64, limit: u32, each: &mut EachVersion<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT id, vault, key, version, value, is_secret, entry_digest FROM runqy_vault_versions
              WHERE id > $1 ORDER BY id LIMIT $2",
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(self.version_at(r, 0, false)?)?;
-        }
-        Ok(())
+            |pg, r| each(pg.version_at(r, 0, false)?),
+        )
     }
 
     fn vault_names(&mut self) -> Result<Vec<String>> {
@@ -1490,8 +1487,9 @@ impl Tx for Pg<'_> {
         rows.iter().map(|r| self.col(r, 0)).collect()
     }
 
+    // `check`'s pages are of 10,000 entries: up to 650 MB held whole.
     fn entries_stamped_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             concat!(
                 "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret, ",
                 rfc3339!("e.created_at"),
@@ -1501,13 +1499,11 @@ impl Tx for Pg<'_> {
                  WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2::bigint"
             ),
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            if let Some(e) = self.entry_at(r, 1, true)? {
-                each(self.col(r, 0)?, Some(e))?;
-            }
-        }
-        Ok(())
+            |pg, r| match pg.entry_at(r, 1, true)? {
+                Some(e) => each(pg.col(r, 0)?, Some(e)),
+                None => Ok(()),
+            },
+        )
     }
 
     fn update_version_values(&mut self, page: Rewrites) -> Result<()> {
@@ -1600,19 +1596,18 @@ impl Tx for Pg<'_> {
         limit: u32,
         each: &mut dyn FnMut(ProviderRow<'_>) -> Result<()>,
     ) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT id::bigint, name, config FROM autoscale_providers WHERE id > $1::bigint
              ORDER BY id LIMIT $2::bigint",
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(ProviderRow {
-                id: self.col(r, 0)?,
-                name: self.col(r, 1)?,
-                config: self.col(r, 2)?,
-            })?;
-        }
-        Ok(())
+            |pg, r| {
+                each(ProviderRow {
+                    id: pg.col(r, 0)?,
+                    name: pg.col(r, 1)?,
+                    config: pg.col(r, 2)?,
+                })
+            },
+        )
     }
 
     fn update_provider_configs(&mut self, page: Rewrites) -> Result<()> {
