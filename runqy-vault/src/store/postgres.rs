@@ -1763,58 +1763,91 @@ mod tests {
     use crate::store::location::Location;
     use std::time::Duration;
 
+    /// A database of its own holding 16 audit records of 2 MB: far more
+    /// than the client's channel and the socket buffers hold. Dropped after.
+    struct BigPage {
+        admin: postgres::Client,
+        name: String,
+        url: String,
+    }
+
+    impl BigPage {
+        fn new(tag: &str, params: &str) -> BigPage {
+            let admin_url = std::env::var("RUNQY_VAULT_TEST_POSTGRES_URL").unwrap();
+            let name = format!("rqv_unit_{tag}_{}", std::process::id());
+            let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
+            let drop_it = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            admin.batch_execute(&drop_it).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            // The admin URL with its database replaced (as tests/support's
+            // `with_database`), and `params` added.
+            let (scheme, rest) = admin_url.split_once("://").unwrap();
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let query = rest[end..].find('?').map_or("", |i| &rest[end + i + 1..]);
+            let query: Vec<&str> = [query, params]
+                .into_iter()
+                .filter(|q| !q.is_empty())
+                .collect();
+            let mut url = format!("{scheme}://{}/{name}", &rest[..end]);
+            if !query.is_empty() {
+                url = format!("{url}?{}", query.join("&"));
+            }
+            let page = BigPage { admin, name, url };
+            let mut c = page.client();
+            c.batch_execute(schema::PG_AUDIT_TABLE).unwrap();
+            c.batch_execute(
+                "INSERT INTO runqy_vault_audit (seq, at, actor, operation, detail, mac)
+                 SELECT n, '2026-01-01T00:00:00Z', 'test', 'import', repeat('x', 2000000), 'm'
+                 FROM generate_series(1, 16) AS n",
+            )
+            .unwrap();
+            page
+        }
+
+        fn client(&self) -> postgres::Client {
+            postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+        }
+
+        fn pool(&self) -> Pool {
+            let Location::Postgres(url) = Location::parse(&self.url) else {
+                panic!("{}: not a PostgreSQL URL", self.url);
+            };
+            Pool::connect(&url).unwrap()
+        }
+    }
+
+    impl Drop for BigPage {
+        fn drop(&mut self) {
+            let drop_it = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = self.admin.batch_execute(&drop_it);
+        }
+    }
+
+    /// The server process running the page's query, seen from `probe`.
+    const PAGE_QUERY: &str = "SELECT pid, state FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND query LIKE '%FROM runqy_vault_audit WHERE seq > $1%'";
+
     #[test]
     #[cfg_attr(
         not(runqy_vault_pg_tests),
         ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
     )]
     fn audit_records_are_handed_over_while_the_server_still_sends_the_page() {
-        // 16 records of 2 MB: far more than the client's channel and the
-        // socket buffers hold, so a backend that streams sees its first
-        // record while the server is still sending the page (the query
-        // `active`); one that collects the page first sees it ended (`idle`).
-        let admin_url = std::env::var("RUNQY_VAULT_TEST_POSTGRES_URL").unwrap();
-        let name = format!("rqv_unit_stream_{}", std::process::id());
-        let connect = |url: &str| postgres::Client::connect(url, postgres::NoTls).unwrap();
-        let mut admin = connect(&admin_url);
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        // The admin URL with its database replaced (as tests/support's `with_database`).
-        let (scheme, rest) = admin_url.split_once("://").unwrap();
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let query = rest[end..].find('?').map_or("", |i| &rest[end + i..]);
-        let url = format!("{scheme}://{}/{name}{query}", &rest[..end]);
-        let mut probe = connect(&url);
-        probe.batch_execute(schema::PG_AUDIT_TABLE).unwrap();
-        probe
-            .batch_execute(
-                "INSERT INTO runqy_vault_audit (seq, at, actor, operation, detail, mac)
-                 SELECT n, '2026-01-01T00:00:00Z', 'test', 'import', repeat('x', 2000000), 'm'
-                 FROM generate_series(1, 16) AS n",
-            )
-            .unwrap();
-        let Location::Postgres(pg_url) = Location::parse(&url) else {
-            panic!("{url}: not a PostgreSQL URL");
-        };
-        let pool = Pool::connect(&pg_url).unwrap();
+        // A backend that streams sees its first record while the server is
+        // still sending the page (the query `active`); one that collects
+        // the page first sees it ended (`idle`).
+        let page = BigPage::new("stream", "");
+        let mut probe = page.client();
+        let pool = page.pool();
         let mut seqs = Vec::new();
         let mut state_at_first = String::new();
         pool.read_one(|tx| {
             tx.audit_after(0, 100, &mut |r| {
                 if seqs.is_empty() {
-                    state_at_first = probe
-                        .query_one(
-                            "SELECT state FROM pg_stat_activity
-                             WHERE datname = current_database() AND pid <> pg_backend_pid()
-                               AND query LIKE '%FROM runqy_vault_audit WHERE seq > $1%'",
-                            &[],
-                        )
-                        .unwrap()
-                        .get(0);
+                    state_at_first = probe.query_one(PAGE_QUERY, &[]).unwrap().get(1);
                 }
                 assert_eq!(r.detail.map(str::len), Some(2_000_000), "record {}", r.seq);
                 seqs.push(r.seq);
@@ -1822,11 +1855,6 @@ mod tests {
             })
         })
         .unwrap();
-        drop(pool);
-        drop(probe);
-        admin
-            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .unwrap();
         assert_eq!(
             seqs,
             (1..=16).collect::<Vec<i64>>(),
@@ -1835,6 +1863,47 @@ mod tests {
         assert_eq!(
             state_at_first, "active",
             "the first record was handed over after the server had sent the whole page"
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(runqy_vault_pg_fault_tests),
+        ignore = "RUNQY_VAULT_TEST_POSTGRES_CTL not set (bash scripts/with-postgres.sh runs these)"
+    )]
+    fn a_server_process_frozen_while_a_page_streams_fails_the_read_at_the_deadline() {
+        // The wait for the next rows is bounded like a round trip (issue
+        // 16): statement timeout 1 s, so 3 s with the grace.
+        let page = BigPage::new("frozen", "options=-c%20statement_timeout%3D1s");
+        let mut probe = page.client();
+        let pool = page.pool();
+        let mut frozen: Option<i32> = None;
+        let mut seen = 0;
+        let err = pool
+            .read_one(|tx| {
+                tx.audit_after(0, 100, &mut |_| {
+                    if frozen.is_none() {
+                        let pid: i32 = probe.query_one(PAGE_QUERY, &[]).unwrap().get(0);
+                        assert_eq!(
+                            unsafe { libc::kill(pid, libc::SIGSTOP) },
+                            0,
+                            "SIGSTOP {pid}"
+                        );
+                        frozen = Some(pid);
+                    }
+                    seen += 1;
+                    Ok(())
+                })
+            })
+            .map(|()| "every record was read");
+        if let Some(pid) = frozen {
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+        let msg = err.unwrap_err().to_string();
+        assert!(msg.contains("no answer within 3 s"), "{msg}");
+        assert!(
+            (1..16).contains(&seen),
+            "{seen} of 16 records before the wait"
         );
     }
 
