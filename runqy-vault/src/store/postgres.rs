@@ -1768,14 +1768,29 @@ mod tests {
     struct BigPage {
         admin: postgres::Client,
         name: String,
+        /// The store's URL, TLS parameters kept (`with-postgres.sh --tls`).
         url: String,
+        /// For the tests' own sync client, which knows no `verify-full`:
+        /// plaintext on loopback (as tests/support's `plain`).
+        plain: String,
+    }
+
+    /// `url` without its TLS parameters, with `sslmode=disable`.
+    fn plain(url: &str) -> String {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("ssl"))
+            .chain(["sslmode=disable"])
+            .collect();
+        format!("{base}?{}", kept.join("&"))
     }
 
     impl BigPage {
         fn new(tag: &str, params: &str) -> BigPage {
             let admin_url = std::env::var("RUNQY_VAULT_TEST_POSTGRES_URL").unwrap();
             let name = format!("rqv_unit_{tag}_{}", std::process::id());
-            let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
+            let mut admin = postgres::Client::connect(&plain(&admin_url), postgres::NoTls).unwrap();
             let drop_it = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
             admin.batch_execute(&drop_it).unwrap();
             admin
@@ -1794,7 +1809,12 @@ mod tests {
             if !query.is_empty() {
                 url = format!("{url}?{}", query.join("&"));
             }
-            let page = BigPage { admin, name, url };
+            let page = BigPage {
+                admin,
+                name,
+                plain: plain(&url),
+                url,
+            };
             let mut c = page.client();
             c.batch_execute(schema::PG_AUDIT_TABLE).unwrap();
             c.batch_execute(
@@ -1807,7 +1827,7 @@ mod tests {
         }
 
         fn client(&self) -> postgres::Client {
-            postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+            postgres::Client::connect(&self.plain, postgres::NoTls).unwrap()
         }
 
         fn pool(&self) -> Pool {
