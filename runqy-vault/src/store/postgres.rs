@@ -861,8 +861,10 @@ impl<'a> Pg<'a> {
     /// Calls `f` on each row of `sql` as it arrives, so a page of large rows
     /// (audit records' details) is never held whole: tokio-postgres hands
     /// rows over through a channel of one message batch, and stops reading
-    /// the socket while that is full. One round trip, like [`Pg::query`];
-    /// each wait for more rows is bounded by the deadline too.
+    /// the socket while that is full. One round trip, like [`Pg::query`]
+    /// (the waits for more rows send nothing, so they are not counted as
+    /// round trips), each wait bounded by the deadline too. `f` runs outside
+    /// the runtime, between waits: the server waits meanwhile.
     fn each_row(
         &mut self,
         sql: &'static str,
