@@ -11,6 +11,7 @@
 
 mod support;
 
+use runqy_vault::model::AuditFilter;
 use runqy_vault::test_hooks::postgres_round_trips;
 use runqy_vault::{
     ExportDocument, ExportEntry, ExportVault, Format, MasterKey, Store, VersionState,
@@ -346,5 +347,44 @@ fn migration_over_several_pages_costs_round_trips_per_page_not_per_row() {
         n,
         1 + 3 + 3 + 2,
         "round trips of a migration of 2,500 entries"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn rotation_re_keys_import_records_of_ten_thousand_keys_at_the_same_round_trips_per_page() {
+    // 10,001 entries: the import is recorded in two parts, the first
+    // listing 10,000 keys. The re-key reads such records as a stream (a page
+    // of them held whole was ~150 MB on a 1M-entry import).
+    let db = support::TempDatabase::new(&support::postgres_url());
+    let store = Store::open(db.url.as_str(), Some(&key_text(1))).unwrap();
+    let doc = document(10_001);
+    store.import(&doc).unwrap();
+    store.rotate_key(&MasterKey::from_bytes([2; 32])).unwrap();
+    let (n, r) = trips(&store, |s| s.rotate_key(&MasterKey::from_bytes([3; 32])));
+    assert_eq!(r.unwrap(), 10_001);
+    // 11 pages of entries and 11 of kept versions (the last short), and the
+    // rest as in the small store (7): the audit log is still one page.
+    assert_eq!(
+        n,
+        7 + 11 + 11,
+        "round trips of a rotation of 10,001 entries"
+    );
+    drop(store);
+
+    let rotated = Store::open(db.url.as_str(), Some(&key_text(3))).unwrap();
+    // The two parts of the import and the two rotations, chained under the new key.
+    assert_eq!(rotated.audit_verify().unwrap(), 4);
+    let log = rotated.audit_log(&AuditFilter::default()).unwrap();
+    let ops: Vec<&str> = log.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(ops, ["import", "import", "rotate-key", "rotate-key"]);
+    let detail = log[0].detail.to_string();
+    assert!(
+        detail.len() > 1_000_000 && detail.contains("\"vault-19\"") && detail.contains("KEY_0499"),
+        "the first part lists 10,000 keys: {} bytes of detail",
+        detail.len()
     );
 }

@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use futures_core::Stream;
 use tokio_postgres::types::{FromSql, ToSql};
-use tokio_postgres::{Client, Config, NoTls, Row, Socket, Statement};
+use tokio_postgres::{Client, Config, NoTls, Row, RowStream, Socket, Statement};
 
 use super::backend::{
     Ahead, AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta,
@@ -588,6 +589,10 @@ enum Ask<'p> {
     Rows(&'static str, Params<'p>),
     /// A prepared statement whose count of rows changed is wanted.
     Count(&'static str, Params<'p>),
+    /// A prepared statement whose rows are read one at a time as they arrive
+    /// ([`Pg::each_row`]); only ever the last ask of a round trip, since
+    /// the answers behind it would wait for rows nobody reads yet.
+    Stream(&'static str, Params<'p>),
     /// Statements without parameters, by the simple protocol (BEGIN, COMMIT, DDL).
     Simple(&'p str),
 }
@@ -596,6 +601,7 @@ enum Ask<'p> {
 enum Answer {
     Rows(Vec<Row>),
     Count(u64),
+    Stream(Pin<Box<RowStream>>),
 }
 
 type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
@@ -725,7 +731,9 @@ impl<'a> Pg<'a> {
             }
             for ask in asks {
                 match ask {
-                    Ask::Rows(sql, _) | Ask::Count(sql, _) => statements.push(self.statement(sql)?),
+                    Ask::Rows(sql, _) | Ask::Count(sql, _) | Ask::Stream(sql, _) => {
+                        statements.push(self.statement(sql)?)
+                    }
                     Ask::Simple(_) => {}
                 }
             }
@@ -769,6 +777,12 @@ impl<'a> Pg<'a> {
                         (Ask::Count(_, params), Some(st)) => {
                             client.execute(st, params).await.map(Answer::Count)
                         }
+                        // Done once the server has bound the statement: the
+                        // rows follow, read by the caller.
+                        (Ask::Stream(_, params), Some(st)) => client
+                            .query_raw(st, params.iter().copied())
+                            .await
+                            .map(|rows| Answer::Stream(Box::pin(rows))),
                         (Ask::Simple(sql), _) => {
                             client.batch_execute(sql).await.map(|()| Answer::Count(0))
                         }
@@ -841,6 +855,41 @@ impl<'a> Pg<'a> {
         match self.trip(&[Ask::Rows(sql, params)])?.pop() {
             Some(Answer::Rows(rows)) => Ok(rows),
             _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Calls `f` on each row of `sql` as it arrives, so a page of large rows
+    /// (audit records' details) is never held whole: tokio-postgres hands
+    /// rows over through a channel of one message batch, and stops reading
+    /// the socket while that is full. One round trip, like [`Pg::query`]
+    /// (the waits for more rows send nothing, so they are not counted as
+    /// round trips), each wait bounded by the deadline too. `f` runs outside
+    /// the runtime, between waits: the server waits meanwhile.
+    fn each_row(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+        mut f: impl FnMut(&Self, &Row) -> Result<()>,
+    ) -> Result<()> {
+        let Some(Answer::Stream(mut rows)) = self.trip(&[Ask::Stream(sql, params)])?.pop() else {
+            return Ok(());
+        };
+        loop {
+            let next =
+                std::future::poll_fn(|cx| rows.as_mut().poll_next(cx).map(Option::transpose));
+            let trip = block(&self.conn.rt, self.settings.deadline, next);
+            // Answered already, so a lost connection fails the call (`settle`
+            // replaces one only before a call's first answer).
+            match self.settle(trip)? {
+                Some(Some(row)) => f(self, &row)?,
+                Some(None) => return Ok(()),
+                None => {
+                    return Err(Error::storage(format!(
+                        "{}: the connection was lost while rows were read",
+                        self.settings.label
+                    )))
+                }
+            }
         }
     }
 
@@ -1286,19 +1335,19 @@ impl Tx for Pg<'_> {
         Ok(())
     }
 
+    // The pages of a scan over the whole store are streamed like the audit
+    // log's: a page of values at the size limit (64 KiB) would be 64 MB.
     fn entries_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret FROM vault_entries e
              JOIN vaults v ON v.id = e.vault_id WHERE e.id > $1::bigint
              ORDER BY e.id LIMIT $2::bigint",
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            if let Some(e) = self.entry_at(r, 1, false)? {
-                each(self.col(r, 0)?, Some(e))?;
-            }
-        }
-        Ok(())
+            |pg, r| match pg.entry_at(r, 1, false)? {
+                Some(e) => each(pg.col(r, 0)?, Some(e)),
+                None => Ok(()),
+            },
+        )
     }
 
     fn update_values(&mut self, page: Rewrites) -> Result<()> {
@@ -1427,15 +1476,12 @@ impl Tx for Pg<'_> {
     }
 
     fn versions_after(&mut self, after: i64, limit: u32, each: &mut EachVersion<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT id, vault, key, version, value, is_secret, entry_digest FROM runqy_vault_versions
              WHERE id > $1 ORDER BY id LIMIT $2",
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(self.version_at(r, 0, false)?)?;
-        }
-        Ok(())
+            |pg, r| each(pg.version_at(r, 0, false)?),
+        )
     }
 
     fn vault_names(&mut self) -> Result<Vec<String>> {
@@ -1443,8 +1489,9 @@ impl Tx for Pg<'_> {
         rows.iter().map(|r| self.col(r, 0)).collect()
     }
 
+    // `check`'s pages are of 10,000 entries: up to 650 MB held whole.
     fn entries_stamped_after(&mut self, after: i64, limit: u32, each: &mut Each<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             concat!(
                 "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret, ",
                 rfc3339!("e.created_at"),
@@ -1454,13 +1501,11 @@ impl Tx for Pg<'_> {
                  WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2::bigint"
             ),
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            if let Some(e) = self.entry_at(r, 1, true)? {
-                each(self.col(r, 0)?, Some(e))?;
-            }
-        }
-        Ok(())
+            |pg, r| match pg.entry_at(r, 1, true)? {
+                Some(e) => each(pg.col(r, 0)?, Some(e)),
+                None => Ok(()),
+            },
+        )
     }
 
     fn update_version_values(&mut self, page: Rewrites) -> Result<()> {
@@ -1553,19 +1598,18 @@ impl Tx for Pg<'_> {
         limit: u32,
         each: &mut dyn FnMut(ProviderRow<'_>) -> Result<()>,
     ) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT id::bigint, name, config FROM autoscale_providers WHERE id > $1::bigint
              ORDER BY id LIMIT $2::bigint",
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(ProviderRow {
-                id: self.col(r, 0)?,
-                name: self.col(r, 1)?,
-                config: self.col(r, 2)?,
-            })?;
-        }
-        Ok(())
+            |pg, r| {
+                each(ProviderRow {
+                    id: pg.col(r, 0)?,
+                    name: pg.col(r, 1)?,
+                    config: pg.col(r, 2)?,
+                })
+            },
+        )
     }
 
     fn update_provider_configs(&mut self, page: Rewrites) -> Result<()> {
@@ -1612,28 +1656,24 @@ impl Tx for Pg<'_> {
         )
     }
 
+    // Audit records are streamed: a detail has no size bound (an import's
+    // record lists every key it wrote), so a page of them may be hundreds of MB.
     fn audit_after(&mut self, after: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
              FROM runqy_vault_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
             &[&after, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(self.audit_at(r)?)?;
-        }
-        Ok(())
+            |pg, r| each(pg.audit_at(r)?),
+        )
     }
 
     fn audit_before(&mut self, before: i64, limit: u32, each: &mut EachAudit<'_>) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
              FROM runqy_vault_audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
             &[&before, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(self.audit_at(r)?)?;
-        }
-        Ok(())
+            |pg, r| each(pg.audit_at(r)?),
+        )
     }
 
     fn audit_last(&mut self) -> Result<Option<(i64, String)>> {
@@ -1704,7 +1744,7 @@ impl Tx for Pg<'_> {
         limit: u32,
         each: &mut EachAudit<'_>,
     ) -> Result<()> {
-        let rows = self.query(
+        self.each_row(
             "SELECT seq, at, actor, operation, vault, key, version, fingerprint, detail, mac
              FROM runqy_vault_audit
              WHERE seq < $4 AND (
@@ -1713,18 +1753,181 @@ impl Tx for Pg<'_> {
                  OR (operation IN ('payload', 'resolve') AND strpos(detail, $3) > 0))
              ORDER BY seq DESC LIMIT $5",
             &[&vault, &key, &needle, &before, &i64::from(limit)],
-        )?;
-        for r in &rows {
-            each(self.audit_at(r)?)?;
-        }
-        Ok(())
+            |pg, r| each(pg.audit_at(r)?),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::statement_timeout_in;
+    use super::{statement_timeout_in, Pool};
+    use crate::schema;
+    use crate::store::location::Location;
     use std::time::Duration;
+
+    /// A database of its own holding 16 audit records of 2 MB: far more
+    /// than the client's channel and the socket buffers hold. Dropped after.
+    struct BigPage {
+        admin: postgres::Client,
+        name: String,
+        /// The store's URL, TLS parameters kept (`with-postgres.sh --tls`).
+        url: String,
+        /// For the tests' own sync client, which knows no `verify-full`:
+        /// plaintext on loopback (as tests/support's `plain`).
+        plain: String,
+    }
+
+    /// `url` without its TLS parameters, with `sslmode=disable`.
+    fn plain(url: &str) -> String {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("ssl"))
+            .chain(["sslmode=disable"])
+            .collect();
+        format!("{base}?{}", kept.join("&"))
+    }
+
+    impl BigPage {
+        fn new(tag: &str, params: &str) -> BigPage {
+            let admin_url = std::env::var("RUNQY_VAULT_TEST_POSTGRES_URL").unwrap();
+            let name = format!("rqv_unit_{tag}_{}", std::process::id());
+            let mut admin = postgres::Client::connect(&plain(&admin_url), postgres::NoTls).unwrap();
+            let drop_it = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            admin.batch_execute(&drop_it).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            // The admin URL with its database replaced (as tests/support's
+            // `with_database`), and `params` added.
+            let (scheme, rest) = admin_url.split_once("://").unwrap();
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let query = rest[end..].find('?').map_or("", |i| &rest[end + i + 1..]);
+            let query: Vec<&str> = [query, params]
+                .into_iter()
+                .filter(|q| !q.is_empty())
+                .collect();
+            let mut url = format!("{scheme}://{}/{name}", &rest[..end]);
+            if !query.is_empty() {
+                url = format!("{url}?{}", query.join("&"));
+            }
+            let page = BigPage {
+                admin,
+                name,
+                plain: plain(&url),
+                url,
+            };
+            let mut c = page.client();
+            c.batch_execute(schema::PG_AUDIT_TABLE).unwrap();
+            c.batch_execute(
+                "INSERT INTO runqy_vault_audit (seq, at, actor, operation, detail, mac)
+                 SELECT n, '2026-01-01T00:00:00Z', 'test', 'import', repeat('x', 2000000), 'm'
+                 FROM generate_series(1, 16) AS n",
+            )
+            .unwrap();
+            page
+        }
+
+        fn client(&self) -> postgres::Client {
+            postgres::Client::connect(&self.plain, postgres::NoTls).unwrap()
+        }
+
+        fn pool(&self) -> Pool {
+            let Location::Postgres(url) = Location::parse(&self.url) else {
+                panic!("{}: not a PostgreSQL URL", self.url);
+            };
+            Pool::connect(&url).unwrap()
+        }
+    }
+
+    impl Drop for BigPage {
+        fn drop(&mut self) {
+            let drop_it = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = self.admin.batch_execute(&drop_it);
+        }
+    }
+
+    /// The server process running the page's query, seen from `probe`.
+    const PAGE_QUERY: &str = "SELECT pid, state FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND query LIKE '%FROM runqy_vault_audit WHERE seq > $1%'";
+
+    #[test]
+    #[cfg_attr(
+        not(runqy_vault_pg_tests),
+        ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+    )]
+    fn audit_records_are_handed_over_while_the_server_still_sends_the_page() {
+        // A backend that streams sees its first record while the server is
+        // still sending the page (the query `active`); one that collects
+        // the page first sees it ended (`idle`).
+        let page = BigPage::new("stream", "");
+        let mut probe = page.client();
+        let pool = page.pool();
+        let mut seqs = Vec::new();
+        let mut state_at_first = String::new();
+        pool.read_one(|tx| {
+            tx.audit_after(0, 100, &mut |r| {
+                if seqs.is_empty() {
+                    state_at_first = probe.query_one(PAGE_QUERY, &[]).unwrap().get(1);
+                }
+                assert_eq!(r.detail.map(str::len), Some(2_000_000), "record {}", r.seq);
+                seqs.push(r.seq);
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert_eq!(
+            seqs,
+            (1..=16).collect::<Vec<i64>>(),
+            "every record, in order"
+        );
+        assert_eq!(
+            state_at_first, "active",
+            "the first record was handed over after the server had sent the whole page"
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(runqy_vault_pg_fault_tests),
+        ignore = "RUNQY_VAULT_TEST_POSTGRES_CTL not set (bash scripts/with-postgres.sh runs these)"
+    )]
+    fn a_server_process_frozen_while_a_page_streams_fails_the_read_at_the_deadline() {
+        // The wait for the next rows is bounded like a round trip (issue
+        // 16): statement timeout 1 s, so 3 s with the grace.
+        let page = BigPage::new("frozen", "options=-c%20statement_timeout%3D1s");
+        let mut probe = page.client();
+        let pool = page.pool();
+        let mut frozen: Option<i32> = None;
+        let mut seen = 0;
+        let err = pool
+            .read_one(|tx| {
+                tx.audit_after(0, 100, &mut |_| {
+                    if frozen.is_none() {
+                        let pid: i32 = probe.query_one(PAGE_QUERY, &[]).unwrap().get(0);
+                        assert_eq!(
+                            unsafe { libc::kill(pid, libc::SIGSTOP) },
+                            0,
+                            "SIGSTOP {pid}"
+                        );
+                        frozen = Some(pid);
+                    }
+                    seen += 1;
+                    Ok(())
+                })
+            })
+            .map(|()| "every record was read");
+        if let Some(pid) = frozen {
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+        let msg = err.unwrap_err().to_string();
+        assert!(msg.contains("no answer within 3 s"), "{msg}");
+        assert!(
+            (1..16).contains(&seen),
+            "{seen} of 16 records before the wait"
+        );
+    }
 
     #[test]
     fn statement_timeout_is_read_from_libpq_options_in_every_spelling_and_unit() {
