@@ -13,6 +13,7 @@ use runqy_vault::{Error, ExportDocument, Location, MasterKey, SecretString, Stor
 
 use crate::args;
 use crate::errors::{vault_error, IntoPyResult};
+use crate::payload;
 
 /// A vault store. Share one across threads; `close()` (or leaving a `with`
 /// block) releases its SQLite connections.
@@ -404,7 +405,7 @@ impl PyStore {
         let payload = self.run_as(py, actor, move |s| {
             s.registration_payload(&names, git_token.as_deref())
         })?;
-        to_py(py, &payload)
+        payload::payload_dict(py, &payload).map(Bound::into_any)
     }
 
     /// Re-encrypts every entry under `new_key`; returns how many.
