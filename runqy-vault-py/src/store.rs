@@ -25,6 +25,8 @@ pub struct PyStore {
     // `None` once closed. Calls clone the Arc, so a close during another
     // thread's call lets that call finish.
     store: RwLock<Option<Arc<Store>>>,
+    /// The last payload's key names, reused by the next (`payload::KeyNames`).
+    key_names: payload::KeyNames,
 }
 
 impl PyStore {
@@ -100,6 +102,7 @@ impl PyStore {
         Ok(PyStore {
             path: store.location().to_string(),
             store: RwLock::new(Some(Arc::new(store))),
+            key_names: payload::KeyNames::default(),
         })
     }
 
@@ -405,7 +408,7 @@ impl PyStore {
         let payload = self.run_as(py, actor, move |s| {
             s.registration_payload(&names, git_token.as_deref())
         })?;
-        payload::payload_dict(py, &payload).map(Bound::into_any)
+        payload::payload_dict(py, &payload, &self.key_names).map(Bound::into_any)
     }
 
     /// Re-encrypts every entry under `new_key`; returns how many.
