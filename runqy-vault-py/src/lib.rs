@@ -9,6 +9,7 @@ use pyo3::types::PyString;
 mod args;
 mod errors;
 mod inject;
+mod payload;
 mod redact;
 mod store;
 

@@ -13,6 +13,7 @@ use runqy_vault::{Error, ExportDocument, Location, MasterKey, SecretString, Stor
 
 use crate::args;
 use crate::errors::{vault_error, IntoPyResult};
+use crate::payload;
 
 /// A vault store. Share one across threads; `close()` (or leaving a `with`
 /// block) releases its SQLite connections.
@@ -24,6 +25,8 @@ pub struct PyStore {
     // `None` once closed. Calls clone the Arc, so a close during another
     // thread's call lets that call finish.
     store: RwLock<Option<Arc<Store>>>,
+    /// The last payload's key names, reused by the next (`payload::KeyNames`).
+    key_names: payload::KeyNames,
 }
 
 impl PyStore {
@@ -99,6 +102,7 @@ impl PyStore {
         Ok(PyStore {
             path: store.location().to_string(),
             store: RwLock::new(Some(Arc::new(store))),
+            key_names: payload::KeyNames::default(),
         })
     }
 
@@ -404,7 +408,7 @@ impl PyStore {
         let payload = self.run_as(py, actor, move |s| {
             s.registration_payload(&names, git_token.as_deref())
         })?;
-        to_py(py, &payload)
+        payload::payload_dict(py, &payload, &self.key_names).map(Bound::into_any)
     }
 
     /// Re-encrypts every entry under `new_key`; returns how many.

@@ -30,6 +30,33 @@ def test_many_threads_share_one_store(store: Store) -> None:
     assert {v["name"]: v["entry_count"] for v in store.list_vaults()} == {"a": 16 * 12, "b": 16 * 13}
 
 
+def test_threads_alternating_payloads_of_different_vaults_each_get_their_own_values(store: Store) -> None:
+    # One store reuses the last payload's key names: payloads of different
+    # vault sets interleaved across threads must still each be exact.
+    expected: dict[str, dict[str, str]] = {}
+    for v, keys in (("x", ("A", "C", "E", "SHARED")), ("y", ("B", "C", "D", "SHARED")), ("z", ("Z",))):
+        store.create_vault(v)
+        for k in keys:
+            store.set(v, k, f"{v}-{k}")
+        expected[v] = {k: f"{v}-{k}" for k in keys}
+    sets = [["x"], ["y"], ["x", "y"], ["y", "x"], ["z"], ["x", "z"]]
+
+    def want(vaults: list[str]) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for v in vaults:
+            merged.update(expected[v])
+        return dict(sorted(merged.items()))
+
+    def work(t: int) -> None:
+        for i in range(200):
+            vaults = sets[(t + i) % len(sets)]
+            got = store.registration_payload(vaults)["vaults"]
+            assert list(got.items()) == list(want(vaults).items()), vaults
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, range(8)))
+
+
 def test_store_call_releases_the_gil_while_waiting_for_the_database(db: Path, store: Store) -> None:
     # Another connection holds the write lock; the store's `set` waits for it
     # (busy timeout). Only if that wait happens with the GIL released can this

@@ -126,6 +126,78 @@ def test_registration_payload_members_and_warnings(store: Store) -> None:
     assert set(bad_ref) == {"warnings"} and "vault://" in bad_ref["warnings"][0]
 
 
+def test_registration_payload_dict_has_the_merged_values_in_key_order_and_members_in_field_order(
+    store: Store,
+) -> None:
+    # The dict is built member by member (not through serde): this pins what
+    # the serde shape gave: later vaults override, keys sorted, members in
+    # the order git_token, vaults, warnings, plain str values.
+    store.create_vault("base")
+    store.create_vault("prod")
+    store.create_vault("ci")
+    for key, value in (("Z_LAST", "z-base"), ("API_KEY", "sk-base"), ("ONLY_BASE", "b"), ("lower_key", "välue ✓")):
+        store.set("base", key, value)
+    for key, value in (("API_KEY", "sk-prod"), ("DB_URL", "postgres://u:p@h/db"), ("Z_LAST", "z-prod"), ("_UNDER", "u")):
+        store.set("prod", key, value)
+    store.set("ci", "GITHUB_TOKEN", "ghp_abc")
+    store.set("ci", "EMPTY", "")
+
+    p = store.registration_payload(["base", "prod"], "vault://ci/GITHUB_TOKEN")
+    assert list(p) == ["git_token", "vaults"]
+    assert p["git_token"] == "ghp_abc"
+    assert list(p["vaults"].items()) == [
+        ("API_KEY", "sk-prod"),
+        ("DB_URL", "postgres://u:p@h/db"),
+        ("ONLY_BASE", "b"),
+        ("Z_LAST", "z-prod"),
+        ("_UNDER", "u"),
+        ("lower_key", "välue ✓"),
+    ]
+    assert all(type(k) is str and type(v) is str for k, v in p["vaults"].items())
+    assert type(p["git_token"]) is str
+
+    reverse = store.registration_payload(["prod", "base"])
+    assert list(reverse) == ["vaults"]
+    assert reverse["vaults"]["API_KEY"] == "sk-base" and reverse["vaults"]["Z_LAST"] == "z-base"
+
+    # An empty token entry is left out like a missing one, without a warning.
+    assert store.registration_payload(["ci"], "vault://ci/EMPTY") == {"vaults": {"EMPTY": "", "GITHUB_TOKEN": "ghp_abc"}}
+    warned = store.registration_payload(["ci"], "vault://ci/NOPE")
+    assert list(warned) == ["vaults", "warnings"]
+    assert type(warned["warnings"]) is list and len(warned["warnings"]) == 1
+
+
+def test_registration_payload_repeated_and_changed_calls_give_each_calls_own_values(store: Store) -> None:
+    # Calls one after another with the same, more, fewer and other keys: each
+    # dict is its own and reflects the store at that call.
+    store.create_vault("a")
+    store.create_vault("b")
+    store.set("a", "K1", "one")
+    store.set("a", "K3", "three")
+    first = store.registration_payload(["a"])
+    again = store.registration_payload(["a"])
+    assert first == again == {"vaults": {"K1": "one", "K3": "three"}}
+    assert first["vaults"] is not again["vaults"]
+    first["vaults"]["K1"] = "changed by the caller"
+    assert store.registration_payload(["a"])["vaults"]["K1"] == "one"
+
+    store.set("a", "K2", "two")
+    store.set("a", "K0", "zero")
+    assert list(store.registration_payload(["a"])["vaults"].items()) == [
+        ("K0", "zero"),
+        ("K1", "one"),
+        ("K2", "two"),
+        ("K3", "three"),
+    ]
+    store.unset("a", "K1")
+    store.set("a", "K3", "three-v2")
+    store.set("b", "K", "b-only")
+    assert store.registration_payload(["a"]) == {"vaults": {"K0": "zero", "K2": "two", "K3": "three-v2"}}
+    assert store.registration_payload(["b"]) == {"vaults": {"K": "b-only"}}
+    assert store.registration_payload(["b", "a"]) == {"vaults": {"K": "b-only", "K0": "zero", "K2": "two", "K3": "three-v2"}}
+    assert store.registration_payload(["a"]) == {"vaults": {"K0": "zero", "K2": "two", "K3": "three-v2"}}
+
+
 def test_registration_payload_names_every_missing_vault(store: Store) -> None:
     store.create_vault("here")
     with pytest.raises(runqy_vault.VaultNotFoundError) as e:

@@ -207,10 +207,30 @@ pub struct RegistrationPayload {
 }
 
 fn no_token(token: &Option<SecretString>) -> bool {
-    token.as_ref().is_none_or(|t| t.expose().is_empty())
+    sent_token(token).is_none()
+}
+
+fn sent_token(token: &Option<SecretString>) -> Option<&SecretString> {
+    token.as_ref().filter(|t| !t.expose().is_empty())
 }
 
 impl RegistrationPayload {
+    /// The git token as the serialized payload carries it: `None` when no
+    /// reference was given, it did not resolve, or the entry is empty (the
+    /// member is left out). For bindings that build their own objects.
+    ///
+    /// ```
+    /// use runqy_vault::RegistrationPayload;
+    /// let mut p = RegistrationPayload::default();
+    /// p.git_token = Some("".into());
+    /// assert!(p.sent_git_token().is_none());
+    /// p.git_token = Some("ghp_x".into());
+    /// assert_eq!(p.sent_git_token().map(|t| t.expose()), Some("ghp_x"));
+    /// ```
+    pub fn sent_git_token(&self) -> Option<&SecretString> {
+        sent_token(&self.git_token)
+    }
+
     /// The JSON a worker receives (SPEC §7): keys sorted, empty members left
     /// out, no `warnings`.
     ///

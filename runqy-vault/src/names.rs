@@ -53,6 +53,25 @@ const RESERVED_KEYS: &[&str] = &[
 /// `RUNQY_`, and bash's exported functions.
 const RESERVED_KEY_PREFIXES: &[&str] = &["PYTHON", "LD_", "DYLD_", "RUNQY_", "BASH_FUNC_"];
 
+/// The first bytes, in either case, of every reserved key and prefix, made
+/// from the two lists: most keys are cleared by it without a pass over them.
+const RESERVED_FIRST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let lists = [RESERVED_KEYS, RESERVED_KEY_PREFIXES];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            let first = lists[l][i].as_bytes()[0];
+            table[first.to_ascii_uppercase() as usize] = true;
+            table[first.to_ascii_lowercase() as usize] = true;
+            i += 1;
+        }
+        l += 1;
+    }
+    table
+};
+
 /// Checks a vault name: `^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$`, not reserved.
 ///
 /// ```
@@ -144,13 +163,26 @@ pub fn check_key(key: &str) -> Result<()> {
 /// assert_eq!(reserved_key_reason("API_KEY"), None);
 /// ```
 pub fn reserved_key_reason(key: &str) -> Option<String> {
-    let upper = key.to_ascii_uppercase();
-    if RESERVED_KEYS.contains(&upper.as_str()) {
-        return Some(format!("{upper} is reserved"));
+    // Compared case-blind in place, not on an upper-cased copy: a payload
+    // asks this of every key it sends, and the copy showed in its profile.
+    // The lists are upper case, so a reserved key is named as upper-cased.
+    if !key
+        .as_bytes()
+        .first()
+        .is_some_and(|b| RESERVED_FIRST_BYTES[usize::from(*b)])
+    {
+        return None;
+    }
+    if let Some(name) = RESERVED_KEYS.iter().find(|r| r.eq_ignore_ascii_case(key)) {
+        return Some(format!("{name} is reserved"));
     }
     RESERVED_KEY_PREFIXES
         .iter()
-        .find(|p| upper.starts_with(*p))
+        .find(|p| {
+            key.as_bytes()
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+        })
         .map(|prefix| format!("names starting with {prefix} are reserved"))
 }
 
@@ -356,6 +388,49 @@ mod tests {
         ] {
             assert!(check_key(ok).is_ok(), "{ok}");
             assert_eq!(reserved_key_reason(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn reserved_keys_match_in_any_case_and_are_named_upper_cased() {
+        assert_eq!(
+            reserved_key_reason("path").as_deref(),
+            Some("PATH is reserved")
+        );
+        assert_eq!(
+            reserved_key_reason("Git_Ssh_Command").as_deref(),
+            Some("GIT_SSH_COMMAND is reserved")
+        );
+        assert_eq!(
+            reserved_key_reason("pythonpath").as_deref(),
+            Some("names starting with PYTHON are reserved")
+        );
+        assert_eq!(
+            reserved_key_reason("ld_preload").as_deref(),
+            Some("names starting with LD_ are reserved")
+        );
+        assert_eq!(
+            reserved_key_reason("Bash_Func_x").as_deref(),
+            Some("names starting with BASH_FUNC_ are reserved")
+        );
+        // Shorter than a prefix, or a non-ASCII byte where a prefix's letter
+        // would be (no case folding beyond ASCII, no slicing inside a char).
+        assert_eq!(reserved_key_reason("LD"), None);
+        assert_eq!(reserved_key_reason("L\u{e9}_X"), None);
+        assert_eq!(reserved_key_reason("PYTH\u{d6}N"), None);
+        assert_eq!(reserved_key_reason(""), None);
+        // Every entry, in either case, passes the first-byte table.
+        for name in RESERVED_KEYS.iter().chain(RESERVED_KEY_PREFIXES) {
+            assert!(reserved_key_reason(name).is_some(), "{name}");
+            assert!(
+                reserved_key_reason(&name.to_ascii_lowercase()).is_some(),
+                "{name}"
+            );
+        }
+        assert_eq!(reserved_key_reason("KEY_PATH"), None);
+        // The message names the list's entry: the lists must be upper case.
+        for name in RESERVED_KEYS.iter().chain(RESERVED_KEY_PREFIXES) {
+            assert_eq!(*name, name.to_ascii_uppercase(), "{name}");
         }
     }
 
