@@ -120,10 +120,12 @@ pub(crate) fn secret_json<T: serde::Serialize>(value: &T, pretty: bool) -> Secre
     }
     let mut count = Count(0);
     write(&mut count, value, pretty);
-    let mut buf = Zeroizing::new(Vec::with_capacity(count.0));
-    write(&mut *buf, value, pretty);
-    debug_assert_eq!(buf.len(), count.0);
-    let bytes = std::mem::take(&mut *buf);
+    // `PlainBytes`, not `Zeroizing`: emptied below, it must not be wiped at
+    // its dangling address (see `wipe_vec`).
+    let mut buf = PlainBytes(Vec::with_capacity(count.0));
+    write(&mut buf.0, value, pretty);
+    debug_assert_eq!(buf.0.len(), count.0);
+    let bytes = std::mem::take(&mut buf.0);
     SecretString(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
 }
 
