@@ -12,13 +12,13 @@
 
 use std::sync::Arc;
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::aead::{AeadKey, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::key::{KeyId, KeySet, MasterKey};
 use crate::nonce::{fresh_nonce, NONCE_LEN};
-use crate::secret::SecretString;
+use crate::secret::{wipe_vec, PlainBytes, SecretString};
 
 /// The first four bytes of a v2 blob.
 pub const V2_MAGIC: &[u8; 4] = b"RQV\x02";
@@ -222,9 +222,9 @@ impl Cipher {
             key: entry.key.to_owned(),
             version: i64::try_from(version).unwrap_or(i64::MAX),
         };
-        let mut out = Zeroizing::new(Vec::new());
+        let mut out = PlainBytes::default();
         let info = self
-            .open_v2(entry, Some(version), blob, &mut out)
+            .open_v2(entry, Some(version), blob, &mut out.0)
             .ok_or_else(failed)?;
         Ok((into_text(out, failed)?, info))
     }
@@ -236,7 +236,7 @@ impl Cipher {
         entry: Binding<'_>,
         version: Option<u64>,
         blob: &[u8],
-        out: &mut Zeroizing<Vec<u8>>,
+        out: &mut Vec<u8>,
     ) -> Option<BlobInfo> {
         if blob.len() < V2_HEADER_LEN + NONCE_LEN + TAG_LEN || !blob.starts_with(V2_MAGIC) {
             return None;
@@ -258,7 +258,7 @@ impl Cipher {
         format: Format,
         entry: Binding<'_>,
         blob: &[u8],
-        out: &mut Zeroizing<Vec<u8>>,
+        out: &mut Vec<u8>,
     ) -> Result<BlobInfo> {
         if let Some(info) = self.open_v2(entry, None, blob, out) {
             return Ok(info);
@@ -289,8 +289,8 @@ impl Cipher {
         entry: Binding<'_>,
         blob: &[u8],
     ) -> Result<(SecretString, BlobInfo)> {
-        let mut out = Zeroizing::new(Vec::new());
-        let info = self.open_entry(format, entry, blob, &mut out)?;
+        let mut out = PlainBytes::default();
+        let info = self.open_entry(format, entry, blob, &mut out.0)?;
         Ok((into_text(out, || entry.decryption_failed())?, info))
     }
 
@@ -329,15 +329,12 @@ impl Cipher {
 /// The opened buffer becomes the string without a copy; a value that
 /// authenticates but is not UTF-8 was not written by a runqy vault (SPEC §4).
 /// simdutf8's check, several times std's speed on a large value; the bytes
-/// stay in their `Zeroizing` buffer, wiped on drop, when it fails.
-fn into_text(
-    mut bytes: Zeroizing<Vec<u8>>,
-    failed: impl FnOnce() -> Error,
-) -> Result<SecretString> {
-    if simdutf8::basic::from_utf8(&bytes).is_err() {
+/// stay in their `PlainBytes`, wiped on drop, when it fails.
+fn into_text(mut bytes: PlainBytes, failed: impl FnOnce() -> Error) -> Result<SecretString> {
+    if simdutf8::basic::from_utf8(&bytes.0).is_err() {
         return Err(failed());
     }
-    let bytes = std::mem::take(&mut *bytes);
+    let bytes = std::mem::take(&mut bytes.0);
     // SAFETY: simdutf8 has just checked that these very bytes are UTF-8.
     Ok(SecretString::from(unsafe {
         String::from_utf8_unchecked(bytes)
@@ -423,16 +420,17 @@ fn seal(
 /// Opens `nonce ‖ ciphertext ‖ tag` straight into the buffer that is
 /// returned; `None` when it does not authenticate.
 fn open(key: &AeadKey, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    let mut out = Zeroizing::new(Vec::new());
-    open_in(key, sealed, aad, &mut out).then_some(out)
+    let mut out = PlainBytes::default();
+    open_in(key, sealed, aad, &mut out.0).then(|| Zeroizing::new(std::mem::take(&mut out.0)))
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag` into `out`, which is resized to the
 /// plaintext; false when it does not authenticate, and `out`, which may
 /// then hold unauthenticated plaintext, is wiped. A buffer too small is
-/// replaced, the old one wiped as it drops, never grown by a reallocation
-/// that would leave a copy in freed memory.
-fn open_in(key: &AeadKey, sealed: &[u8], aad: &[u8], out: &mut Zeroizing<Vec<u8>>) -> bool {
+/// wiped and replaced, never grown by a reallocation that would leave a
+/// copy in freed memory. The caller keeps `out` in a wiping owner
+/// (`PlainBytes`, `Zeroizing`).
+fn open_in(key: &AeadKey, sealed: &[u8], aad: &[u8], out: &mut Vec<u8>) -> bool {
     let Some(ct_len) = sealed.len().checked_sub(NONCE_LEN + TAG_LEN) else {
         return false;
     };
@@ -442,7 +440,8 @@ fn open_in(key: &AeadKey, sealed: &[u8], aad: &[u8], out: &mut Zeroizing<Vec<u8>
         return false;
     };
     if out.capacity() < ct_len {
-        *out = Zeroizing::new(Vec::with_capacity(ct_len));
+        wipe_vec(out);
+        *out = Vec::with_capacity(ct_len);
     }
     // The provider writes every byte of the plaintext, so a reused buffer is
     // only cut or extended to its length: zeroing it first cost a `memset`
@@ -456,7 +455,7 @@ fn open_in(key: &AeadKey, sealed: &[u8], aad: &[u8], out: &mut Zeroizing<Vec<u8>
         .open_into(nonce, aad, ct, tag, out.as_mut_slice())
         .is_err()
     {
-        out.zeroize();
+        wipe_vec(out);
         return false;
     }
     true
