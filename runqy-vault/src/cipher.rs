@@ -444,8 +444,7 @@ fn open_in(key: &AeadKey, sealed: &[u8], aad: &[u8], out: &mut Vec<u8>) -> bool 
         *out = Vec::with_capacity(ct_len);
     }
     // The provider writes every byte of the plaintext, so a reused buffer is
-    // only cut or extended to its length: zeroing it first cost a `memset`
-    // call per value of a listing.
+    // only cut or extended to its length, not cleared and zero-filled again.
     if out.len() > ct_len {
         out.truncate(ct_len);
     } else {
