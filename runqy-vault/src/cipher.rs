@@ -173,7 +173,10 @@ impl Cipher {
         let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0.current.audit[..])
             .expect("HMAC takes a key of any length");
         mac.update(value);
-        format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()))
+        let mut out = String::with_capacity(FINGERPRINT_PREFIX.len() + 64);
+        out.push_str(FINGERPRINT_PREFIX);
+        push_hex(&mut out, &mac.finalize().into_bytes());
+        out
     }
 
     /// The current key's audit chain key (record MACs and the head).
@@ -323,6 +326,21 @@ impl Cipher {
     /// [`Cipher::encrypt_legacy_bytes`]); `None` when none opens it.
     pub(crate) fn decrypt_legacy_bytes(&self, blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         self.keys().find_map(|k| open(&k.legacy, blob, &[]))
+    }
+}
+
+/// The prefix of a fingerprint and of an anchor's seal (SPEC §13).
+pub(crate) const FINGERPRINT_PREFIX: &str = "hmac-sha256:";
+
+/// Appends the lowercase hex of `bytes` (a MAC) to `out`. `hex::encode`
+/// collects its string a `char` at a time through an iterator, which took
+/// ~2 % of an audited payload's samples for its three MACs.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
 }
 
@@ -481,6 +499,28 @@ pub fn aead_seal(key: &[u8; 32], nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext:
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn push_hex_writes_every_byte_as_two_lowercase_digits_as_hex_encode_does() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut out = String::from("seq:");
+        push_hex(&mut out, &all);
+        assert_eq!(out, format!("seq:{}", hex::encode(&all)));
+        assert_eq!(&out[4..10], "000102");
+        assert!(out.ends_with("fdfeff"));
+    }
+
+    #[test]
+    fn a_fingerprint_is_the_prefix_and_the_hex_of_the_values_hmac() {
+        use hmac::Mac;
+        let c = Cipher::new(&keys(5));
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&c.0.current.audit[..]).unwrap();
+        mac.update(b"sk-value");
+        let want = format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(c.fingerprint(b"sk-value"), want);
+        assert_eq!(want.len(), "hmac-sha256:".len() + 64);
+    }
 
     fn keys(byte: u8) -> KeySet {
         KeySet {

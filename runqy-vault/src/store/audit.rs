@@ -17,6 +17,7 @@
 //! not verify under the new one either, so re-keying never hides a break.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -26,7 +27,7 @@ use sha2::Sha256;
 use super::backend::{AuditRow, MacRewrites, MetaLock, Tx};
 use super::op::Op;
 use super::Store;
-use crate::cipher::Cipher;
+use crate::cipher::{push_hex, Cipher, FINGERPRINT_PREFIX};
 use crate::error::{shown, Error, Result};
 use crate::model::{AuditFilter, AuditRecord};
 use crate::schema::{META_AUDIT_HEAD, META_AUDIT_READS, META_AUDIT_RESTART, META_REVISION};
@@ -346,11 +347,12 @@ impl Chain {
 
     /// The head as the meta table keeps it: `seq:mac:seal`, in hex.
     fn head_text(&self, seq: i64, mac: &[u8; 32]) -> String {
-        format!(
-            "{seq}:{}:{}",
-            hex::encode(mac),
-            hex::encode(self.head_seal(seq, mac))
-        )
+        let mut out = String::with_capacity(20 + 2 + 128);
+        let _ = write!(out, "{seq}:"); // writing to a String cannot fail
+        push_hex(&mut out, mac);
+        out.push(':');
+        push_hex(&mut out, &self.head_seal(seq, mac));
+        out
     }
 
     /// Reads `seq:mac:seal`; `None` when it is not of that form.
@@ -377,7 +379,9 @@ impl Chain {
         m.update(&[0x02]);
         m.update(mac);
         m.update(&self.buf);
-        format!("hmac-sha256:{}", hex::encode(m.finalize().into_bytes()))
+        let mut out = String::from(FINGERPRINT_PREFIX);
+        push_hex(&mut out, &m.finalize().into_bytes());
+        out
     }
 }
 
@@ -441,7 +445,8 @@ pub(crate) fn append(
         mac: "",
     };
     let mac = chain.mac(&prev, &row);
-    let mac_hex = hex::encode(mac);
+    let mut mac_hex = String::with_capacity(64);
+    push_hex(&mut mac_hex, &mac);
     row.mac = &mac_hex;
     tx.audit_insert(&row)?;
     tx.meta_set(META_AUDIT_HEAD, &chain.head_text(seq, &mac))?;
@@ -496,7 +501,8 @@ fn write_restart(
         mac: "",
     };
     let mac = chain.mac(prev, &row);
-    let mac_hex = hex::encode(mac);
+    let mut mac_hex = String::with_capacity(64);
+    push_hex(&mut mac_hex, &mac);
     row.mac = &mac_hex;
     tx.audit_insert(&row)?;
     tx.meta_set(META_AUDIT_HEAD, &chain.head_text(row.seq, &mac))?;
