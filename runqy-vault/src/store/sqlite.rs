@@ -1585,4 +1585,32 @@ mod tests {
         assert_ne!(unsafe { child.conn.handle() } as usize, parent_handle);
         assert!(pool.idle.lock().unwrap().is_empty());
     }
+
+    /// The bundled SQLite is built as `.cargo/config.toml` asks: no memory
+    /// statistics and no shared page-cache group, so two threads' payloads
+    /// take no process-wide mutex per allocation or page. Without that file
+    /// (a build from outside the repository) this fails, and says why.
+    #[test]
+    fn bundled_sqlite_is_built_without_its_process_wide_mutexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_connection(&dir.path().join("o.db")).unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let hint = "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach libsqlite3-sys's build";
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{hint}: {options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{hint}: {options:?}"
+        );
+        // The runtime state agrees: SQLite counts no memory.
+        assert_eq!(unsafe { rusqlite::ffi::sqlite3_memory_used() }, 0);
+    }
 }
