@@ -854,8 +854,19 @@ impl<'a> Pg<'a> {
     fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
         match self.trip(&[Ask::Rows(sql, params)])?.pop() {
             Some(Answer::Rows(rows)) => Ok(rows),
-            _ => Ok(Vec::new()),
+            _ => Err(self.no_answer()),
         }
+    }
+
+    /// A pipeline that did not end with the answer its last request asks
+    /// for: a bug of ours, never a server's state. An error, not an empty
+    /// answer, so no scan (rotation's, an export's) takes it for an empty
+    /// store and carries on.
+    fn no_answer(&self) -> Error {
+        Error::storage(format!(
+            "{}: a statement's answer was missing or of another kind (an internal error)",
+            self.settings.label
+        ))
     }
 
     /// Calls `f` on each row of `sql` as it arrives, so a page of large rows
@@ -872,7 +883,7 @@ impl<'a> Pg<'a> {
         mut f: impl FnMut(&Self, &Row) -> Result<()>,
     ) -> Result<()> {
         let Some(Answer::Stream(mut rows)) = self.trip(&[Ask::Stream(sql, params)])?.pop() else {
-            return Ok(());
+            return Err(self.no_answer());
         };
         loop {
             let next =
@@ -913,7 +924,7 @@ impl<'a> Pg<'a> {
     fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
         match self.trip(&[Ask::Count(sql, params)])?.pop() {
             Some(Answer::Count(n)) => Ok(n),
-            _ => Ok(0),
+            _ => Err(self.no_answer()),
         }
     }
 
