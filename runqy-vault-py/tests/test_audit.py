@@ -71,7 +71,7 @@ def test_each_call_is_recorded_with_its_actor_and_no_value(ci: Store, key: str) 
 def test_bad_filters_and_actors_are_value_errors_naming_what_is_wrong(ci: Store) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"operation": "steal"}, "unknown operation 'steal'"),
-        ({"since": "yesterday"}, "invalid time for --since 'yesterday'"),
+        ({"since": "yesterday"}, "invalid since time 'yesterday'"),
         ({"limit": 0}, "invalid limit 0"),
         ({"keys": "TOKEN"}, "unknown field `keys`"),
     ]
@@ -85,7 +85,7 @@ def test_bad_filters_and_actors_are_value_errors_naming_what_is_wrong(ci: Store)
         ci.set("ci", "K", "v", actor="")
     with pytest.raises(TypeError):
         ci.get("ci", "TOKEN", actor=7)  # type: ignore[arg-type]
-    with pytest.raises(runqy_vault.InvalidInputError, match="invalid date for --before"):
+    with pytest.raises(runqy_vault.InvalidInputError, match="invalid before date"):
         ci.audit_prune("soon")
 
 

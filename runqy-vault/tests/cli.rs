@@ -1742,7 +1742,7 @@ fn audit_filters_with_bad_input_fail_with_one_clear_line() {
     let v = with_history();
     assert_eq!(
         v.fail(&["audit", "log", "--since", "last week"]),
-        "error: invalid time for --since 'last week': give a date (2024-01-15) or an RFC 3339 \
+        "error: invalid since time 'last week': give a date (2024-01-15) or an RFC 3339 \
          time with its zone (2024-01-15T10:30:00Z)\n"
     );
     assert!(v
@@ -1754,7 +1754,7 @@ fn audit_filters_with_bad_input_fail_with_one_clear_line() {
     );
     assert!(v
         .fail(&["audit", "prune", "--before", "2024-02-30x"])
-        .starts_with("error: invalid date for --before '2024-02-30x'"));
+        .starts_with("error: invalid before date '2024-02-30x'"));
     assert_eq!(
         v.ok(&["audit", "log", "--since", "2999-01-01"]),
         "No audit records.\n"

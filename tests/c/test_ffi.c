@@ -925,7 +925,7 @@ static void test_audit_log_actors_verify_prune_and_a_tampered_record(void) {
   EXPECT(runqy_vault_audit_log_json(store, "{\"limit\": 0}", &json, &err), RUNQY_VAULT_INVALID_ARGUMENT, "invalid limit 0");
   EXPECT(runqy_vault_audit_log_json(store, "{\"operation\": \"steal\"}", &json, &err), RUNQY_VAULT_INVALID_ARGUMENT, "unknown operation 'steal'");
   EXPECT(runqy_vault_audit_log_json(store, "not json", &json, &err), RUNQY_VAULT_INVALID_ARGUMENT, "invalid audit filter JSON");
-  EXPECT(runqy_vault_audit_prune(store, "soon", &n, &err), RUNQY_VAULT_INVALID_ARGUMENT, "invalid date for --before 'soon'");
+  EXPECT(runqy_vault_audit_prune(store, "soon", &n, &err), RUNQY_VAULT_INVALID_ARGUMENT, "invalid before date 'soon'");
   EXPECT(runqy_vault_store_set_actor(store, "", &err), RUNQY_VAULT_INVALID_ARGUMENT, "actor");
   EXPECT(runqy_vault_store_set_actor(store, NULL, &err), RUNQY_VAULT_INVALID_ARGUMENT, "actor");
   char long_actor[300];

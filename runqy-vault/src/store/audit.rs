@@ -146,6 +146,13 @@ fn now() -> String {
     timestamp::from_unix(secs)
 }
 
+/// What a bad `since` filter is called in its message: the filter's name in
+/// every language (`--since`, Python's `since=`, the C and Go JSON's
+/// `"since"`), not the CLI's flag alone.
+pub(crate) const SINCE: &str = "since time";
+/// What a bad `before` of a prune is called in its message (see [`SINCE`]).
+pub(crate) const BEFORE: &str = "before date";
+
 /// A time given to a filter or to `prune`: `YYYY-MM-DD` (midnight UTC) or
 /// RFC 3339, as the log's own form (`2024-01-15T10:30:00Z`) for comparison.
 pub fn parse_time(text: &str, what: &str) -> Result<String> {
@@ -176,6 +183,33 @@ pub(crate) struct Delivered {
     pub vault: String,
     /// The entry's version, when it has one.
     pub version: Option<i64>,
+}
+
+/// One key of a record's `delivered` list, read in place from its detail.
+#[derive(serde::Deserialize)]
+struct DeliveredRef<'a> {
+    #[serde(borrow, default)]
+    key: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    vault: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+/// The keys a payload's or a resolve's record says it handed out; empty for
+/// any other record, or a detail that does not parse. Only `delivered` is
+/// read: the rest of the detail (an import part's 10,000 entry names) is
+/// skipped, not built into a `Value` for each record a filter looks at.
+fn delivered_in(detail: Option<&str>) -> Vec<DeliveredRef<'_>> {
+    #[derive(serde::Deserialize)]
+    struct Detail<'a> {
+        #[serde(borrow, default)]
+        delivered: Vec<DeliveredRef<'a>>,
+    }
+    detail
+        .and_then(|d| serde_json::from_str::<Detail<'_>>(d).ok())
+        .map(|d| d.delivered)
+        .unwrap_or_default()
 }
 
 /// What an operation did, as its record says it: filled by the operation's
@@ -957,18 +991,10 @@ pub(crate) fn last_reads(
             let read: Vec<Option<i64>> = match r.operation {
                 "get" | "get-version" => vec![r.version],
                 "export" => versions.to_vec(), // every value, whatever its version
-                _ => r
-                    .detail
-                    .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-                    .and_then(|v| v.get("delivered").cloned())
-                    .and_then(|d| d.as_array().cloned())
-                    .unwrap_or_default()
+                _ => delivered_in(r.detail)
                     .iter()
-                    .filter(|d| {
-                        d.get("key").and_then(|k| k.as_str()) == Some(key)
-                            && d.get("vault").and_then(|k| k.as_str()) == Some(vault)
-                    })
-                    .map(|d| d.get("version").and_then(serde_json::Value::as_i64))
+                    .filter(|d| d.key == key && d.vault == vault)
+                    .map(|d| d.version)
                     .collect(),
             };
             for v in read {
@@ -999,7 +1025,7 @@ impl AuditFilter {
             }
         }
         if let Some(since) = &self.since {
-            parse_time(since, "time for --since")?;
+            parse_time(since, SINCE)?;
         }
         if self.limit == Some(0) {
             return Err(Error::InvalidInput(
@@ -1019,28 +1045,16 @@ impl AuditFilter {
         if self.operation.as_deref().is_some_and(|o| o != r.operation) {
             return false;
         }
-        let delivered = || -> Vec<(String, String)> {
-            r.detail
-                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-                .and_then(|v| v.get("delivered").and_then(|d| d.as_array().cloned()))
-                .unwrap_or_default()
-                .iter()
-                .map(|d| {
-                    let s = |f: &str| d.get(f).and_then(|x| x.as_str()).unwrap_or("").to_owned();
-                    (s("key"), s("vault"))
-                })
-                .collect()
-        };
         if let Some(v) = self.vault.as_deref() {
             let listed = r
                 .vault
                 .is_some_and(|rv| rv == v || rv.split(',').any(|x| x == v));
-            if !listed && !delivered().iter().any(|(_, dv)| dv == v) {
+            if !listed && !delivered_in(r.detail).iter().any(|d| d.vault == v) {
                 return false;
             }
         }
         if let Some(k) = self.key.as_deref() {
-            if r.key != Some(k) && !delivered().iter().any(|(dk, _)| dk == k) {
+            if r.key != Some(k) && !delivered_in(r.detail).iter().any(|d| d.key == k) {
                 return false;
             }
         }
@@ -1065,39 +1079,97 @@ fn record_of(r: &AuditRow<'_>) -> AuditRecord {
     }
 }
 
+/// The sequence number just before the oldest of the newest `limit`
+/// records that match (`i64::MIN` when fewer match: from the start of the
+/// log), found newest first without building a record.
+fn start_of_newest(
+    tx: &mut dyn Tx,
+    filter: &AuditFilter,
+    since: Option<&str>,
+    limit: u32,
+) -> Result<i64> {
+    let (mut before, mut found) = (i64::MAX, 0u32);
+    loop {
+        let (mut seen, mut start) = (0u32, None);
+        tx.audit_before(before, 1000, &mut |r| {
+            seen += 1;
+            before = r.seq;
+            if start.is_none() && filter.matches(&r, since) {
+                found += 1;
+                if found == limit {
+                    start = Some(r.seq.saturating_sub(1));
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(start) = start {
+            return Ok(start);
+        }
+        if seen < 1000 {
+            return Ok(i64::MIN);
+        }
+    }
+}
+
 impl Store {
     /// The records that match `filter`, oldest first: the newest
     /// `filter.limit` of them when a limit is given.
     pub fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let mut out = Vec::new();
+        self.audit_log_each(filter, &mut |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Store::audit_log`] one record at a time, for a caller that writes
+    /// them out as they come (the CLI): memory for one record, however many
+    /// match (an import part's record alone lists up to 10,000 keys). With
+    /// a limit, a first pass, newest first and building nothing, finds the
+    /// oldest of the newest `limit` matches; the second hands them out from
+    /// there. Both read one snapshot. An error from `each` stops the read
+    /// and is returned.
+    pub fn audit_log_each(
+        &self,
+        filter: &AuditFilter,
+        each: &mut dyn FnMut(AuditRecord) -> Result<()>,
+    ) -> Result<()> {
         filter.check()?;
         let since = match &filter.since {
-            Some(s) => Some(parse_time(s, "time for --since")?),
+            Some(s) => Some(parse_time(s, SINCE)?),
             None => None,
         };
+        let since = since.as_deref();
+        // `read` takes an `Fn` it may call again after a failed decryption;
+        // this read decrypts nothing, so `each` is called from one pass only.
+        let each = std::cell::RefCell::new(each);
         self.read(Op::List, |b, _| {
             b.read_snapshot(|tx| {
-                let mut out = Vec::new();
                 if !tx.table_exists("runqy_vault_audit")? {
-                    return Ok(out);
+                    return Ok(());
                 }
-                let limit = filter.limit.map_or(usize::MAX, |l| l as usize);
-                let mut before = i64::MAX;
-                loop {
+                let (mut after, mut left) = match filter.limit {
+                    Some(limit) => (start_of_newest(tx, filter, since, limit)?, u64::from(limit)),
+                    None => (i64::MIN, u64::MAX),
+                };
+                let mut each = each.borrow_mut();
+                while left > 0 {
                     let mut seen = 0u32;
-                    tx.audit_before(before, 1000, &mut |r| {
+                    tx.audit_after(after, 1000, &mut |r| {
                         seen += 1;
-                        before = r.seq;
-                        if out.len() < limit && filter.matches(&r, since.as_deref()) {
-                            out.push(record_of(&r));
+                        after = r.seq;
+                        if left > 0 && filter.matches(&r, since) {
+                            left -= 1;
+                            (*each)(record_of(&r))?;
                         }
                         Ok(())
                     })?;
-                    if seen < 1000 || out.len() >= limit {
+                    if seen < 1000 {
                         break;
                     }
                 }
-                out.reverse();
-                Ok(out)
+                Ok(())
             })
         })
     }
@@ -1115,7 +1187,7 @@ impl Store {
     /// or an RFC 3339 time), keeping the rest verifiable from an anchor
     /// record. The prune is itself recorded. Returns how many records went.
     pub fn audit_prune(&self, before: &str) -> Result<u64> {
-        let before = parse_time(before, "date for --before")?;
+        let before = parse_time(before, BEFORE)?;
         self.write(Op::AuditPrune, |w| {
             let actor = w.actor.to_owned();
             let n = prune(w.tx, &w.crypto.cipher, &actor, &before)?;
@@ -1177,10 +1249,8 @@ mod tests {
             "2024-01-15T10:30:00Z"
         );
         for bad in ["yesterday", "2024-13-01", "2024-01-15T10:30:00", ""] {
-            let e = parse_time(bad, "date for --before")
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("invalid date for --before"), "{bad}: {e}");
+            let e = parse_time(bad, BEFORE).unwrap_err().to_string();
+            assert!(e.contains("invalid before date"), "{bad}: {e}");
         }
     }
 

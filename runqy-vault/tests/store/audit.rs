@@ -572,7 +572,7 @@ fn filters_select_records_and_refuse_bad_input(b: Backend) {
                 since: Some("yesterday".into()),
                 ..AuditFilter::default()
             },
-            "invalid time for --since 'yesterday'",
+            "invalid since time 'yesterday'",
         ),
         (
             AuditFilter {
@@ -586,6 +586,71 @@ fn filters_select_records_and_refuse_bad_input(b: Backend) {
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.to_string().contains(says), "{e}");
     }
+}
+
+/// `audit_log_each` hands out what `audit_log` returns, a record at a time:
+/// the newest `limit` matches found across pages of 1,000 (newest first,
+/// then handed out oldest first), everything when fewer match, and a
+/// callback's error stops the read at that record and comes back as it was.
+fn the_log_is_handed_out_a_record_at_a_time_across_pages_and_stops_on_an_error(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("ci", "").unwrap(); // seq 1
+    f.store.set("ci", "A", "alpha-value", true).unwrap(); // 2
+    for _ in 0..1_200 {
+        f.store.get("ci", "A").unwrap(); // 3 ..= 1202
+    }
+    f.store.set("ci", "B", "beta-value", true).unwrap(); // 1203
+    let each = |filter: &AuditFilter| -> Vec<i64> {
+        let mut seqs = Vec::new();
+        f.store
+            .audit_log_each(filter, &mut |r| {
+                seqs.push(r.seq);
+                Ok(())
+            })
+            .unwrap();
+        seqs
+    };
+    let gets = AuditFilter {
+        operation: Some("get".into()),
+        limit: Some(1_100),
+        ..AuditFilter::default()
+    };
+    let newest_gets: Vec<i64> = (103..=1202).collect();
+    assert_eq!(each(&gets), newest_gets);
+    let listed: Vec<i64> = f
+        .store
+        .audit_log(&gets)
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(listed, newest_gets);
+    let sets = AuditFilter {
+        operation: Some("set".into()),
+        limit: Some(5_000),
+        ..AuditFilter::default()
+    };
+    assert_eq!(each(&sets), [2, 1203]);
+    assert_eq!(
+        each(&AuditFilter::default()),
+        (1..=1203).collect::<Vec<i64>>()
+    );
+
+    let mut seen = Vec::new();
+    let e = f
+        .store
+        .audit_log_each(&AuditFilter::default(), &mut |r| {
+            seen.push(r.seq);
+            match seen.len() {
+                3 => Err(runqy_vault::Error::InvalidInput(
+                    "stopped by the caller".into(),
+                )),
+                _ => Ok(()),
+            }
+        })
+        .unwrap_err();
+    assert_eq!(seen, [1, 2, 3]);
+    assert_eq!(e.to_string(), "stopped by the caller");
 }
 
 fn actors_are_checked_and_escaped(b: Backend) {
@@ -665,6 +730,7 @@ on_both_backends!(
     rotation_rekeys_the_chain_and_keeps_a_break_broken,
     prune_keeps_the_rest_verifiable_from_an_anchor,
     filters_select_records_and_refuse_bad_input,
+    the_log_is_handed_out_a_record_at_a_time_across_pages_and_stops_on_an_error,
     actors_are_checked_and_escaped,
     history_shows_when_each_version_was_last_read,
 );

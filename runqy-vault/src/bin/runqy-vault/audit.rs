@@ -5,7 +5,7 @@ use clap::{Subcommand, ValueEnum};
 use runqy_vault::model::{AuditFilter, AuditRecord};
 use runqy_vault::Store;
 
-use crate::output::{emit, emit_json, one_line, table};
+use crate::output::{emit, emit_json_each, one_line, table};
 use crate::{JsonArg, Outcome};
 
 #[derive(Subcommand)]
@@ -87,21 +87,26 @@ pub(crate) fn run(store: &Store, command: AuditCommand) -> Outcome {
             emit(&format!(
                 "Pruned {n} audit record{} written before {}.\n",
                 if n == 1 { "" } else { "s" },
-                runqy_vault::store::parse_audit_time(&before, "date for --before")?
+                runqy_vault::store::parse_audit_time(&before, "before date")?
             ))
         }
     }
 }
 
+/// Records are written or made table rows as they are read: only the rows'
+/// text is held, never every record's parsed detail.
 fn log(store: &Store, filter: &AuditFilter, json: JsonArg) -> Outcome {
-    let records = store.audit_log(filter)?;
     if json.json {
-        return emit_json(&records);
+        return emit_json_each(|each| store.audit_log_each(filter, &mut |r| each(&r)));
     }
-    if records.is_empty() {
+    let mut rows = Vec::new();
+    store.audit_log_each(filter, &mut |r| {
+        rows.push(row(&r));
+        Ok(())
+    })?;
+    if rows.is_empty() {
         return emit("No audit records.\n");
     }
-    let rows = records.iter().map(row).collect();
     emit(&table(
         &[
             "SEQ",

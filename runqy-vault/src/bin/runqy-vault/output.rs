@@ -77,6 +77,28 @@ pub(crate) fn emit(text: &str) -> Outcome {
         .map_err(|e| Failure(format!("standard output: {e}")))
 }
 
+/// `--json` of a list made a value at a time: the same bytes as
+/// [`emit_json`] of the whole list, written as each value comes, so the
+/// list is never held (`audit log` of a store whose import records list
+/// 10,000 keys each).
+pub(crate) fn emit_json_each<T: serde::Serialize>(
+    produce: impl FnOnce(&mut dyn FnMut(&T) -> runqy_vault::Result<()>) -> runqy_vault::Result<()>,
+) -> Outcome {
+    use serde::ser::{SerializeSeq, Serializer as _};
+    let failed = |e: &dyn std::fmt::Display| runqy_vault::Error::Io {
+        path: "standard output".to_owned(),
+        message: e.to_string(),
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut ser = serde_json::Serializer::pretty(&mut out);
+    let mut seq = ser.serialize_seq(None).map_err(|e| failed(&e))?;
+    produce(&mut |value| seq.serialize_element(value).map_err(|e| failed(&e)))?;
+    seq.end().map_err(|e| failed(&e))?;
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .map_err(|e| failed(&e).into())
+}
+
 /// `--json`: the value as one pretty JSON document and a newline.
 pub(crate) fn emit_json<T: serde::Serialize + ?Sized>(value: &T) -> Outcome {
     let mut text = serde_json::to_string_pretty(value)
