@@ -3,7 +3,8 @@
 //! prepare, batch, BEGIN and COMMIT sent on the store's connections), never
 //! timed. Each count is exact, after a warm-up call of the same operation that
 //! filled the connection's cache of prepared statements, so a change that
-//! adds a round trip fails here and must say why.
+//! adds a round trip fails here and must say why. And what pipelining must
+//! not cost: a held-back write the server refuses fails the whole write.
 //!
 //! Runs only beside a server: `bash scripts/with-postgres.sh cargo test -p
 //! runqy-vault --test postgres_round_trips` (otherwise reported as ignored).
@@ -387,4 +388,69 @@ fn rotation_re_keys_import_records_of_ten_thousand_keys_at_the_same_round_trips_
         "the first part lists 10,000 keys: {} bytes of detail",
         detail.len()
     );
+}
+
+/// A write held back for a later round trip and refused there by the server
+/// (a CHECK on the kept versions) fails the whole operation: in a trip in
+/// the middle of an import (600 values; each value's held-back writes go out
+/// with the next value's read, so the refusal of the 301st comes back in
+/// about the 300th of some 600 trips, long before COMMIT) and in the COMMIT
+/// trip of a `set`. Nothing of either is
+/// written, no record is chained, and the connection goes back to the pool
+/// usable: the next writes on it succeed.
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn a_held_back_write_the_server_refuses_fails_the_whole_write_and_leaves_the_connection_usable() {
+    let db = support::TempDatabase::new(&support::postgres_url());
+    let store = warm_store(&db);
+    let records = store.audit_verify().unwrap();
+    let mut admin = db.client();
+    admin
+        .batch_execute(
+            "ALTER TABLE runqy_vault_versions ADD CONSTRAINT refuse
+             CHECK (key <> 'KEY_0300' AND key <> 'REFUSED') NOT VALID",
+        )
+        .unwrap();
+
+    let (refused_trips, imported) = trips(&store, |s| s.import(&document(600)));
+    let e = imported.unwrap_err();
+    assert_eq!(e.kind(), runqy_vault::ErrorKind::Storage, "{e}");
+    assert!(e.to_string().contains("refuse"), "{e}");
+    assert!(!store.vault_exists("vault-00").unwrap());
+    assert!(!store.vault_exists("vault-01").unwrap());
+
+    let e = store
+        .set("app", "REFUSED", "never-stored", true)
+        .unwrap_err();
+    assert_eq!(e.kind(), runqy_vault::ErrorKind::Storage, "{e}");
+    assert_eq!(
+        store.get("app", "REFUSED").unwrap_err().kind(),
+        runqy_vault::ErrorKind::EntryNotFound
+    );
+    // The pool's connection left no transaction open: these commit.
+    store.set("app", "A", "a2", true).unwrap();
+    assert_eq!(store.get("app", "A").unwrap().expose(), "a2");
+    admin
+        .batch_execute("ALTER TABLE runqy_vault_versions DROP CONSTRAINT refuse")
+        .unwrap();
+    let (whole_trips, imported) = trips(&store, |s| s.import(&document(600)));
+    assert_eq!(imported.unwrap(), 600);
+    // The refused import stopped at the trip that carried the refused row,
+    // before the trips that send the rest and COMMIT.
+    assert!(
+        refused_trips < whole_trips,
+        "refused after {refused_trips} round trips, a whole import takes {whole_trips}"
+    );
+    let ops: Vec<String> = store
+        .audit_log(&AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .skip(records as usize)
+        .map(|r| r.operation)
+        .collect();
+    assert_eq!(ops, ["set", "get", "import"]);
+    assert_eq!(store.audit_verify().unwrap(), records + 3);
 }
