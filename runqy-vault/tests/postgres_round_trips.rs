@@ -131,13 +131,14 @@ fn each_operation_costs_the_round_trips_pinned_here() {
     r.unwrap();
     pin("purge", 4, n);
 
-    // import of a document of 3 entries in 2 vaults (18 before): 1. BEGIN,
-    // key id FOR UPDATE; per vault its merge (2); per entry its newest
-    // version (3), each sent with the writes of the entry before; then
-    // history_limit, audit head, and the last writes with COMMIT (3).
+    // import of a document of 3 entries in 2 vaults (18 before, 9 with a
+    // newest version read per entry): 1. BEGIN, key id FOR UPDATE; per vault
+    // its merge (2) and the newest versions of its entries in one ask (2),
+    // each sent with the writes before; then history_limit, audit head, and
+    // the last writes with COMMIT (3).
     let (n, r) = trips(&store, |s| s.import(&doc));
     r.unwrap();
-    pin("import", 9, n);
+    pin("import", 8, n);
 
     // rotate-key of the store (60 before, 54 with one UPDATE per row): 1.
     // BEGIN, key id FOR UPDATE; 2. the entries' page (short: the last); 3.
@@ -392,10 +393,10 @@ fn rotation_re_keys_import_records_of_ten_thousand_keys_at_the_same_round_trips_
 
 /// A write held back for a later round trip and refused there by the server
 /// (a CHECK on the kept versions) fails the whole operation: in a trip in
-/// the middle of an import (600 values; each value's held-back writes go out
-/// with the next value's read, so the refusal of the 301st comes back in
-/// about the 300th of some 600 trips, long before COMMIT) and in the COMMIT
-/// trip of a `set`. Nothing of either is
+/// the middle of an import (3,000 values in 6 vaults; the first vault's
+/// writes go out in batches of 256 held-back statements, and the refusal of
+/// its 301st value comes back in one of them, long before COMMIT) and in
+/// the COMMIT trip of a `set`. Nothing of either is
 /// written, no record is chained, and the connection goes back to the pool
 /// usable: the next writes on it succeed.
 #[test]
@@ -415,7 +416,7 @@ fn a_held_back_write_the_server_refuses_fails_the_whole_write_and_leaves_the_con
         )
         .unwrap();
 
-    let (refused_trips, imported) = trips(&store, |s| s.import(&document(600)));
+    let (refused_trips, imported) = trips(&store, |s| s.import(&document(3_000)));
     let e = imported.unwrap_err();
     assert_eq!(e.kind(), runqy_vault::ErrorKind::Storage, "{e}");
     assert!(e.to_string().contains("refuse"), "{e}");
@@ -436,8 +437,8 @@ fn a_held_back_write_the_server_refuses_fails_the_whole_write_and_leaves_the_con
     admin
         .batch_execute("ALTER TABLE runqy_vault_versions DROP CONSTRAINT refuse")
         .unwrap();
-    let (whole_trips, imported) = trips(&store, |s| s.import(&document(600)));
-    assert_eq!(imported.unwrap(), 600);
+    let (whole_trips, imported) = trips(&store, |s| s.import(&document(3_000)));
+    assert_eq!(imported.unwrap(), 3_000);
     // The refused import stopped at the trip that carried the refused row,
     // before the trips that send the rest and COMMIT.
     assert!(

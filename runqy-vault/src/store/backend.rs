@@ -436,6 +436,14 @@ pub(crate) trait Tx {
 
     /// The newest kept version of a key, if any.
     fn newest_version(&mut self, vault: &str, key: &str) -> Result<Option<Head>>;
+    /// The newest kept version's number of each of `keys` of `vault`, in
+    /// their order (an import's next values). The default asks key by key,
+    /// which costs SQLite nothing; PostgreSQL asks in one round trip.
+    fn newest_versions(&mut self, vault: &str, keys: &[&str]) -> Result<Vec<Option<i64>>> {
+        keys.iter()
+            .map(|key| Ok(self.newest_version(vault, key)?.map(|head| head.version)))
+            .collect()
+    }
     /// Adds a version row, stamped now, written by `actor`.
     #[allow(clippy::too_many_arguments)]
     fn insert_version(

@@ -727,9 +727,13 @@ impl Store {
             let mut count = 0;
             for vault in &doc.vaults {
                 let id = w.tx.merge_vault(&vault.name, &vault.description)?;
-                for e in &vault.entries {
-                    w.put(id, &vault.name, &e.key, e.value.expose(), e.is_secret)?;
-                    count += 1;
+                for batch in vault.entries.chunks(op::PUT_BATCH) {
+                    let entries: Vec<(&str, &str, bool)> = batch
+                        .iter()
+                        .map(|e| (e.key.as_str(), e.value.expose(), e.is_secret))
+                        .collect();
+                    w.put_batch(id, &vault.name, &entries)?;
+                    count += batch.len() as u64;
                 }
             }
             w.note.set("count", count);
@@ -741,8 +745,9 @@ impl Store {
     /// memory: the whole document is first read and checked (nothing
     /// written), then read again by `open` and written in one transaction,
     /// checked again as it goes (a document changed in between still
-    /// writes all of itself or nothing). Memory stays bounded by one entry
-    /// and the names seen, whatever the document's size. Returns the number
+    /// writes all of itself or nothing). Memory stays bounded by a batch of
+    /// entries written together (500, or about 1 MiB of values) and the
+    /// names seen, whatever the document's size. Returns the number
     /// of entries written. `path` names the document in messages; `age`
     /// says `open` decrypts it on the way (a read error then means a cut or
     /// altered file). See [`crate::transfer::open_document`].
@@ -759,9 +764,12 @@ impl Store {
             let mut sink = Importer {
                 w,
                 vault: None,
+                batch: Vec::new(),
+                batch_bytes: 0,
                 count: 0,
             };
             transfer::read_document(open()?, &source, &mut sink)?;
+            sink.write_batch()?;
             let count = sink.count;
             w.note.set("count", count);
             Ok(count)
@@ -802,23 +810,55 @@ struct Importer<'a, 'w> {
     w: &'a mut Writer<'w>,
     /// The vault being written: its name and id.
     vault: Option<(String, i64)>,
+    /// Its entries read and not written yet (at most [`op::PUT_BATCH`], or
+    /// [`op::PUT_BATCH_BYTES`] of values), written together so their newest
+    /// versions are read in one ask.
+    batch: Vec<(String, SecretString, bool)>,
+    /// The bytes of the values in `batch`.
+    batch_bytes: usize,
     count: u64,
+}
+
+impl Importer<'_, '_> {
+    /// Writes the entries held, if any.
+    fn write_batch(&mut self) -> Result<()> {
+        let Some((vault, id)) = &self.vault else {
+            return Ok(());
+        };
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<(&str, &str, bool)> = self
+            .batch
+            .iter()
+            .map(|(key, value, is_secret)| (key.as_str(), value.expose(), *is_secret))
+            .collect();
+        self.w.put_batch(*id, vault, &entries)?;
+        self.count += entries.len() as u64;
+        self.batch.clear();
+        self.batch_bytes = 0;
+        Ok(())
+    }
 }
 
 impl transfer::ImportSink for Importer<'_, '_> {
     fn vault(&mut self, name: &str, description: &str) -> Result<()> {
+        self.write_batch()?;
         let id = self.w.tx.merge_vault(name, description)?;
         self.vault = Some((name.to_owned(), id));
         Ok(())
     }
 
     fn entry(&mut self, vault: &str, key: &str, value: &str, is_secret: bool) -> Result<()> {
-        let id = match &self.vault {
-            Some((name, id)) if name == vault => *id,
-            _ => return Err(Error::storage("import: an entry came before its vault")),
-        };
-        self.w.put(id, vault, key, value, is_secret)?;
-        self.count += 1;
+        if !matches!(&self.vault, Some((name, _)) if name == vault) {
+            return Err(Error::storage("import: an entry came before its vault"));
+        }
+        self.batch
+            .push((key.to_owned(), SecretString::from(value), is_secret));
+        self.batch_bytes += value.len();
+        if self.batch.len() >= op::PUT_BATCH || self.batch_bytes >= op::PUT_BATCH_BYTES {
+            self.write_batch()?;
+        }
         Ok(())
     }
 }

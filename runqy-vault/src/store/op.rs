@@ -186,6 +186,13 @@ pub(crate) struct Written {
     version: i64,
 }
 
+/// The most entries [`Writer::put_batch`] takes: the entries an import holds
+/// (plaintext, wiped on drop) while their newest versions are read.
+pub(crate) const PUT_BATCH: usize = 500;
+/// The most bytes of values a streamed import holds for one batch (values
+/// go up to 64 KiB: 500 of them would be 32 MiB).
+pub(crate) const PUT_BATCH_BYTES: usize = 1 << 20;
+
 /// The write transaction an operation's body works in.
 pub(crate) struct Writer<'t> {
     /// The backend's primitive queries, inside the transaction.
@@ -225,6 +232,38 @@ impl Writer<'_> {
         value: &str,
         is_secret: bool,
     ) -> Result<i64> {
+        let newest = self.tx.newest_version(vault, key)?.map(|head| head.version);
+        self.put_after(vault_id, vault, key, value, is_secret, newest)
+    }
+
+    /// [`Writer::put`] of several entries of one vault with distinct keys
+    /// (an import's next values, at most [`PUT_BATCH`]): their newest
+    /// versions are read in one ask first, one round trip on PostgreSQL
+    /// where each `put` costs one.
+    pub(crate) fn put_batch(
+        &mut self,
+        vault_id: i64,
+        vault: &str,
+        entries: &[(&str, &str, bool)],
+    ) -> Result<()> {
+        let keys: Vec<&str> = entries.iter().map(|&(key, _, _)| key).collect();
+        let newest = self.tx.newest_versions(vault, &keys)?;
+        for (&(key, value, is_secret), newest) in entries.iter().zip(newest) {
+            self.put_after(vault_id, vault, key, value, is_secret, newest)?;
+        }
+        Ok(())
+    }
+
+    /// [`Writer::put`] once the newest kept version of the key is known.
+    fn put_after(
+        &mut self,
+        vault_id: i64,
+        vault: &str,
+        key: &str,
+        value: &str,
+        is_secret: bool,
+        newest: Option<i64>,
+    ) -> Result<i64> {
         let at = Binding {
             vault,
             key,
@@ -234,8 +273,8 @@ impl Writer<'_> {
         let blob = cipher.encrypt(self.crypto.format, at, value.as_bytes());
         // Numbers go on from the newest kept version, never reused: the
         // newest is never pruned, only purged.
-        let version = match self.tx.newest_version(vault, key)? {
-            Some(head) => head.version.checked_add(1).ok_or_else(|| {
+        let version = match newest {
+            Some(newest) => newest.checked_add(1).ok_or_else(|| {
                 Error::storage(format!(
                     "key '{key}' in vault '{vault}' has no version number left"
                 ))

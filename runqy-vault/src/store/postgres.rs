@@ -75,6 +75,11 @@ const TOUCH_VAULT: &str =
     "UPDATE vaults SET updated_at = NOW() WHERE name = $1 RETURNING id::bigint";
 const NEWEST_VERSION: &str = "SELECT version, is_secret, entry_digest FROM runqy_vault_versions
      WHERE vault = $1 AND key = $2 ORDER BY version DESC LIMIT 1";
+// One row per key given, in their order: the key's newest version or NULL
+// (each `max` one probe of the UNIQUE (vault, key, version) index).
+const NEWEST_VERSIONS: &str = "SELECT (SELECT max(v.version) FROM runqy_vault_versions v
+             WHERE v.vault = $1 AND v.key = k.key)
+     FROM unnest($2::text[]) WITH ORDINALITY AS k(key, n) ORDER BY k.n";
 // The head's row is locked until commit: appends from every server
 // sharing the database take their turn, so the chain never forks.
 const AUDIT_HEAD: &str =
@@ -1384,6 +1389,14 @@ impl Tx for Pg<'_> {
             })),
             None => Ok(None),
         }
+    }
+
+    fn newest_versions(&mut self, vault: &str, keys: &[&str]) -> Result<Vec<Option<i64>>> {
+        let rows = self.query(NEWEST_VERSIONS, &[&vault, &keys])?;
+        if rows.len() != keys.len() {
+            return Err(self.no_answer());
+        }
+        rows.iter().map(|r| self.col(r, 0)).collect()
     }
 
     fn insert_version(

@@ -723,6 +723,58 @@ fn import_makes_new_versions_of_the_keys_it_replaces_and_export_stays_current(b:
     );
 }
 
+/// An import writes its values in batches whose newest versions are read
+/// at once (500 entries, or about 1 MiB of values): each key still goes on
+/// from its own newest version, in every batch, streamed or not. Keys set
+/// before sit in the first, a middle and the last batch of 1,200 small
+/// values, and in the second batch of 20 values of 60,000 bytes.
+fn an_import_in_batches_numbers_each_key_from_its_own_newest_version(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("small", "").unwrap();
+    f.store.create_vault("big", "").unwrap();
+    for key in ["KEY_0000", "KEY_0600", "KEY_1199"] {
+        f.store.set("small", key, "before-1", true).unwrap();
+        f.store.set("small", key, "before-2", true).unwrap();
+    }
+    f.store.set("big", "KEY_0017", "before-1", true).unwrap();
+    let vault = |name: &str, n: usize, len: usize| {
+        let entries: Vec<serde_json::Value> = (0..n)
+            .map(|k| serde_json::json!({"key": format!("KEY_{k:04}"), "value": "x".repeat(len)}))
+            .collect();
+        serde_json::json!({"name": name, "entries": entries})
+    };
+    let json = serde_json::json!({"format": 1, "vaults": [vault("small", 1_200, 8), vault("big", 20, 60_000)]})
+        .to_string();
+    let newest = |vault: &str, key: &str| f.store.history(vault, key).unwrap()[0].version;
+    assert_eq!(
+        f.store
+            .import_from("doc.json", false, || Ok(json.as_bytes()))
+            .unwrap(),
+        1_220
+    );
+    for (vault, key, version) in [
+        ("small", "KEY_0000", 3),
+        ("small", "KEY_0001", 1),
+        ("small", "KEY_0600", 3),
+        ("small", "KEY_0601", 1),
+        ("small", "KEY_1199", 3),
+        ("big", "KEY_0016", 1),
+        ("big", "KEY_0017", 2),
+        ("big", "KEY_0019", 1),
+    ] {
+        assert_eq!(newest(vault, key), Some(version), "{vault}/{key}");
+    }
+    let doc = ExportDocument::from_json(&json).unwrap();
+    assert_eq!(f.store.import(&doc).unwrap(), 1_220);
+    assert_eq!(newest("small", "KEY_0600"), Some(4));
+    assert_eq!(newest("small", "KEY_0601"), Some(2));
+    assert_eq!(newest("big", "KEY_0017"), Some(3));
+    assert_eq!(
+        f.store.get("big", "KEY_0019").unwrap().expose().len(),
+        60_000
+    );
+}
+
 fn history_calls_on_a_disabled_store_are_disabled(b: Backend) {
     let db = Db::new(b);
     let s = db.open_with(KeySource::None).unwrap();
@@ -826,5 +878,6 @@ on_both_backends!(
     migrate_keeps_the_history_current_and_readable,
     a_value_written_straight_into_the_upstream_tables_has_no_version,
     import_makes_new_versions_of_the_keys_it_replaces_and_export_stays_current,
+    an_import_in_batches_numbers_each_key_from_its_own_newest_version,
     history_calls_on_a_disabled_store_are_disabled,
 );
