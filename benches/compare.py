@@ -25,7 +25,7 @@ Peers:
   audit       the audit log (SPEC §13), criterion, `cargo bench -p runqy-vault
               --bench audit`: payload and get with audit-reads on and off, the
               commit floor, audit verify of 1,000,000 records, in one run
-  scale       rotate-key/export/import/migrate of 1M entries, list of 100k vaults: peak RSS and
+  scale       rotate-key/export/import/migrate/audit log of 1M entries, list of 100k vaults: peak RSS and
               time of each CLI process, benches/scale.py (quick mode: 10k entries)
 
 A peer that is not in the tree yet is skipped with a note. In --quick mode a
