@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 use runqy_vault::cipher::{Binding, Cipher};
+use runqy_vault::model::AuditFilter;
 use runqy_vault::{ErrorKind, ExportDocument, ExportEntry, ExportVault, Format, KeySet};
 use runqy_vault::{MasterKey, Store};
 
@@ -1706,6 +1707,29 @@ fn an_audit_session_lists_verifies_and_names_the_first_bad_record() {
     assert!(
         !everything.contains("ghp_"),
         "no value in the log: {everything}"
+    );
+    // Written as the records come, yet the very bytes of the whole list
+    // pretty-printed and a newline, empty or not.
+    let store = v.store();
+    let whole = |filter: &AuditFilter| {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&store.audit_log(filter).unwrap()).unwrap()
+        )
+    };
+    assert_eq!(everything, whole(&AuditFilter::default()));
+    let two = AuditFilter {
+        key: Some("TOKEN".into()),
+        limit: Some(2),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        v.ok(&["audit", "log", "--key", "TOKEN", "--limit", "2", "--json"]),
+        whole(&two)
+    );
+    assert_eq!(
+        v.ok(&["audit", "log", "--since", "2999-01-01", "--json"]),
+        "[]\n"
     );
     assert_eq!(v.ok(&["audit", "verify"]), "Audit log intact: 6 records.\n");
     // history's LAST READ comes from the log.

@@ -455,3 +455,40 @@ fn a_held_back_write_the_server_refuses_fails_the_whole_write_and_leaves_the_con
     assert_eq!(ops, ["set", "get", "import"]);
     assert_eq!(store.audit_verify().unwrap(), records + 3);
 }
+
+/// A streamed import holds at most about 1 MiB of values for one read of
+/// their newest versions: 20 values of 60,000 bytes into a fresh vault take
+/// exactly one round trip more than 20 of 8 bytes (the second batch's read:
+/// 18 values reach the bound), and the same round trips for the rest.
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn a_streamed_import_reads_newest_versions_once_per_mebibyte_of_values() {
+    let db = support::TempDatabase::new(&support::postgres_url());
+    let store = warm_store(&db);
+    let doc = |vault: &str, len: usize| {
+        let entries: Vec<serde_json::Value> = (0..20)
+            .map(|k| serde_json::json!({"key": format!("KEY_{k:02}"), "value": "x".repeat(len)}))
+            .collect();
+        serde_json::json!({"format": 1, "vaults": [{"name": vault, "entries": entries}]})
+            .to_string()
+    };
+    let streamed = |json: String| {
+        trips(&store, |s| {
+            s.import_from("doc.json", false, || Ok(std::io::Cursor::new(json.clone())))
+        })
+    };
+    // A warm-up of the same statements, then one of each size.
+    streamed(doc("warm", 8)).1.unwrap();
+    let (small, n) = streamed(doc("small", 8));
+    assert_eq!(n.unwrap(), 20);
+    let (big, n) = streamed(doc("big", 60_000));
+    assert_eq!(n.unwrap(), 20);
+    assert_eq!(
+        big,
+        small + 1,
+        "round trips: {small} for 8-byte values, {big} for 60,000"
+    );
+}

@@ -1062,51 +1062,94 @@ impl AuditFilter {
     }
 }
 
-fn record_of(r: &AuditRow<'_>) -> AuditRecord {
-    AuditRecord {
-        seq: r.seq,
-        time: r.at.to_owned(),
-        actor: r.actor.to_owned(),
-        operation: r.operation.to_owned(),
-        vault: r.vault.map(str::to_owned),
-        key: r.key.map(str::to_owned),
-        version: r.version,
-        fingerprint: r.fingerprint.map(str::to_owned),
-        detail: r
-            .detail
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or(serde_json::Value::Null),
+/// A matching record read and not handed out yet, owned, its detail still
+/// JSON text (an import part's is about 1.5 MB as text, several times that
+/// parsed into a `Value`).
+struct Held {
+    seq: i64,
+    at: String,
+    actor: String,
+    operation: String,
+    vault: Option<String>,
+    key: Option<String>,
+    version: Option<i64>,
+    fingerprint: Option<String>,
+    detail: Option<String>,
+}
+
+impl Held {
+    fn of(r: &AuditRow<'_>) -> Held {
+        Held {
+            seq: r.seq,
+            at: r.at.to_owned(),
+            actor: r.actor.to_owned(),
+            operation: r.operation.to_owned(),
+            vault: r.vault.map(str::to_owned),
+            key: r.key.map(str::to_owned),
+            version: r.version,
+            fingerprint: r.fingerprint.map(str::to_owned),
+            detail: r.detail.map(str::to_owned),
+        }
+    }
+
+    /// About the memory it takes.
+    fn bytes(&self) -> usize {
+        let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.at.len()
+            + self.actor.len()
+            + self.operation.len()
+            + len(&self.vault)
+            + len(&self.key)
+            + len(&self.fingerprint)
+            + len(&self.detail)
+    }
+
+    fn record(self) -> AuditRecord {
+        AuditRecord {
+            seq: self.seq,
+            time: self.at,
+            actor: self.actor,
+            operation: self.operation,
+            vault: self.vault,
+            key: self.key,
+            version: self.version,
+            fingerprint: self.fingerprint,
+            detail: self
+                .detail
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or(serde_json::Value::Null),
+        }
     }
 }
 
-/// The sequence number just before the oldest of the newest `limit`
-/// records that match (`i64::MIN` when fewer match: from the start of the
-/// log), found newest first without building a record.
+/// The most record text [`Store::audit_log_each`] holds between two
+/// statements; a page that reaches it is cut short, and the next asks for
+/// as many records as fitted.
+const HELD_BYTES: usize = 8 << 20;
+
+/// Where the newest `limit` records that match begin: the sequence number
+/// just before the oldest of them (all of them when fewer match), `None`
+/// when none does. Found newest first without building a record.
 fn start_of_newest(
     tx: &mut dyn Tx,
     filter: &AuditFilter,
     since: Option<&str>,
     limit: u32,
-) -> Result<i64> {
-    let (mut before, mut found) = (i64::MAX, 0u32);
+) -> Result<Option<i64>> {
+    let (mut before, mut found, mut oldest) = (i64::MAX, 0u32, None);
     loop {
-        let (mut seen, mut start) = (0u32, None);
+        let mut seen = 0u32;
         tx.audit_before(before, 1000, &mut |r| {
             seen += 1;
             before = r.seq;
-            if start.is_none() && filter.matches(&r, since) {
+            if found < limit && filter.matches(&r, since) {
                 found += 1;
-                if found == limit {
-                    start = Some(r.seq.saturating_sub(1));
-                }
+                oldest = Some(r.seq);
             }
             Ok(())
         })?;
-        if let Some(start) = start {
-            return Ok(start);
-        }
-        if seen < 1000 {
-            return Ok(i64::MIN);
+        if found == limit || seen < 1000 {
+            return Ok(oldest.map(|seq| seq.saturating_sub(1)));
         }
     }
 }
@@ -1141,33 +1184,60 @@ impl Store {
             None => None,
         };
         let since = since.as_deref();
-        // `read` takes an `Fn` it may call again after a failed decryption;
-        // this read decrypts nothing, so `each` is called from one pass only.
+        // `read` calls its body again after a failed decryption: if `each`
+        // ever returned one, nothing may be handed out twice.
         let each = std::cell::RefCell::new(each);
+        let started = std::cell::Cell::new(false);
         self.read(Op::List, |b, _| {
+            if started.replace(true) {
+                return Err(Error::storage("the audit log's reading was started twice"));
+            }
             b.read_snapshot(|tx| {
                 if !tx.table_exists("runqy_vault_audit")? {
                     return Ok(());
                 }
                 let (mut after, mut left) = match filter.limit {
-                    Some(limit) => (start_of_newest(tx, filter, since, limit)?, u64::from(limit)),
+                    Some(limit) => match start_of_newest(tx, filter, since, limit)? {
+                        Some(start) => (start, u64::from(limit)),
+                        None => return Ok(()),
+                    },
                     None => (i64::MIN, u64::MAX),
                 };
                 let mut each = each.borrow_mut();
+                // Records are handed out between statements, never while one
+                // is open: a reader that stalls (`audit log --json | less`)
+                // must not keep a PostgreSQL statement running into its
+                // timeout. So a page is held, up to HELD_BYTES of it.
+                let mut page = 256u32;
                 while left > 0 {
-                    let mut seen = 0u32;
-                    tx.audit_after(after, 1000, &mut |r| {
+                    let (mut seen, mut cut, mut held, mut bytes) = (0u32, false, Vec::new(), 0);
+                    tx.audit_after(after, page, &mut |r| {
                         seen += 1;
+                        if cut || bytes >= HELD_BYTES {
+                            cut = true; // read again from `after` by the next page
+                            return Ok(());
+                        }
                         after = r.seq;
                         if left > 0 && filter.matches(&r, since) {
                             left -= 1;
-                            (*each)(record_of(&r))?;
+                            let h = Held::of(&r);
+                            bytes += h.bytes();
+                            held.push(h);
                         }
                         Ok(())
                     })?;
-                    if seen < 1000 {
+                    let fitted = held.len() as u32;
+                    for h in held {
+                        (*each)(h.record())?;
+                    }
+                    if seen < page && !cut {
                         break;
                     }
+                    page = if cut {
+                        fitted.max(1)
+                    } else {
+                        (page * 2).min(1000)
+                    };
                 }
                 Ok(())
             })

@@ -222,8 +222,9 @@ pub(crate) struct Writer<'t> {
 impl Writer<'_> {
     /// Writes `value` as the entry `key` of the vault `vault_id` (named
     /// `vault`), encrypted under the current key, and keeps it as the key's
-    /// next version, pruning the versions past `history_limit`: the one place
-    /// an entry's value is written. Returns the new version's number.
+    /// next version, pruning the versions past `history_limit` (through
+    /// [`Writer::put_after`], the one place an entry's value is written).
+    /// Returns the new version's number.
     pub(crate) fn put(
         &mut self,
         vault_id: i64,
@@ -247,6 +248,13 @@ impl Writer<'_> {
         entries: &[(&str, &str, bool)],
     ) -> Result<()> {
         let keys: Vec<&str> = entries.iter().map(|&(key, _, _)| key).collect();
+        // Two of one key would both be numbered from the same newest version
+        // (and the second refused by the UNIQUE index): imports check first.
+        debug_assert_eq!(
+            keys.iter().collect::<std::collections::BTreeSet<_>>().len(),
+            keys.len(),
+            "put_batch takes distinct keys"
+        );
         let newest = self.tx.newest_versions(vault, &keys)?;
         for (&(key, value, is_secret), newest) in entries.iter().zip(newest) {
             self.put_after(vault_id, vault, key, value, is_secret, newest)?;
@@ -254,7 +262,8 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// [`Writer::put`] once the newest kept version of the key is known.
+    /// [`Writer::put`] once the newest kept version of the key is known:
+    /// the one place an entry's value is written.
     fn put_after(
         &mut self,
         vault_id: i64,

@@ -653,6 +653,49 @@ fn the_log_is_handed_out_a_record_at_a_time_across_pages_and_stops_on_an_error(b
     assert_eq!(e.to_string(), "stopped by the caller");
 }
 
+/// Records are handed out between statements, a page held at a time up to
+/// a budget (8 MiB): a page of large records is cut short and read on from
+/// where it stopped, no record lost or handed out twice, with or without
+/// a limit, and a limit that few records meet reads from the oldest match.
+fn large_records_are_handed_out_in_cut_pages_none_lost_or_repeated(b: Backend) {
+    let f = Fixture::new(b);
+    seven(&f);
+    let pad = "x".repeat(1 << 20);
+    for seq in 100..112 {
+        f.db.exec(&format!(
+            "INSERT INTO runqy_vault_audit (seq, at, actor, operation, detail, mac) \
+             VALUES ({seq}, '2026-01-01T00:00:00Z', 'test', 'import', '{{\"pad\": \"{pad}\"}}', 'x')"
+        ));
+    }
+    let seqs = |filter: AuditFilter| -> Vec<i64> {
+        let mut out = Vec::new();
+        f.store
+            .audit_log_each(&filter, &mut |r| {
+                if r.seq >= 100 {
+                    assert_eq!(r.detail["pad"].as_str().map(str::len), Some(1 << 20));
+                }
+                out.push(r.seq);
+                Ok(())
+            })
+            .unwrap();
+        out
+    };
+    let every: Vec<i64> = (1..=7).chain(100..112).collect();
+    assert_eq!(seqs(AuditFilter::default()), every);
+    let limited = |operation: &str, limit: u32| AuditFilter {
+        operation: Some(operation.into()),
+        limit: Some(limit),
+        ..AuditFilter::default()
+    };
+    assert_eq!(seqs(limited("import", 5)), (107..112).collect::<Vec<i64>>());
+    assert_eq!(
+        seqs(limited("import", 20)),
+        (100..112).collect::<Vec<i64>>()
+    );
+    assert_eq!(seqs(limited("set", 20)), [2, 3, 4]);
+    assert_eq!(seqs(limited("purge", 3)), Vec::<i64>::new());
+}
+
 fn actors_are_checked_and_escaped(b: Backend) {
     let f = Fixture::new(b);
     assert_eq!(kind(f.store.with_actor("")), ErrorKind::InvalidInput);
@@ -731,6 +774,7 @@ on_both_backends!(
     prune_keeps_the_rest_verifiable_from_an_anchor,
     filters_select_records_and_refuse_bad_input,
     the_log_is_handed_out_a_record_at_a_time_across_pages_and_stops_on_an_error,
+    large_records_are_handed_out_in_cut_pages_none_lost_or_repeated,
     actors_are_checked_and_escaped,
     history_shows_when_each_version_was_last_read,
 );

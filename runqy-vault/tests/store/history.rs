@@ -727,7 +727,8 @@ fn import_makes_new_versions_of_the_keys_it_replaces_and_export_stays_current(b:
 /// at once (500 entries, or about 1 MiB of values): each key still goes on
 /// from its own newest version, in every batch, streamed or not. Keys set
 /// before sit in the first, a middle and the last batch of 1,200 small
-/// values, and in the second batch of 20 values of 60,000 bytes.
+/// values, and in both batches of 20 values of 60,000 bytes (streamed, the
+/// first holds 18: 1,080,000 bytes reach the 1 MiB bound).
 fn an_import_in_batches_numbers_each_key_from_its_own_newest_version(b: Backend) {
     let f = Fixture::new(b);
     f.store.create_vault("small", "").unwrap();
@@ -737,6 +738,7 @@ fn an_import_in_batches_numbers_each_key_from_its_own_newest_version(b: Backend)
         f.store.set("small", key, "before-2", true).unwrap();
     }
     f.store.set("big", "KEY_0017", "before-1", true).unwrap();
+    f.store.set("big", "KEY_0018", "before-1", true).unwrap();
     let vault = |name: &str, n: usize, len: usize| {
         let entries: Vec<serde_json::Value> = (0..n)
             .map(|k| serde_json::json!({"key": format!("KEY_{k:04}"), "value": "x".repeat(len)}))
@@ -760,6 +762,7 @@ fn an_import_in_batches_numbers_each_key_from_its_own_newest_version(b: Backend)
         ("small", "KEY_1199", 3),
         ("big", "KEY_0016", 1),
         ("big", "KEY_0017", 2),
+        ("big", "KEY_0018", 2),
         ("big", "KEY_0019", 1),
     ] {
         assert_eq!(newest(vault, key), Some(version), "{vault}/{key}");
@@ -769,6 +772,7 @@ fn an_import_in_batches_numbers_each_key_from_its_own_newest_version(b: Backend)
     assert_eq!(newest("small", "KEY_0600"), Some(4));
     assert_eq!(newest("small", "KEY_0601"), Some(2));
     assert_eq!(newest("big", "KEY_0017"), Some(3));
+    assert_eq!(newest("big", "KEY_0018"), Some(3));
     assert_eq!(
         f.store.get("big", "KEY_0019").unwrap().expose().len(),
         60_000
