@@ -1167,12 +1167,12 @@ impl Store {
     }
 
     /// [`Store::audit_log`] one record at a time, for a caller that writes
-    /// them out as they come (the CLI): memory for one record, however many
-    /// match (an import part's record alone lists up to 10,000 keys). With
-    /// a limit, a first pass, newest first and building nothing, finds the
-    /// oldest of the newest `limit` matches; the second hands them out from
-    /// there. Both read one snapshot. An error from `each` stops the read
-    /// and is returned.
+    /// them out as they come (the CLI): memory for a page of records as
+    /// text, at most about 8 MiB, however many match (an import part's
+    /// record alone lists up to 10,000 keys). With a limit, a first pass,
+    /// newest first and building nothing, finds the oldest of the newest
+    /// `limit` matches; the second hands them out from there. Both read one
+    /// snapshot. An error from `each` stops the read and is returned.
     pub fn audit_log_each(
         &self,
         filter: &AuditFilter,
