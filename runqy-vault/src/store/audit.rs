@@ -691,6 +691,38 @@ impl OwnedRow {
         }
     }
 
+    /// About the memory its text takes (an import part's detail is about
+    /// 1.5 MB as text, several times that parsed into a `Value`).
+    fn bytes(&self) -> usize {
+        let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.at.len()
+            + self.actor.len()
+            + self.operation.len()
+            + len(&self.vault)
+            + len(&self.key)
+            + len(&self.fingerprint)
+            + len(&self.detail)
+            + self.mac.len()
+    }
+
+    /// The record as the API hands it out, its detail parsed.
+    fn record(self) -> AuditRecord {
+        AuditRecord {
+            seq: self.seq,
+            time: self.at,
+            actor: self.actor,
+            operation: self.operation,
+            vault: self.vault,
+            key: self.key,
+            version: self.version,
+            fingerprint: self.fingerprint,
+            detail: self
+                .detail
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or(serde_json::Value::Null),
+        }
+    }
+
     fn row(&self) -> AuditRow<'_> {
         AuditRow {
             seq: self.seq,
@@ -1062,66 +1094,6 @@ impl AuditFilter {
     }
 }
 
-/// A matching record read and not handed out yet, owned, its detail still
-/// JSON text (an import part's is about 1.5 MB as text, several times that
-/// parsed into a `Value`).
-struct Held {
-    seq: i64,
-    at: String,
-    actor: String,
-    operation: String,
-    vault: Option<String>,
-    key: Option<String>,
-    version: Option<i64>,
-    fingerprint: Option<String>,
-    detail: Option<String>,
-}
-
-impl Held {
-    fn of(r: &AuditRow<'_>) -> Held {
-        Held {
-            seq: r.seq,
-            at: r.at.to_owned(),
-            actor: r.actor.to_owned(),
-            operation: r.operation.to_owned(),
-            vault: r.vault.map(str::to_owned),
-            key: r.key.map(str::to_owned),
-            version: r.version,
-            fingerprint: r.fingerprint.map(str::to_owned),
-            detail: r.detail.map(str::to_owned),
-        }
-    }
-
-    /// About the memory it takes.
-    fn bytes(&self) -> usize {
-        let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        self.at.len()
-            + self.actor.len()
-            + self.operation.len()
-            + len(&self.vault)
-            + len(&self.key)
-            + len(&self.fingerprint)
-            + len(&self.detail)
-    }
-
-    fn record(self) -> AuditRecord {
-        AuditRecord {
-            seq: self.seq,
-            time: self.at,
-            actor: self.actor,
-            operation: self.operation,
-            vault: self.vault,
-            key: self.key,
-            version: self.version,
-            fingerprint: self.fingerprint,
-            detail: self
-                .detail
-                .and_then(|d| serde_json::from_str(&d).ok())
-                .unwrap_or(serde_json::Value::Null),
-        }
-    }
-}
-
 /// The most record text [`Store::audit_log_each`] holds between two
 /// statements; a page that reaches it is cut short, and the next asks for
 /// as many records as fitted.
@@ -1220,7 +1192,7 @@ impl Store {
                         after = r.seq;
                         if left > 0 && filter.matches(&r, since) {
                             left -= 1;
-                            let h = Held::of(&r);
+                            let h = OwnedRow::of(&r);
                             bytes += h.bytes();
                             held.push(h);
                         }
