@@ -151,6 +151,19 @@ fn each_operation_costs_the_round_trips_pinned_here() {
     r.unwrap();
     pin("rotate-key", 9, n);
 
+    // The same reads with audit-reads off (after a warm-up of each): the
+    // flag, then the entry (get) or one query for all vaults (payload). No
+    // record, so no transaction and no audit head's lock.
+    store.set_audit_reads(false).unwrap();
+    store.get("app", "A").unwrap();
+    store.registration_payload(&["app", "other"], None).unwrap();
+    let (n, r) = trips(&store, |s| s.get("app", "A"));
+    r.unwrap();
+    pin("get, audit-reads off", 2, n);
+    let (n, r) = trips(&store, |s| s.registration_payload(&["app", "other"], None));
+    r.unwrap();
+    pin("payload, audit-reads off", 2, n);
+
     let wrong: Vec<String> = got
         .iter()
         .filter(|(_, want, n)| want != n)
