@@ -505,3 +505,33 @@ fn a_streamed_import_reads_newest_versions_once_per_mebibyte_of_values() {
         "round trips: {small} for 8-byte values, {big} for 60,000"
     );
 }
+
+/// A write whose first round trip (BEGIN and what it reads ahead) the
+/// server refuses, here a `set` that waited for the audit head past its
+/// statement timeout of 2 s, fails and leaves no transaction open on the
+/// connection it gives back: the next calls on it succeed (they met
+/// "current transaction is aborted" before).
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn a_write_refused_in_its_first_round_trip_leaves_the_connection_usable() {
+    let db = support::TempDatabase::new(&support::postgres_url());
+    warm_store(&db);
+    let url = support::with_params(&db.url, "options=-c%20statement_timeout%3D2s");
+    let store = Store::open(url.as_str(), Some(&key_text(1))).unwrap();
+    let mut holder = db.client();
+    holder
+        .batch_execute(
+            "BEGIN; SELECT value FROM runqy_vault_meta WHERE name = 'audit_head' FOR UPDATE",
+        )
+        .unwrap();
+    let e = store.set("app", "A", "a2", true).unwrap_err();
+    assert_eq!(e.kind(), runqy_vault::ErrorKind::Storage, "{e}");
+    assert!(e.to_string().contains("statement timeout"), "{e}");
+    holder.batch_execute("COMMIT").unwrap();
+    store.set("app", "A", "a3", true).unwrap();
+    assert_eq!(store.get("app", "A").unwrap().expose(), "a3");
+    assert_eq!(store.history("app", "A").unwrap().len(), 2, "a1 and a3");
+}

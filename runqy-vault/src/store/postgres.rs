@@ -796,10 +796,17 @@ impl<'a> Pg<'a> {
                 }));
             }
             let trip = self.send(in_order(futures));
-            if let Some(mut answers) = self.settle(trip)? {
-                let skip = usize::from(self.begin.is_some()) + self.pending.len();
+            let skip = usize::from(self.begin.is_some()) + self.pending.len();
+            let settled = self.settle(trip);
+            if !matches!(settled, Ok(None)) {
+                // Answered or refused, BEGIN and the held-back writes went
+                // out: a refused trip left the transaction open (aborted),
+                // and only a ROLLBACK ends it before the pool takes the
+                // connection back. (Kept as unsent, `rollback` sent none.)
                 self.begin = None;
                 self.pending.clear();
+            }
+            if let Some(mut answers) = settled? {
                 return Ok(answers.split_off(skip.min(answers.len())));
             }
         }
