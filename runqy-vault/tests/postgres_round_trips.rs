@@ -79,18 +79,21 @@ fn each_operation_costs_the_round_trips_pinned_here() {
     r.unwrap();
     pin("set", 2, n);
 
-    // get (audit-reads on; 8 before): the audit_reads flag, the entry, its
-    // newest version (for the record); then the record: 1. BEGIN, audit
-    // head; 2. audit insert, head update, COMMIT.
+    // get (audit-reads on; 8, then 5 with the flag, the entry, its newest
+    // version and the record's BEGIN and head one after the other): 1.
+    // BEGIN, the flag with the audit head FOR UPDATE (locked as the flag
+    // is on), the entry with its newest version (for the record); 2. audit
+    // insert, head update, COMMIT.
     let (n, r) = trips(&store, |s| s.get("app", "A"));
     r.unwrap();
-    pin("get", 5, n);
+    pin("get", 2, n);
 
-    // payload of two vaults (audit-reads on; 7 before): the flag, one query
-    // for all vaults, then the record's 2 as for get.
+    // payload of two vaults (audit-reads on; 7, then 4): 1. BEGIN, the flag
+    // with the head, one query for all vaults with their newest versions;
+    // 2. as for get.
     let (n, r) = trips(&store, |s| s.registration_payload(&["app", "other"], None));
     r.unwrap();
-    pin("payload", 4, n);
+    pin("payload", 2, n);
 
     // create (6 before): 1. BEGIN, the INSERT; 2. audit head; 3. audit
     // insert, head update, COMMIT.
@@ -151,9 +154,10 @@ fn each_operation_costs_the_round_trips_pinned_here() {
     r.unwrap();
     pin("rotate-key", 9, n);
 
-    // The same reads with audit-reads off (after a warm-up of each): the
-    // flag, then the entry (get) or one query for all vaults (payload). No
-    // record, so no transaction and no audit head's lock.
+    // The same reads with audit-reads off (after a warm-up of each; 2
+    // before too, the flag and then the read): 1. as with it on, but the
+    // head is not locked (the flag the same statement read is off); 2.
+    // COMMIT alone, as there is no record.
     store.set_audit_reads(false).unwrap();
     store.get("app", "A").unwrap();
     store.registration_payload(&["app", "other"], None).unwrap();
@@ -234,6 +238,130 @@ fn servers_setting_at_once_keep_one_unbroken_audit_chain_and_every_version() {
     }
     // 2 creates and 3 sets of the warm-up, 40 sets, then 8 gets: all chained.
     assert_eq!(first.audit_verify().unwrap(), 53);
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn reads_lock_the_audit_head_only_while_audit_reads_is_on() {
+    // Another session holds the head's row lock (as a write does until its
+    // COMMIT). A read with audit-reads on waits for it, here until its
+    // statement timeout of 2 s; one with it off reads at once, whoever
+    // holds the head, so off reads never wait on each other either.
+    let db = support::TempDatabase::new(&support::postgres_url());
+    warm_store(&db);
+    let url = support::with_params(&db.url, "options=-c%20statement_timeout%3D2s");
+    let store = Store::open(url.as_str(), Some(&key_text(1))).unwrap();
+    store.get("app", "A").unwrap();
+    let mut holder = db.client();
+    let hold = "BEGIN; SELECT value FROM runqy_vault_meta WHERE name = 'audit_head' FOR UPDATE";
+
+    holder.batch_execute(hold).unwrap();
+    let e = store.get("app", "A").unwrap_err();
+    assert_eq!(e.kind(), runqy_vault::ErrorKind::Storage, "{e}");
+    assert!(e.to_string().contains("statement timeout"), "{e}");
+    let e = store
+        .registration_payload(&["app", "other"], None)
+        .unwrap_err();
+    assert!(e.to_string().contains("statement timeout"), "{e}");
+    holder.batch_execute("COMMIT").unwrap();
+
+    store.set_audit_reads(false).unwrap();
+    holder.batch_execute(hold).unwrap();
+    assert_eq!(store.get("app", "A").unwrap().expose(), "a1");
+    let payload = store.registration_payload(&["app", "other"], None).unwrap();
+    assert_eq!(payload.vaults.len(), 3);
+    assert_eq!(store.resolve(&["app", "other"]).unwrap().values.len(), 3);
+    holder.batch_execute("COMMIT").unwrap();
+    // The warm-up's records, the one read, the switch: nothing of the
+    // refused or unaudited reads.
+    let ops: Vec<String> = store
+        .audit_log(&AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.operation)
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "create",
+            "create",
+            "set",
+            "set",
+            "set",
+            "get",
+            "audit-reads"
+        ]
+    );
+    assert_eq!(store.audit_verify().unwrap(), 7);
+}
+
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn reads_beside_writes_record_the_version_whose_value_they_handed_out() {
+    // A server setting one key over and over while three others read it:
+    // each read's record names a version, and it is the one whose value was
+    // delivered (its fingerprint is that version's), because the value and
+    // its newest version are read in one statement; the chain stays whole.
+    let db = support::TempDatabase::new(&support::postgres_url());
+    let first = warm_store(&db);
+    let open = || Store::open(db.url.as_str(), Some(&key_text(1))).unwrap();
+    let writer = {
+        let store = open();
+        std::thread::spawn(move || {
+            for i in 2..=31 {
+                store.set("app", "A", &format!("a{i}"), true).unwrap();
+            }
+        })
+    };
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let store = open();
+            std::thread::spawn(move || {
+                for _ in 0..30 {
+                    store.get("app", "A").unwrap();
+                    store.registration_payload(&["app"], None).unwrap();
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+    let log = first.audit_log(&AuditFilter::default()).unwrap();
+    let set: std::collections::HashMap<i64, String> = log
+        .iter()
+        .filter(|r| r.operation == "set" && r.key.as_deref() == Some("A"))
+        .map(|r| (r.version.unwrap(), r.fingerprint.clone().unwrap()))
+        .collect();
+    assert_eq!(set.len(), 31, "a1 to a31");
+    let gets: Vec<_> = log.iter().filter(|r| r.operation == "get").collect();
+    assert_eq!(gets.len(), 90);
+    for r in gets {
+        let version = r.version.expect("a get's record names the version read");
+        assert_eq!(
+            r.fingerprint.as_ref(),
+            set.get(&version),
+            "record {}",
+            r.seq
+        );
+    }
+    // A payload's record lists the version of each key it delivered.
+    let payloads: Vec<_> = log.iter().filter(|r| r.operation == "payload").collect();
+    assert_eq!(payloads.len(), 90);
+    for r in payloads {
+        let delivered = r.detail["delivered"].as_array().unwrap();
+        let a = delivered.iter().find(|d| d["key"] == "A").unwrap();
+        assert!(a["version"].as_i64().is_some(), "record {}", r.seq);
+    }
+    // 2 creates and 3 sets of the warm-up, 30 sets, 90 gets, 90 payloads.
+    assert_eq!(first.audit_verify().unwrap(), 215);
 }
 
 /// A document of `entries` values in vaults of 500 (imported, each value has

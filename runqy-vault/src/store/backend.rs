@@ -317,6 +317,33 @@ pub(crate) struct Ahead<'a> {
     pub(crate) audit_head: bool,
 }
 
+/// What a small read that hands out plaintext will read ([`Backend::audited_read`]),
+/// said before it starts, so a backend whose every statement is a round trip
+/// (PostgreSQL) can send it with BEGIN, the `audit_reads` flag and the audit
+/// head, and answer each later ask from what came back (SQLite: nothing).
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // only PostgreSQL reads ahead
+pub(crate) struct Reads<'a> {
+    /// The vault and key of the entry handed out, read with its key's newest
+    /// version ([`Tx::get_entry`], [`Tx::newest_version`]).
+    pub(crate) entry: Option<(&'a str, &'a str)>,
+    /// The vaults whose entries are handed out, in the order the read lists
+    /// them ([`Tx::listed_entries`]).
+    pub(crate) listed: Option<Vec<&'a str>>,
+}
+
+impl Reads<'_> {
+    /// Whether nothing is said: the read runs as it would without.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entry.is_none() && self.listed.is_none()
+    }
+}
+
+/// The `audit_reads` value that turns the recording of reads off: any
+/// other, or none, leaves it on.
+pub(crate) const AUDIT_READS_OFF: &str = "off";
+
 /// How [`Tx::key_meta`] holds the rows it read until the transaction ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MetaLock {
@@ -625,7 +652,8 @@ impl Backend {
             Backend::Sqlite(p) => p.audit_reads(),
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.read_one(|tx| {
-                Ok(tx.meta_get(crate::schema::META_AUDIT_READS)?.as_deref() != Some("off"))
+                Ok(tx.meta_get(crate::schema::META_AUDIT_READS)?.as_deref()
+                    != Some(AUDIT_READS_OFF))
             }),
         }
     }
@@ -643,13 +671,21 @@ impl Backend {
     }
 
     /// Runs `f`, a small read that hands out plaintext together with its
-    /// audit record: on SQLite in one transaction on one connection (see
-    /// `sqlite::Pool::audited_read`); elsewhere as it is.
-    pub(crate) fn audited_read<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    /// audit record, in one transaction on one connection: on SQLite see
+    /// `sqlite::Pool::audited_read`; on PostgreSQL `postgres::Pool::audited_read`,
+    /// which sends `reads` with BEGIN (a read that says nothing runs as it is).
+    pub(crate) fn audited_read<T>(
+        &self,
+        reads: &Reads<'_>,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
         match self {
-            Backend::Sqlite(p) => p.audited_read(f),
+            Backend::Sqlite(p) => {
+                let _ = reads; // SQLite's statements cost no round trip: nothing to send ahead
+                p.audited_read(f)
+            }
             #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => f(),
+            Backend::Postgres(p) => p.audited_read(reads, f),
         }
     }
 

@@ -12,7 +12,7 @@
 //! [`Store::read`]: super::Store::read
 
 use super::audit::Note;
-use super::backend::{Ahead, MetaLock, Tx};
+use super::backend::{Ahead, MetaLock, Reads, Tx};
 use super::{history, Crypto};
 use crate::cipher::{Binding, Cipher};
 use crate::error::{Error, Result};
@@ -89,7 +89,7 @@ pub(crate) enum KeyLock {
     Exclusive,
 }
 
-impl Op<'_> {
+impl<'a> Op<'a> {
     /// How this operation holds the key id when it writes.
     pub(crate) fn key_lock(&self) -> KeyLock {
         match self {
@@ -121,6 +121,24 @@ impl Op<'_> {
                 key: Some(_),
             } => single(Some(vault), None),
             _ => Ahead::default(),
+        }
+    }
+
+    /// What a small read that hands out plaintext reads, said before it
+    /// starts ([`Reads`]): the same asks, in the same order, as its body
+    /// makes (a payload lists its vaults winners first), so each is answered
+    /// from what was read ahead. Other reads say nothing.
+    pub(crate) fn reads(&self) -> Reads<'a> {
+        match *self {
+            Op::Get { vault, key } => Reads {
+                entry: Some((vault, key)),
+                listed: None,
+            },
+            Op::Resolve { vaults } | Op::Payload { vaults } if !vaults.is_empty() => Reads {
+                entry: None,
+                listed: Some(crate::payload::winners_first(vaults)),
+            },
+            _ => Reads::default(),
         }
     }
 

@@ -17,11 +17,12 @@
 //! BEGIN). A connection lost later fails the call; a write then was not committed.
 //! Every error names the host and database, never the password.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -32,8 +33,8 @@ use tokio_postgres::{Client, Config, NoTls, Row, RowStream, Socket, Statement};
 
 use super::backend::{
     Ahead, AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta,
-    MacRewrites, MetaLock, Newest, ProviderRow, QueueRowFn, Rewrites, Stamp, Tx, VaultRow,
-    VersionRow,
+    MacRewrites, MetaLock, Newest, ProviderRow, QueueRowFn, Reads, Rewrites, Stamp, Tx, VaultRow,
+    VersionRow, AUDIT_READS_OFF,
 };
 use super::location::PostgresUrl;
 use super::pg_tls::{self, Tls};
@@ -85,6 +86,46 @@ const NEWEST_VERSIONS: &str = "SELECT (SELECT max(v.version) FROM runqy_vault_ve
 const AUDIT_HEAD: &str =
     "SELECT (SELECT value FROM runqy_vault_meta WHERE name = 'audit_head' FOR UPDATE),
             to_regclass('runqy_vault_audit') IS NOT NULL";
+
+const GET_ENTRY: &str = "SELECT e.id::bigint, e.key, e.value, e.is_secret FROM vaults v
+     LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = $2
+     WHERE v.name = $1";
+// The payload's rows: see `listed_entries`.
+const LISTED_ENTRIES: &str = "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret,
+            h.version, h.is_secret, h.entry_digest
+     FROM unnest($1::text[]) WITH ORDINALITY AS l(name, pos)
+     JOIN vaults v ON v.name = l.name
+     LEFT JOIN vault_entries e ON e.vault_id = v.id
+     LEFT JOIN LATERAL (
+         SELECT version, is_secret, entry_digest FROM runqy_vault_versions
+         WHERE vault = v.name AND key = e.key ORDER BY version DESC LIMIT 1
+     ) h ON TRUE
+     ORDER BY l.pos";
+
+/// What an audited read ([`Pool::audited_read`]) sends with BEGIN. First
+/// the `audit_reads` flag ($1, on unless $2) and, in the same statement and
+/// only when the flag it read is on, the audit head locked as [`AUDIT_HEAD`]
+/// locks it: a read with audit-reads off never waits for the head, nor
+/// makes another read wait. One statement, so the flag the store goes by
+/// and the lock always agree. Then what the read hands out, each in one
+/// statement with the newest versions its record names, so a value and its
+/// version come from one snapshot; taken after the head's lock, they also
+/// see every write recorded before the read's record.
+const READ_FLAG_AND_HEAD: &str = "SELECT f.value,
+            (SELECT value FROM runqy_vault_meta
+             WHERE name = 'audit_head' AND f.value IS DISTINCT FROM $2 FOR UPDATE),
+            to_regclass('runqy_vault_audit') IS NOT NULL
+     FROM (SELECT (SELECT value FROM runqy_vault_meta WHERE name = $1) AS value) f";
+// GET_ENTRY's row, then the key's newest version as NEWEST_VERSION reads it.
+const ENTRY_AND_NEWEST: &str = "SELECT e.id::bigint, e.key, e.value, e.is_secret,
+            h.version, h.is_secret, h.entry_digest
+     FROM vaults v
+     LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = $2
+     LEFT JOIN LATERAL (
+         SELECT version, is_secret, entry_digest FROM runqy_vault_versions
+         WHERE vault = $1 AND key = $2 ORDER BY version DESC LIMIT 1
+     ) h ON TRUE
+     WHERE v.name = $1";
 
 /// A timestamp column as RFC 3339 UTC text.
 macro_rules! rfc3339 {
@@ -369,6 +410,49 @@ impl r2d2::ManageConnection for Manager {
 pub(crate) struct Pool {
     pool: r2d2::Pool<Manager>,
     settings: Arc<Settings>,
+    /// Set once the server refused an audited read's first round trip for
+    /// good (see [`Pool::audited_read`]): this store's reads then go as
+    /// they would without it.
+    read_ahead_refused: AtomicBool,
+}
+
+/// An audited read's connection and what its call has sent and read so
+/// far, pinned to the thread for the call: the read's statements and its
+/// record all run in its one transaction.
+struct Held {
+    conn: r2d2::PooledConnection<Manager>,
+    state: Suspended,
+    /// Its transaction was ended; otherwise dropping it drops the
+    /// connection (a panic), so none goes back to the pool inside one.
+    ended: bool,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.conn.broken.set(true);
+        }
+    }
+}
+
+impl Held {
+    /// Runs `f` in the held transaction, then keeps what it sent and left.
+    fn run<T>(
+        &mut self,
+        settings: &Settings,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T>,
+    ) -> Result<T> {
+        let mut pg = Pg::resume(&mut self.conn, settings, std::mem::take(&mut self.state));
+        let out = f(&mut pg);
+        self.state = pg.suspend();
+        out
+    }
+}
+
+std::thread_local! {
+    /// The connection an audited read holds its transaction on, with the
+    /// address of its pool (as SQLite's pin, `sqlite.rs`).
+    static PINNED: RefCell<Option<(usize, Held)>> = const { RefCell::new(None) };
 }
 
 impl Pool {
@@ -398,7 +482,104 @@ impl Pool {
                     .build(),
             ))
             .build_unchecked(manager);
-        Ok(Pool { pool, settings })
+        Ok(Pool {
+            pool,
+            settings,
+            read_ahead_refused: AtomicBool::new(false),
+        })
+    }
+
+    /// This thread's pinned connection of this pool, taken out of the pin.
+    fn unpin(&self) -> Option<Held> {
+        let me = self as *const Pool as usize;
+        PINNED.with(|p| {
+            let mut p = p.borrow_mut();
+            match p.take() {
+                Some((pool, held)) if pool == me => Some(held),
+                other => {
+                    *p = other;
+                    None
+                }
+            }
+        })
+    }
+
+    /// Puts `held` back into this thread's pin.
+    fn pin(&self, held: Held) {
+        let me = self as *const Pool as usize;
+        // Replaces nothing: `audited_read` pins only when no call of this thread is pinned.
+        let before = PINNED.with(|p| p.borrow_mut().replace((me, held)));
+        drop(before);
+    }
+
+    fn is_pinned(&self) -> bool {
+        PINNED.with(|p| p.borrow().is_some())
+    }
+
+    /// Runs `f`, a small read that hands out plaintext (its body, and its
+    /// audit record while audit-reads is on), in one READ COMMITTED
+    /// transaction on one connection, pinned to this thread for the call:
+    /// `read_one`, `listed_entries`, the flag and `write` of this pool on
+    /// this thread run in it. Its first round trip is BEGIN, the flag with
+    /// the audit head locked only when the flag is on, and `reads` (see
+    /// [`READ_FLAG_AND_HEAD`]); `f`'s asks are answered from those, so a
+    /// `get` or a payload costs 2 round trips: that one, and the record's
+    /// insert and head with COMMIT, or COMMIT alone with audit-reads off
+    /// (5 and 4 before, as the flag, the reads and the record's own
+    /// transaction of 2 came one after the other; off, 2 then too).
+    ///
+    /// A first round trip the server refuses for what its statements are
+    /// (`refused_for_good`: a history table dropped by hand, which the reads
+    /// do without) is rolled back, and `f` runs as it would without, meeting
+    /// the error there if it needs what is missing; so do this store's
+    /// reads from then on: only that first read pays for the attempt.
+    pub(crate) fn audited_read<T>(
+        &self,
+        reads: &Reads<'_>,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        if reads.is_empty() || self.read_ahead_refused.load(Ordering::Relaxed) || self.is_pinned() {
+            return f();
+        }
+        let mut conn = self.get()?;
+        let mut pg = Pg::new(&mut conn, &self.settings);
+        pg.begin = Some("BEGIN");
+        if let Err(e) = pg.read_first(reads) {
+            pg.rollback();
+            if pg.conn.broken.get() || !refused_for_good(&e) {
+                return Err(e);
+            }
+            self.read_ahead_refused.store(true, Ordering::Relaxed);
+            drop(conn);
+            return f();
+        }
+        let state = pg.suspend();
+        self.pin(Held {
+            conn,
+            state,
+            ended: false,
+        });
+        // A panic in `f` leaves the connection pinned inside its transaction:
+        // the guard takes it out and drops it (`Held`'s drop).
+        struct Unpin<'p>(&'p Pool);
+        impl Drop for Unpin<'_> {
+            fn drop(&mut self) {
+                drop(self.0.unpin());
+            }
+        }
+        let guard = Unpin(self);
+        let out = f();
+        std::mem::forget(guard);
+        let Some(mut held) = self.unpin() else {
+            return Err(Error::storage(format!(
+                "{}: an audited read's connection was not handed back",
+                self.settings.label
+            )));
+        };
+        let state = std::mem::take(&mut held.state);
+        let out = Pg::resume(&mut held.conn, &self.settings, state).end(out);
+        held.ended = true;
+        out
     }
 
     /// Round trips sent so far (see `Settings::trips`).
@@ -420,8 +601,14 @@ impl Pool {
         })
     }
 
-    /// One statement, in autocommit: no BEGIN/COMMIT round trips.
+    /// One statement, in autocommit: no BEGIN/COMMIT round trips (inside
+    /// an audited read, in its transaction, answered from what it read ahead).
     pub(crate) fn read_one<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        if let Some(mut held) = self.unpin() {
+            let out = held.run(&self.settings, f);
+            self.pin(held);
+            return out;
+        }
         let mut conn = self.get()?;
         let mut pg = Pg::new(&mut conn, &self.settings);
         let out = f(&mut pg)?;
@@ -452,29 +639,70 @@ impl Pool {
     /// A READ COMMITTED write transaction, committed when `f` succeeds and
     /// rolled back when it fails. A connection lost before COMMIT leaves
     /// nothing written (the server rolls back), and the error says so.
+    /// Inside an audited read (its record), `f` runs in the read's
+    /// transaction, which `audited_read` ends the same way.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        if let Some(mut held) = self.unpin() {
+            let out = held.run(&self.settings, f);
+            self.pin(held);
+            return out;
+        }
         let mut conn = self.get()?;
         let mut pg = Pg::new(&mut conn, &self.settings);
         // BEGIN goes out with the first statement, and the writes whose
         // answer nothing waits for go out with the next statement or with COMMIT.
         pg.begin = Some("BEGIN");
-        match f(&mut pg) {
-            Ok(out) => match pg.commit() {
+        let out = f(&mut pg);
+        pg.end(out)
+    }
+}
+
+/// Whether the server's refusal of an audited read's first round trip
+/// would come back on every such read, while the read itself may do
+/// without what was refused: a table or column missing or a privilege
+/// lacking (class 42: a history table dropped by hand; a role that may read
+/// but not lock the audit head, which the server checks before it knows
+/// whether the flag is on), or a read-only transaction (which refuses
+/// `FOR UPDATE` the same way). Not a timeout or a lost connection: trying
+/// again the other way would only wait twice.
+fn refused_for_good(e: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(db) = c
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(|pg| pg.as_db_error())
+        {
+            let code = db.code();
+            return code.code().starts_with("42")
+                || *code == tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+impl Pg<'_> {
+    /// Ends a write transaction as `out` says: COMMIT (with the writes
+    /// held back) after a success, ROLLBACK after a failure. A connection
+    /// lost on the way says what became of the write.
+    fn end<T>(&mut self, out: Result<T>) -> Result<T> {
+        match out {
+            Ok(out) => match self.commit() {
                 Ok(()) => Ok(out),
-                Err(Error::Storage(s)) if pg.conn.broken.get() => Err(Error::Storage(s.noted(
+                Err(Error::Storage(s)) if self.conn.broken.get() => Err(Error::Storage(s.noted(
                     "the connection was lost during COMMIT: the write may or may not have been committed",
                 ))),
                 Err(e) => {
                     // A held-back write that could not even be prepared left
                     // the transaction open: end it before the pool takes the connection.
-                    pg.rollback();
+                    self.rollback();
                     Err(e)
                 }
             },
             Err(e) => {
-                pg.rollback();
+                self.rollback();
                 match e {
-                    Error::Storage(s) if pg.conn.broken.get() => Err(Error::Storage(
+                    Error::Storage(s) if self.conn.broken.get() => Err(Error::Storage(
                         s.noted("the write was not committed: nothing changed"),
                     )),
                     e => Err(e),
@@ -581,11 +809,35 @@ struct Deferred {
     params: Vec<Owned>,
 }
 
-/// An answer read ahead: the statement, what it was asked about, its rows.
+/// An answer read ahead: the statement that would be asked, what about, and
+/// its answer.
 struct ReadAhead {
     sql: &'static str,
     about: String,
-    rows: Vec<Row>,
+    answer: Known,
+}
+
+/// What was read ahead for one ask.
+enum Known {
+    /// The statement's own rows.
+    Rows(Vec<Row>),
+    /// A meta value ([`META_GET`]'s answer), read in another statement.
+    Meta(Option<String>),
+    /// The audit head, locked, and whether the table exists ([`AUDIT_HEAD`]'s answer).
+    Head(Option<String>, bool),
+    /// A key's newest version ([`NEWEST_VERSION`]'s answer).
+    Newest(Option<Head>),
+}
+
+/// What a [`Pg`] has sent and read, kept while an audited read's connection
+/// is pinned between the calls that use it ([`Held`]).
+#[derive(Default)]
+struct Suspended {
+    answered: usize,
+    replaced: bool,
+    begin: Option<&'static str>,
+    pending: Vec<Deferred>,
+    ahead: Vec<ReadAhead>,
 }
 
 /// One statement of a round trip.
@@ -660,6 +912,30 @@ impl<'a> Pg<'a> {
             begin: None,
             pending: Vec::new(),
             ahead: Vec::new(),
+        }
+    }
+
+    /// A call's transaction picked up where [`Pg::suspend`] left it.
+    fn resume(conn: &'a mut Conn, settings: &'a Settings, state: Suspended) -> Pg<'a> {
+        Pg {
+            conn,
+            settings,
+            answered: state.answered,
+            replaced: state.replaced,
+            begin: state.begin,
+            pending: state.pending,
+            ahead: state.ahead,
+        }
+    }
+
+    /// What this call has sent and read so far, for [`Pg::resume`].
+    fn suspend(self) -> Suspended {
+        Suspended {
+            answered: self.answered,
+            replaced: self.replaced,
+            begin: self.begin,
+            pending: self.pending,
+            ahead: self.ahead,
         }
     }
 
@@ -855,12 +1131,86 @@ impl<'a> Pg<'a> {
     }
 
     /// The answer to `sql` about `about` read ahead, if it was.
-    fn read_ahead(&mut self, sql: &'static str, about: &str) -> Option<Vec<Row>> {
+    fn read_ahead(&mut self, sql: &'static str, about: &str) -> Option<Known> {
         let at = self
             .ahead
             .iter()
             .position(|a| a.sql == sql && a.about == about)?;
-        Some(self.ahead.swap_remove(at).rows)
+        Some(self.ahead.swap_remove(at).answer)
+    }
+
+    /// The rows of `sql` about `about` read ahead, if they were.
+    fn rows_ahead(&mut self, sql: &'static str, about: &str) -> Option<Vec<Row>> {
+        match self.read_ahead(sql, about)? {
+            Known::Rows(rows) => Some(rows),
+            _ => None, // never stored under a statement of rows: asked again
+        }
+    }
+
+    /// An audited read's first round trip, with BEGIN: the flag and the
+    /// head ([`READ_FLAG_AND_HEAD`]), then what `reads` says, each kept as
+    /// the answer of the ask it stands for.
+    fn read_first(&mut self, reads: &Reads<'_>) -> Result<()> {
+        let flag: [&(dyn ToSql + Sync); 2] = [&schema::META_AUDIT_READS, &AUDIT_READS_OFF];
+        let entry: Option<[&(dyn ToSql + Sync); 2]> = reads.entry.as_ref().map(|(v, k)| {
+            let pair: [&(dyn ToSql + Sync); 2] = [v, k];
+            pair
+        });
+        let listed: Option<[&(dyn ToSql + Sync); 1]> = reads.listed.as_ref().map(|names| {
+            let one: [&(dyn ToSql + Sync); 1] = [names];
+            one
+        });
+        let mut asks = vec![Ask::Rows(READ_FLAG_AND_HEAD, &flag)];
+        if let Some(params) = entry.as_ref() {
+            asks.push(Ask::Rows(ENTRY_AND_NEWEST, params));
+        }
+        if let Some(params) = listed.as_ref() {
+            asks.push(Ask::Rows(LISTED_ENTRIES, params));
+        }
+        let mut answers = self.trip(&asks)?.into_iter();
+        let mut rows = || match answers.next() {
+            Some(Answer::Rows(rows)) => Some(rows),
+            _ => None,
+        };
+
+        let head = rows().ok_or_else(|| self.no_answer())?;
+        let head = self.at_most_one(head)?.ok_or_else(|| self.no_answer())?;
+        let flag: Option<String> = self.col(&head, 0)?;
+        // The statement's own test, so the head is taken as locked exactly
+        // when it was: the core's flag check then asks for it.
+        if flag.as_deref() != Some(AUDIT_READS_OFF) {
+            let head = Known::Head(self.col(&head, 1)?, self.col(&head, 2)?);
+            self.keep(AUDIT_HEAD, String::new(), head);
+        }
+        let about = schema::META_AUDIT_READS.to_owned();
+        self.keep(META_GET, about, Known::Meta(flag));
+
+        if let Some((vault, key)) = reads.entry {
+            let found = rows().ok_or_else(|| self.no_answer())?;
+            let about = entry_about(vault, key);
+            // No row: no such vault, and the read asks no version.
+            if let [r] = &found[..] {
+                let newest = match self.col::<Option<i64>>(r, 4)? {
+                    Some(version) => Some(Head {
+                        version,
+                        is_secret: self.col::<Option<bool>>(r, 5)?.unwrap_or(true),
+                        entry_digest: self.col(r, 6)?,
+                    }),
+                    None => None,
+                };
+                self.keep(NEWEST_VERSION, about.clone(), Known::Newest(newest));
+            }
+            self.keep(ENTRY_AND_NEWEST, about, Known::Rows(found));
+        }
+        if let Some(names) = &reads.listed {
+            let found = rows().ok_or_else(|| self.no_answer())?;
+            self.keep(LISTED_ENTRIES, listed_about(names), Known::Rows(found));
+        }
+        Ok(())
+    }
+
+    fn keep(&mut self, sql: &'static str, about: String, answer: Known) {
+        self.ahead.push(ReadAhead { sql, about, answer });
     }
 
     fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
@@ -1049,6 +1399,16 @@ fn entry_about(vault: &str, key: &str) -> String {
     format!("{vault}\0{key}")
 }
 
+/// What a read ahead of listed vaults was about: each name after its
+/// length, so no two lists are told apart by a separator a name may hold.
+fn listed_about(names: &[&str]) -> String {
+    let mut about = String::with_capacity(names.iter().map(|n| n.len() + 4).sum());
+    for name in names {
+        let _ = write!(about, "{}:{name}", name.len()); // writing to a String cannot fail
+    }
+    about
+}
+
 impl Tx for Pg<'_> {
     fn ahead(&mut self, ahead: &Ahead<'_>) -> Result<()> {
         // In the order the operation asks them, so its locks are taken in
@@ -1088,7 +1448,7 @@ impl Tx for Pg<'_> {
         let answers = self.trip(&asks)?;
         for ((sql, about), answer) in about.into_iter().zip(answers) {
             if let Answer::Rows(rows) = answer {
-                self.ahead.push(ReadAhead { sql, about, rows });
+                self.keep(sql, about, Known::Rows(rows));
             }
         }
         Ok(())
@@ -1118,8 +1478,9 @@ impl Tx for Pg<'_> {
 
     fn meta_get(&mut self, name: &str) -> Result<Option<String>> {
         let rows = match self.read_ahead(META_GET, name) {
-            Some(rows) => rows,
-            None => self.query(META_GET, &[&name])?,
+            Some(Known::Meta(value)) => return Ok(value),
+            Some(Known::Rows(rows)) => rows,
+            _ => self.query(META_GET, &[&name])?,
         };
         match self.at_most_one(rows)? {
             Some(row) => Ok(Some(self.col(&row, 0)?)),
@@ -1139,7 +1500,7 @@ impl Tx for Pg<'_> {
         // Rotation takes the rows exclusively: a second rotation (or a write
         // from a server on the old key) waits, then reads the new key id.
         let sql = key_meta_sql(lock);
-        let rows = match self.read_ahead(sql, "") {
+        let rows = match self.rows_ahead(sql, "") {
             Some(rows) => rows,
             None => self.query(sql, &[])?,
         };
@@ -1287,7 +1648,7 @@ impl Tx for Pg<'_> {
     fn touch_vault(&mut self, name: &str) -> Result<Option<i64>> {
         // The UPDATE locks the row: a vault deleted meanwhile gives no row
         // (`VaultNotFound`), never a foreign-key error on the entry's insert.
-        let rows = match self.read_ahead(TOUCH_VAULT, name) {
+        let rows = match self.rows_ahead(TOUCH_VAULT, name) {
             Some(rows) => rows,
             None => self.query(TOUCH_VAULT, &[&name])?,
         };
@@ -1298,13 +1659,12 @@ impl Tx for Pg<'_> {
     }
 
     fn get_entry(&mut self, vault: &str, key: &str, each: &mut Each<'_>) -> Result<()> {
-        let row = self.query_opt(
-            "SELECT e.id::bigint, e.key, e.value, e.is_secret FROM vaults v
-             LEFT JOIN vault_entries e ON e.vault_id = v.id AND e.key = $2
-             WHERE v.name = $1",
-            &[&vault, &key],
-        )?;
-        match row {
+        // ENTRY_AND_NEWEST's row starts with GET_ENTRY's columns.
+        let rows = match self.rows_ahead(ENTRY_AND_NEWEST, &entry_about(vault, key)) {
+            Some(rows) => rows,
+            None => self.query(GET_ENTRY, &[&vault, &key])?,
+        };
+        match self.at_most_one(rows)? {
             Some(r) => each(vault, self.entry_at(&r, 0, false)?),
             None => Ok(()),
         }
@@ -1324,19 +1684,10 @@ impl Tx for Pg<'_> {
         // ordering contract).
         // unnest ... WITH ORDINALITY numbers the names once; array_position
         // per row would cost names × rows.
-        let query = self.query(
-            "SELECT v.name, e.id::bigint, e.key, e.value, e.is_secret,
-                    h.version, h.is_secret, h.entry_digest
-             FROM unnest($1::text[]) WITH ORDINALITY AS l(name, pos)
-             JOIN vaults v ON v.name = l.name
-             LEFT JOIN vault_entries e ON e.vault_id = v.id
-             LEFT JOIN LATERAL (
-                 SELECT version, is_secret, entry_digest FROM runqy_vault_versions
-                 WHERE vault = v.name AND key = e.key ORDER BY version DESC LIMIT 1
-             ) h ON TRUE
-             ORDER BY l.pos",
-            &[&names],
-        );
+        let query = match self.rows_ahead(LISTED_ENTRIES, &listed_about(names)) {
+            Some(rows) => Ok(rows),
+            None => self.query(LISTED_ENTRIES, &[&names]),
+        };
         let rows = match query {
             Ok(rows) => rows,
             // The history's table gone from under the store: the payload does not need it.
@@ -1385,8 +1736,9 @@ impl Tx for Pg<'_> {
 
     fn newest_version(&mut self, vault: &str, key: &str) -> Result<Option<Head>> {
         let rows = match self.read_ahead(NEWEST_VERSION, &entry_about(vault, key)) {
-            Some(rows) => rows,
-            None => self.query(NEWEST_VERSION, &[&vault, &key])?,
+            Some(Known::Newest(head)) => return Ok(head),
+            Some(Known::Rows(rows)) => rows,
+            _ => self.query(NEWEST_VERSION, &[&vault, &key])?,
         };
         match self.at_most_one(rows)? {
             Some(r) => Ok(Some(Head {
@@ -1653,8 +2005,9 @@ impl Tx for Pg<'_> {
 
     fn audit_head(&mut self) -> Result<(Option<String>, bool)> {
         let rows = match self.read_ahead(AUDIT_HEAD, "") {
-            Some(rows) => rows,
-            None => self.query(AUDIT_HEAD, &[])?,
+            Some(Known::Head(head, table)) => return Ok((head, table)),
+            Some(Known::Rows(rows)) => rows,
+            _ => self.query(AUDIT_HEAD, &[])?,
         };
         match self.at_most_one(rows)? {
             Some(r) => Ok((self.col(&r, 0)?, self.col(&r, 1)?)),
