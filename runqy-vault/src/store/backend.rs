@@ -342,6 +342,7 @@ impl Reads<'_> {
 
 /// The `audit_reads` value that turns the recording of reads off: any
 /// other, or none, leaves it on.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // SQLite's own check is in sqlite.rs
 pub(crate) const AUDIT_READS_OFF: &str = "off";
 
 /// How [`Tx::key_meta`] holds the rows it read until the transaction ends.
