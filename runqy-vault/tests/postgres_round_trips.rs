@@ -663,3 +663,32 @@ fn a_write_refused_in_its_first_round_trip_leaves_the_connection_usable() {
     assert_eq!(store.get("app", "A").unwrap().expose(), "a3");
     assert_eq!(store.history("app", "A").unwrap().len(), 2, "a1 and a3");
 }
+
+/// A read whose first round trip the server refuses for what it names (here
+/// the history table, dropped by hand after the store opened: the entry's
+/// newest version is read ahead from it) still hands out its value, read the
+/// way it was before the read ahead, and this store's later reads go that way
+/// at once instead of paying for a refused trip each time.
+#[test]
+#[cfg_attr(
+    not(runqy_vault_pg_tests),
+    ignore = "RUNQY_VAULT_TEST_POSTGRES_URL not set (bash scripts/with-postgres.sh cargo test runs these)"
+)]
+fn a_read_whose_read_ahead_the_server_refuses_runs_without_it_from_then_on() {
+    let db = support::TempDatabase::new(&support::postgres_url());
+    let store = warm_store(&db);
+    store.set_audit_reads(false).unwrap();
+    assert_eq!(store.get("app", "A").unwrap().expose(), "a1");
+    db.client()
+        .batch_execute("DROP TABLE runqy_vault_versions")
+        .unwrap();
+
+    // The refused trip, its ROLLBACK, then the flag and the entry the way
+    // they went before, whose statement this connection prepares first.
+    let (first, r) = trips(&store, |s| s.get("app", "A"));
+    assert_eq!(r.unwrap().expose(), "a1");
+    // The flag and the entry only.
+    let (then, r) = trips(&store, |s| s.get("app", "A"));
+    assert_eq!(r.unwrap().expose(), "a1");
+    assert_eq!((first, then), (5, 2));
+}
