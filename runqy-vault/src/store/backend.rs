@@ -716,3 +716,37 @@ impl Backend {
         }
     }
 }
+
+/// Runs `f`, and `cleanup` too if `f` panics (while the stack unwinds): an
+/// audited read pins its connection to the thread inside a transaction, and a
+/// panic must not leave it there, so both backends' `audited_read` take it out
+/// of the pin and drop it this way.
+pub(crate) fn cleanup_on_panic<T>(cleanup: impl FnMut(), f: impl FnOnce() -> T) -> T {
+    struct Guard<C: FnMut()>(C);
+    impl<C: FnMut()> Drop for Guard<C> {
+        fn drop(&mut self) {
+            (self.0)();
+        }
+    }
+    let guard = Guard(cleanup);
+    let out = f();
+    std::mem::forget(guard); // returned: the caller ends the transaction itself
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cleanup_on_panic;
+
+    #[test]
+    fn cleanup_on_panic_runs_the_cleanup_only_when_f_panics() {
+        let mut cleaned = 0;
+        assert_eq!(cleanup_on_panic(|| cleaned += 1, || 7), 7);
+        assert_eq!(cleaned, 0, "f returned: the caller ends the transaction");
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cleanup_on_panic(|| cleaned += 1, || -> i32 { panic!("inside f") })
+        }));
+        assert!(caught.is_err());
+        assert_eq!(cleaned, 1, "f panicked: the pinned connection is dropped");
+    }
+}

@@ -32,9 +32,9 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Client, Config, NoTls, Row, RowStream, Socket, Statement};
 
 use super::backend::{
-    Ahead, AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta,
-    MacRewrites, MetaLock, Newest, ProviderRow, QueueRowFn, Reads, Rewrites, Stamp, Tx, VaultRow,
-    VersionRow, AUDIT_READS_OFF,
+    cleanup_on_panic, Ahead, AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head,
+    KeyMeta, MacRewrites, MetaLock, Newest, ProviderRow, QueueRowFn, Reads, Rewrites, Stamp, Tx,
+    VaultRow, VersionRow, AUDIT_READS_OFF,
 };
 use super::location::PostgresUrl;
 use super::pg_tls::{self, Tls};
@@ -560,16 +560,8 @@ impl Pool {
             ended: false,
         });
         // A panic in `f` leaves the connection pinned inside its transaction:
-        // the guard takes it out and drops it (`Held`'s drop).
-        struct Unpin<'p>(&'p Pool);
-        impl Drop for Unpin<'_> {
-            fn drop(&mut self) {
-                drop(self.0.unpin());
-            }
-        }
-        let guard = Unpin(self);
-        let out = f();
-        std::mem::forget(guard);
+        // it is taken out and dropped (`Held`'s drop).
+        let out = cleanup_on_panic(|| drop(self.unpin()), f);
         let Some(mut held) = self.unpin() else {
             return Err(Error::storage(format!(
                 "{}: an audited read's connection was not handed back",

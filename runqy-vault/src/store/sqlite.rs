@@ -7,8 +7,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::backend::{
-    AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta, MacRewrites,
-    MetaLock, Newest, ProviderRow, QueueRowFn, Rewrites, Stamp, Tx, VaultRow, VersionRow,
+    cleanup_on_panic, AuditRow, DigestMoves, Each, EachAudit, EachVersion, EntryRow, Head, KeyMeta,
+    MacRewrites, MetaLock, Newest, ProviderRow, QueueRowFn, Rewrites, Stamp, Tx, VaultRow,
+    VersionRow,
 };
 use super::location::{sqlite_uri, SqliteTarget};
 use super::row_cache::RowCache;
@@ -311,16 +312,8 @@ impl Pool {
         self.put(conn); // into the pin
 
         // A panic in `f` leaves the connection pinned inside its transaction:
-        // the guard takes it out and drops it (closing it rolls back).
-        struct Unpin<'p>(&'p Pool);
-        impl Drop for Unpin<'_> {
-            fn drop(&mut self) {
-                drop(self.0.unpin());
-            }
-        }
-        let guard = Unpin(self);
-        let out = f();
-        std::mem::forget(guard);
+        // it is taken out and dropped (closing it rolls back).
+        let out = cleanup_on_panic(|| drop(self.unpin()), f);
         let Some(mut pooled) = self.unpin() else {
             // `f` kept the connection past its return: nothing to reuse.
             return Err(Error::storage(format!(
