@@ -11,6 +11,8 @@ use crate::error::Result;
 use crate::model::VaultSummary;
 use crate::timestamp;
 
+use super::op::Op;
+
 /// A timestamp column as the backend read it, turned into RFC 3339 only
 /// when shown (most calls never show one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -674,19 +676,17 @@ impl Backend {
     /// Runs `f`, a small read that hands out plaintext together with its
     /// audit record, in one transaction on one connection: on SQLite see
     /// `sqlite::Pool::audited_read`; on PostgreSQL `postgres::Pool::audited_read`,
-    /// which sends `reads` with BEGIN (a read that says nothing runs as it is).
-    pub(crate) fn audited_read<T>(
-        &self,
-        reads: &Reads<'_>,
-        f: impl FnOnce() -> Result<T>,
-    ) -> Result<T> {
+    /// which sends what `op` will read ([`Op::reads`]) with BEGIN (a read
+    /// that says nothing runs as it is).
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    pub(crate) fn audited_read<T>(&self, op: &Op<'_>, f: impl FnOnce() -> Result<T>) -> Result<T> {
         match self {
-            Backend::Sqlite(p) => {
-                let _ = reads; // SQLite's statements cost no round trip: nothing to send ahead
-                p.audited_read(f)
-            }
+            // SQLite's statements cost no round trip: nothing to send ahead,
+            // so `op.reads()` (a payload's winners, a set and a list) is
+            // never built on this, the hottest path.
+            Backend::Sqlite(p) => p.audited_read(f),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(p) => p.audited_read(reads, f),
+            Backend::Postgres(p) => p.audited_read(&op.reads(), f),
         }
     }
 

@@ -349,7 +349,7 @@ impl Store {
         if op.is_small_read() {
             return inner
                 .backend
-                .audited_read(&op.reads(), || self.read_noted_in(inner, op, body));
+                .audited_read(&op, || self.read_noted_in(inner, op, body));
         }
         self.read_noted_in(inner, op, body)
     }

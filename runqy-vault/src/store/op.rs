@@ -128,6 +128,7 @@ impl<'a> Op<'a> {
     /// starts ([`Reads`]): the same asks, in the same order, as its body
     /// makes (a payload lists its vaults winners first), so each is answered
     /// from what was read ahead. Other reads say nothing.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // only PostgreSQL reads ahead
     pub(crate) fn reads(&self) -> Reads<'a> {
         match *self {
             Op::Get { vault, key } => Reads {
