@@ -174,13 +174,15 @@ pub fn parse_time(text: &str, what: &str) -> Result<String> {
     }
 }
 
-/// One key a payload or a resolve handed out.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Delivered {
+/// One key a payload or a resolve handed out, borrowed from what the read
+/// hands out (a payload's record is written on the hottest path: its keys
+/// and vaults are not copied once more only to be serialized).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Delivered<'a> {
     /// The key (the environment variable).
-    pub key: String,
+    pub key: &'a str,
     /// The vault it came from.
-    pub vault: String,
+    pub vault: &'a str,
     /// The entry's version, when it has one.
     pub version: Option<i64>,
 }
@@ -1299,8 +1301,8 @@ mod tests {
     #[test]
     fn a_detail_is_written_as_serde_json_writes_the_same_object() {
         let delivered = vec![Delivered {
-            key: "K\"1".to_owned(),
-            vault: "v".to_owned(),
+            key: "K\"1",
+            vault: "v",
             version: Some(3),
         }];
         let mut note = Note::default();

@@ -514,25 +514,27 @@ impl Store {
             let order = payload::winners_first(&names);
             let mut entries: Vec<Vec<(String, SecretString)>> =
                 order.iter().map(|_| Vec::new()).collect();
-            let mut delivered: BTreeMap<String, Delivered> = BTreeMap::new();
+            // Key → the place in `order` of the vault it came from, and its version.
+            let mut delivered: BTreeMap<String, (usize, Option<i64>)> = BTreeMap::new();
             visit_listed(b, &order, &names, |i, row| {
                 let value = decrypt(crypto, order[i], &row)?;
                 if audited && !delivered.contains_key(row.key) {
-                    delivered.insert(
-                        row.key.to_owned(),
-                        Delivered {
-                            key: row.key.to_owned(),
-                            vault: order[i].to_owned(),
-                            version: row.version(),
-                        },
-                    );
+                    delivered.insert(row.key.to_owned(), (i, row.version()));
                 }
                 entries[i].push((row.key.to_owned(), value));
                 Ok(())
             })?;
             let mut note = Note::default();
             if audited {
-                note.set("delivered", delivered.into_values().collect::<Vec<_>>());
+                let list: Vec<Delivered<'_>> = delivered
+                    .iter()
+                    .map(|(key, &(i, version))| Delivered {
+                        key,
+                        vault: order[i],
+                        version,
+                    })
+                    .collect();
+                note.set("delivered", &list);
             }
             let resolved = payload::merge(&names, |v| {
                 order
@@ -568,14 +570,12 @@ impl Store {
         // One read, one record: the values, the keys delivered and the token.
         self.read_noted(Op::Payload { vaults: &names }, |b, crypto, audited| {
             let mut out = RegistrationPayload::default();
-            let mut delivered = Vec::new();
+            let mut note = Note::default();
             if !names.is_empty() {
                 (out.vaults, out.warnings) =
-                    payload_values(b, crypto, &names, audited.then_some(&mut delivered))?;
-            }
-            let mut note = Note::default();
-            if audited {
-                note.set("delivered", &delivered);
+                    payload_values(b, crypto, &names, audited.then_some(&mut note))?;
+            } else if audited {
+                note.set("delivered", &[] as &[Delivered<'_>]);
             }
             match &parsed {
                 None => {}
@@ -970,8 +970,9 @@ fn open_postgres(url: &PostgresUrl) -> Result<Backend> {
     )))
 }
 
-/// The merged values of `names` for a payload, and its warnings. Only the
-/// values handed out are decrypted: rows come winners first (see
+/// The merged values of `names` for a payload, and its warnings; with
+/// `note` (audit-reads on), the record's list of the keys delivered, each
+/// with its vault and version. Only the values handed out are decrypted: rows come winners first (see
 /// [`payload::winners_first`]), so a key already taken is shadowed and its
 /// value is never decrypted, never in memory, and cannot fail the payload.
 ///
@@ -982,12 +983,44 @@ fn payload_values(
     b: &Backend,
     crypto: &Crypto,
     names: &[&str],
-    mut delivered: Option<&mut Vec<Delivered>>,
+    note: Option<&mut Note>,
 ) -> Result<(BTreeMap<String, SecretString>, Vec<String>)> {
     let order = payload::winners_first(names);
-    let mut values: BTreeMap<String, SecretString> = BTreeMap::new();
+    let Some(note) = note else {
+        return take_values(b, crypto, names, &order, |value, _, _| value);
+    };
+    // Each value with where it came from (its vault's place in `order`, its
+    // version), so the record borrows its keys from here instead of a copy.
+    let (taken, left_out) = take_values(b, crypto, names, &order, |value, i, version| {
+        (value, i, version)
+    })?;
+    let delivered: Vec<Delivered<'_>> = taken
+        .iter()
+        .map(|(key, &(_, i, version))| Delivered {
+            key,
+            vault: order[i],
+            version,
+        })
+        .collect();
+    note.set("delivered", &delivered);
+    // In key order already: the map is built in one pass, not by inserts.
+    let values = taken.into_iter().map(|(k, (v, _, _))| (k, v)).collect();
+    Ok((values, left_out))
+}
+
+/// [`payload_values`]' pass over the listed vaults: each key's winning
+/// value, made a `V` by `keep(value, its vault's place in order, its version)`
+/// (the unaudited payload keeps the value alone: nothing to rebuild).
+fn take_values<V>(
+    b: &Backend,
+    crypto: &Crypto,
+    names: &[&str],
+    order: &[&str],
+    keep: impl Fn(SecretString, usize, Option<i64>) -> V,
+) -> Result<(BTreeMap<String, V>, Vec<String>)> {
+    let mut values: BTreeMap<String, V> = BTreeMap::new();
     let mut left_out: BTreeMap<String, String> = BTreeMap::new();
-    visit_listed(b, &order, names, |i, row| {
+    visit_listed(b, order, names, |i, row| {
         if values.contains_key(row.key) || left_out.contains_key(row.key) {
             return Ok(());
         }
@@ -1001,19 +1034,9 @@ fn payload_values(
             return Ok(());
         }
         let value = decrypt(crypto, order[i], &row)?;
-        values.insert(row.key.to_owned(), value);
-        if let Some(d) = delivered.as_deref_mut() {
-            d.push(Delivered {
-                key: row.key.to_owned(),
-                vault: order[i].to_owned(),
-                version: row.version(),
-            });
-        }
+        values.insert(row.key.to_owned(), keep(value, i, row.version()));
         Ok(())
     })?;
-    if let Some(d) = delivered {
-        d.sort_by(|a, b| a.key.cmp(&b.key));
-    }
     Ok((values, left_out.into_values().collect()))
 }
 
