@@ -170,8 +170,9 @@ impl Cipher {
     /// HMAC-SHA256 under the current key's audit key (SPEC §13), never the value.
     pub fn fingerprint(&self, value: &[u8]) -> String {
         use hmac::Mac;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0.current.audit[..])
-            .expect("HMAC takes a key of any length");
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&self.0.current.audit[..])
+                .expect("HMAC takes a key of any length");
         mac.update(value);
         let mut out = String::with_capacity(FINGERPRINT_PREFIX.len() + 64);
         out.push_str(FINGERPRINT_PREFIX);
@@ -515,7 +516,8 @@ mod tests {
         use hmac::Mac;
         let c = Cipher::new(&keys(5));
         let mut mac =
-            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&c.0.current.audit[..]).unwrap();
+            <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&c.0.current.audit[..])
+                .unwrap();
         mac.update(b"sk-value");
         let want = format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()));
         assert_eq!(c.fingerprint(b"sk-value"), want);

@@ -35,6 +35,17 @@ use crate::timestamp;
 
 type HmacSha256 = Hmac<Sha256>;
 
+// Keyed HMAC states (the chain's, a fingerprint's: SHA-256 cores) and the
+// block buffer, which holds the tail of a fingerprinted value, are wiped
+// when dropped, by the `zeroize` features of hmac and sha2 (Cargo.toml).
+// `Hmac` itself carries no marker, so its parts are checked: without the
+// features this fails to build, rather than leaving copies in freed memory.
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<<Sha256 as hmac::digest::block_api::CoreProxy>::Core>();
+    wiped_on_drop::<hmac::digest::block_api::Buffer<hmac::block_api::HmacCore<Sha256>>>();
+};
+
 /// Records read and checked per page by `verify`, re-keyed per page by rotation.
 const PAGE: u32 = 10_000;
 
@@ -315,7 +326,7 @@ fn unhex32(text: &str) -> Option<[u8; 32]> {
 }
 
 fn keyed(key: &[u8; 32]) -> HmacSha256 {
-    <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes a key of any length")
+    <HmacSha256 as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length")
 }
 
 /// The record's content, as its MAC covers it: every column but the MAC,

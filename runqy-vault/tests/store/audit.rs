@@ -32,7 +32,7 @@ fn expected_fingerprint(key_byte: u8, value: &str) -> String {
     hkdf::Hkdf::<sha2::Sha256>::new(None, &[key_byte; 32])
         .expand(b"runqy-vault v2 audit", &mut k)
         .unwrap();
-    let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&k).unwrap();
+    let mut m = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&k).unwrap();
     m.update(value.as_bytes());
     format!("hmac-sha256:{}", hex::encode(m.finalize().into_bytes()))
 }
