@@ -59,6 +59,9 @@ fn each_operation_costs_the_round_trips_pinned_here() {
     // Warm-up of every statement below, on the pool's one connection.
     store.get("app", "A").unwrap();
     store.registration_payload(&["app", "other"], None).unwrap();
+    store
+        .registration_payload(&["app"], Some("vault://other/C"))
+        .unwrap();
     store.create_vault("warm", "").unwrap();
     store.set("warm", "W", "w1", true).unwrap();
     store.set("warm", "W", "w2", true).unwrap();
@@ -94,6 +97,30 @@ fn each_operation_costs_the_round_trips_pinned_here() {
     let (n, r) = trips(&store, |s| s.registration_payload(&["app", "other"], None));
     r.unwrap();
     pin("payload", 2, n);
+
+    // payload with a git token outside its vaults (audit-reads on; 4 while
+    // the token was read by the body, its entry and then its newest version
+    // each a round trip): 1. BEGIN, the flag with the head, the vaults, the
+    // token's entry with its newest version (for the record); 2. as for get.
+    let (n, r) = trips(&store, |s| {
+        s.registration_payload(&["app"], Some("vault://other/C"))
+    });
+    assert_eq!(r.unwrap().git_token.unwrap().expose(), "c1");
+    pin("payload with git token", 2, n);
+    // The same with the token in one of its vaults (4 before too: its entry
+    // is read on its own all the same), and with no vaults, the token alone
+    // (5 before: nothing was said ahead, so the flag, the entry, its version
+    // and the record's own transaction of 2 came one after the other).
+    let (n, r) = trips(&store, |s| {
+        s.registration_payload(&["app", "other"], Some("vault://other/C"))
+    });
+    assert_eq!(r.unwrap().git_token.unwrap().expose(), "c1");
+    pin("payload with git token in its vaults", 2, n);
+    let (n, r) = trips(&store, |s| {
+        s.registration_payload::<&str>(&[], Some("vault://other/C"))
+    });
+    assert_eq!(r.unwrap().git_token.unwrap().expose(), "c1");
+    pin("git token alone", 2, n);
 
     // create (6 before): 1. BEGIN, the INSERT; 2. audit head; 3. audit
     // insert, head update, COMMIT.
@@ -161,12 +188,22 @@ fn each_operation_costs_the_round_trips_pinned_here() {
     store.set_audit_reads(false).unwrap();
     store.get("app", "A").unwrap();
     store.registration_payload(&["app", "other"], None).unwrap();
+    store
+        .registration_payload(&["app"], Some("vault://other/C"))
+        .unwrap();
     let (n, r) = trips(&store, |s| s.get("app", "A"));
     r.unwrap();
     pin("get, audit-reads off", 2, n);
     let (n, r) = trips(&store, |s| s.registration_payload(&["app", "other"], None));
     r.unwrap();
     pin("payload, audit-reads off", 2, n);
+    // (3 while the body read the token's entry after the first round trip;
+    // with no record to write it reads no version.)
+    let (n, r) = trips(&store, |s| {
+        s.registration_payload(&["app"], Some("vault://other/C"))
+    });
+    assert_eq!(r.unwrap().git_token.unwrap().expose(), "c1");
+    pin("payload with git token, audit-reads off", 2, n);
 
     let wrong: Vec<String> = got
         .iter()

@@ -292,7 +292,7 @@ pub(crate) fn base_note(op: &Op<'_>) -> Note {
             ..one(vault, Some(key))
         },
         Op::Purge { vault, key } => one(vault, key),
-        Op::Resolve { vaults } | Op::Payload { vaults } => Note {
+        Op::Resolve { vaults } | Op::Payload { vaults, .. } => Note {
             vault: (!vaults.is_empty()).then(|| vaults.join(",")),
             ..Note::default()
         },

@@ -326,12 +326,13 @@ pub(crate) struct Ahead<'a> {
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // only PostgreSQL reads ahead
 pub(crate) struct Reads<'a> {
-    /// The vault and key of the entry handed out, read with its key's newest
-    /// version ([`Tx::get_entry`], [`Tx::newest_version`]).
-    pub(crate) entry: Option<(&'a str, &'a str)>,
     /// The vaults whose entries are handed out, in the order the read lists
     /// them ([`Tx::listed_entries`]).
     pub(crate) listed: Option<Vec<&'a str>>,
+    /// The vault and key of the entry handed out (a `get`'s, a payload's git
+    /// token), read with its key's newest version ([`Tx::get_entry`],
+    /// [`Tx::newest_version`]); asked after `listed` when both are said.
+    pub(crate) entry: Option<(&'a str, &'a str)>,
 }
 
 impl Reads<'_> {

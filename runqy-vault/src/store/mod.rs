@@ -567,8 +567,17 @@ impl Store {
             }
         }
         let parsed = reference.map(|r| (r, EntryReference::parse(r)));
+        // The entry the body reads below, said ahead from the same parse.
+        let git_token = match &parsed {
+            Some((_, Ok(r))) => Some((r.vault.as_str(), r.key.as_str())),
+            _ => None,
+        };
+        let op = Op::Payload {
+            vaults: &names,
+            git_token,
+        };
         // One read, one record: the values, the keys delivered and the token.
-        self.read_noted(Op::Payload { vaults: &names }, |b, crypto, audited| {
+        self.read_noted(op, |b, crypto, audited| {
             let mut out = RegistrationPayload::default();
             let mut note = Note::default();
             if !names.is_empty() {

@@ -43,7 +43,13 @@ pub(crate) enum Op<'a> {
     /// `resolve`: the merged plaintext of several vaults handed out.
     Resolve { vaults: &'a [&'a str] },
     /// `payload`: a registration payload handed out.
-    Payload { vaults: &'a [&'a str] },
+    Payload {
+        vaults: &'a [&'a str],
+        /// The vault and key of its git token, when its reference parsed
+        /// (`EntryReference::parse`, as the body reads it): said ahead with
+        /// the vaults, so the token costs no round trip of its own.
+        git_token: Option<(&'a str, &'a str)>,
+    },
     /// `export`: every plaintext value handed out.
     Export,
     /// Listings that hand out no plaintext: `list`, `show`, `entries`, an existence check.
@@ -126,18 +132,26 @@ impl<'a> Op<'a> {
 
     /// What a small read that hands out plaintext reads, said before it
     /// starts ([`Reads`]): the same asks, in the same order, as its body
-    /// makes (a payload lists its vaults winners first), so each is answered
-    /// from what was read ahead. Other reads say nothing.
+    /// makes (a payload lists its vaults winners first, then reads its git
+    /// token), so each is answered from what was read ahead. Other reads say
+    /// nothing.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // only PostgreSQL reads ahead
     pub(crate) fn reads(&self) -> Reads<'a> {
+        let listed = |vaults: &[&'a str]| {
+            (!vaults.is_empty()).then(|| crate::payload::winners_first(vaults))
+        };
         match *self {
             Op::Get { vault, key } => Reads {
                 entry: Some((vault, key)),
                 listed: None,
             },
-            Op::Resolve { vaults } | Op::Payload { vaults } if !vaults.is_empty() => Reads {
+            Op::Resolve { vaults } => Reads {
                 entry: None,
-                listed: Some(crate::payload::winners_first(vaults)),
+                listed: listed(vaults),
+            },
+            Op::Payload { vaults, git_token } => Reads {
+                entry: git_token,
+                listed: listed(vaults),
             },
             _ => Reads::default(),
         }

@@ -523,10 +523,12 @@ impl Pool {
     /// this thread run in it. Its first round trip is BEGIN, the flag with
     /// the audit head locked only when the flag is on, and `reads` (see
     /// [`READ_FLAG_AND_HEAD`]); `f`'s asks are answered from those, so a
-    /// `get` or a payload costs 2 round trips: that one, and the record's
-    /// insert and head with COMMIT, or COMMIT alone with audit-reads off
-    /// (5 and 4 before, as the flag, the reads and the record's own
-    /// transaction of 2 came one after the other; off, 2 then too).
+    /// `get` or a payload, its git token included, costs 2 round trips:
+    /// that one, and the record's insert and head with COMMIT, or COMMIT
+    /// alone with audit-reads off (5 and 4 before, as the flag, the reads
+    /// and the record's own transaction of 2 came one after the other; off,
+    /// 2 then too; a payload's git token added 2, or 1 off, until it was
+    /// said ahead as well).
     ///
     /// A first round trip the server refuses for what its statements are
     /// (`refused_for_good`: a history table dropped by hand, which the reads
@@ -1152,12 +1154,14 @@ impl<'a> Pg<'a> {
             let one: [&(dyn ToSql + Sync); 1] = [names];
             one
         });
+        // In the body's order (a payload's vaults, then its git token); each
+        // answer is kept under its own ask, so both are answered.
         let mut asks = vec![Ask::Rows(READ_FLAG_AND_HEAD, &flag)];
-        if let Some(params) = entry.as_ref() {
-            asks.push(Ask::Rows(ENTRY_AND_NEWEST, params));
-        }
         if let Some(params) = listed.as_ref() {
             asks.push(Ask::Rows(LISTED_ENTRIES, params));
+        }
+        if let Some(params) = entry.as_ref() {
+            asks.push(Ask::Rows(ENTRY_AND_NEWEST, params));
         }
         let mut answers = self.trip(&asks)?.into_iter();
         let mut rows = || match answers.next() {
@@ -1177,6 +1181,10 @@ impl<'a> Pg<'a> {
         let about = schema::META_AUDIT_READS.to_owned();
         self.keep(META_GET, about, Known::Meta(flag));
 
+        if let Some(names) = &reads.listed {
+            let found = rows().ok_or_else(|| self.no_answer())?;
+            self.keep(LISTED_ENTRIES, listed_about(names), Known::Rows(found));
+        }
         if let Some((vault, key)) = reads.entry {
             let found = rows().ok_or_else(|| self.no_answer())?;
             let about = entry_about(vault, key);
@@ -1193,10 +1201,6 @@ impl<'a> Pg<'a> {
                 self.keep(NEWEST_VERSION, about.clone(), Known::Newest(newest));
             }
             self.keep(ENTRY_AND_NEWEST, about, Known::Rows(found));
-        }
-        if let Some(names) = &reads.listed {
-            let found = rows().ok_or_else(|| self.no_answer())?;
-            self.keep(LISTED_ENTRIES, listed_about(names), Known::Rows(found));
         }
         Ok(())
     }

@@ -244,6 +244,148 @@ fn audit_reads_off_records_no_read_and_the_switch_is_recorded(b: Backend) {
     assert_eq!(switches, ["off", "on"]);
 }
 
+/// The records of `operation`, oldest first.
+fn records_of(store: &Store, operation: &str) -> Vec<AuditRecord> {
+    log(store)
+        .into_iter()
+        .filter(|r| r.operation == operation)
+        .collect()
+}
+
+/// The git token is its own vault's current value whether that vault is one
+/// of the payload's (even shadowed there by a later vault) or not, and the
+/// payload's record names the version of the value it handed out: on
+/// PostgreSQL the token is read ahead beside the vaults, each answered from
+/// its own statement, so neither may be taken for the other.
+fn a_payloads_git_token_is_its_vaults_value_and_its_record_names_that_version(b: Backend) {
+    let f = Fixture::new(b);
+    for vault in ["base", "queue", "ci"] {
+        f.store.create_vault(vault, "").unwrap();
+    }
+    f.store.set("base", "TOKEN", "base-1", true).unwrap();
+    f.store.set("base", "TOKEN", "base-2", true).unwrap();
+    f.store.set("base", "X", "x-1", false).unwrap();
+    f.store.set("queue", "TOKEN", "queue-1", true).unwrap();
+    for value in ["ci-1", "ci-2", "ci-3"] {
+        f.store.set("ci", "TOKEN", value, true).unwrap();
+    }
+    let vaults = ["base", "queue"];
+    let delivered = serde_json::json!([
+        {"key": "TOKEN", "vault": "queue", "version": 1},
+        {"key": "X", "vault": "base", "version": 1},
+    ]);
+
+    // Inside the listed vaults, where the payload's TOKEN is queue's.
+    let p = f
+        .store
+        .registration_payload(&vaults, Some("vault://base/TOKEN"))
+        .unwrap();
+    assert_eq!(
+        p.to_json().expose(),
+        r#"{"git_token":"base-2","vaults":{"TOKEN":"queue-1","X":"x-1"}}"#
+    );
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    // Outside them.
+    let p = f
+        .store
+        .registration_payload(&vaults, Some("vault://ci/TOKEN"))
+        .unwrap();
+    assert_eq!(p.git_token.as_ref().map(|t| t.expose()), Some("ci-3"));
+    assert_eq!(p.vaults["TOKEN"].expose(), "queue-1");
+    // No vaults at all, the token alone.
+    let p = f
+        .store
+        .registration_payload::<&str>(&[], Some("vault://ci/TOKEN"))
+        .unwrap();
+    assert_eq!(p.to_json().expose(), r#"{"git_token":"ci-3"}"#);
+
+    let records = records_of(&f.store, "payload");
+    let details: Vec<&serde_json::Value> = records.iter().map(|r| &r.detail).collect();
+    assert_eq!(
+        details,
+        [
+            &serde_json::json!({
+                "delivered": delivered,
+                "git_token": "vault://base/TOKEN",
+                "git_token_version": 2,
+            }),
+            &serde_json::json!({
+                "delivered": delivered,
+                "git_token": "vault://ci/TOKEN",
+                "git_token_version": 3,
+            }),
+            &serde_json::json!({
+                "delivered": [],
+                "git_token": "vault://ci/TOKEN",
+                "git_token_version": 3,
+            }),
+        ]
+    );
+    let listed: Vec<Option<&str>> = records.iter().map(|r| r.vault.as_deref()).collect();
+    assert_eq!(listed, [Some("base,queue"), Some("base,queue"), None]);
+
+    // With audit-reads off the token is handed out all the same, unrecorded.
+    f.store.set_audit_reads(false).unwrap();
+    let p = f
+        .store
+        .registration_payload(&vaults, Some("vault://base/TOKEN"))
+        .unwrap();
+    assert_eq!(p.git_token.as_ref().map(|t| t.expose()), Some("base-2"));
+    assert_eq!(records_of(&f.store, "payload").len(), 3);
+    // 3 creates, 7 sets, 3 payloads, the switch.
+    assert_eq!(f.store.audit_verify().unwrap(), 14);
+}
+
+/// A git token whose vault or key is not there is left out with the warning
+/// naming it, as before its read was said ahead; the payload's values are
+/// still handed out and its record names no token. A removed key keeps its
+/// versions: its newest one, read ahead with the missing entry, must not
+/// make the token look present.
+fn a_payloads_git_token_that_is_not_there_is_left_out_naming_it(b: Backend) {
+    let f = Fixture::new(b);
+    f.store.create_vault("ci", "").unwrap();
+    f.store.create_vault("other", "").unwrap();
+    f.store.set("ci", "A", "a-1", true).unwrap();
+    f.store.set("other", "OLD", "old-1", true).unwrap();
+    f.store.unset("other", "OLD").unwrap();
+    let cases = [
+        ("vault://nope/TOKEN", "vault 'nope' not found"),
+        ("vault://ci/GONE", "entry 'GONE' not found in vault 'ci'"),
+        (
+            "vault://other/GONE",
+            "entry 'GONE' not found in vault 'other'",
+        ),
+        (
+            "vault://other/OLD",
+            "entry 'OLD' not found in vault 'other'",
+        ),
+    ];
+    for audited in [true, false] {
+        f.store.set_audit_reads(audited).unwrap();
+        for (reference, says) in cases {
+            let p = f
+                .store
+                .registration_payload(&["ci"], Some(reference))
+                .unwrap();
+            assert_eq!(p.to_json().expose(), r#"{"vaults":{"A":"a-1"}}"#);
+            assert_eq!(p.warnings, [format!("git_token left out: {says}")]);
+            let p = f
+                .store
+                .registration_payload::<&str>(&[], Some(reference))
+                .unwrap();
+            assert_eq!(p.to_json().expose(), "{}");
+            assert_eq!(p.warnings, [format!("git_token left out: {says}")]);
+        }
+    }
+    let records = records_of(&f.store, "payload");
+    assert_eq!(records.len(), 2 * cases.len(), "audit-reads on only");
+    for r in &records {
+        assert!(r.detail.get("git_token").is_none(), "{}", r.detail);
+        assert!(r.detail.get("git_token_version").is_none(), "{}", r.detail);
+    }
+    f.store.audit_verify().unwrap();
+}
+
 /// A handle whose last read saw `audit-reads` on (SQLite then holds the
 /// write lock from the read's first statement) still honours another handle
 /// turning it off, and records again once it is turned back on.
@@ -760,6 +902,8 @@ on_both_backends!(
     a_write_that_fails_writes_no_record,
     a_write_whose_record_cannot_be_written_fails_and_changes_nothing,
     audit_reads_off_records_no_read_and_the_switch_is_recorded,
+    a_payloads_git_token_is_its_vaults_value_and_its_record_names_that_version,
+    a_payloads_git_token_that_is_not_there_is_left_out_naming_it,
     a_handle_that_last_saw_audit_reads_on_follows_another_turning_it_off,
     a_read_whose_record_is_refused_hands_out_nothing_and_leaves_the_store_usable,
     an_edited_record_is_found_and_named,
