@@ -1000,8 +1000,8 @@ fn payload_values(
     };
     // Each value with where it came from (its vault's place in `order`, its
     // version), so the record borrows its keys from here instead of a copy.
-    let (taken, left_out) = take_values(b, crypto, names, &order, |value, i, version| {
-        (value, i, version)
+    let (taken, left_out) = take_values(b, crypto, names, &order, |value, i, row| {
+        (value, i, row.version())
     })?;
     let delivered: Vec<Delivered<'_>> = taken
         .iter()
@@ -1018,14 +1018,15 @@ fn payload_values(
 }
 
 /// [`payload_values`]' pass over the listed vaults: each key's winning
-/// value, made a `V` by `keep(value, its vault's place in order, its version)`
-/// (the unaudited payload keeps the value alone: nothing to rebuild).
+/// value, made a `V` by `keep(value, its vault's place in order, its row)`
+/// (the unaudited payload keeps the value alone: nothing to rebuild, and no
+/// row's version worked out, which hashes its blob).
 fn take_values<V>(
     b: &Backend,
     crypto: &Crypto,
     names: &[&str],
     order: &[&str],
-    keep: impl Fn(SecretString, usize, Option<i64>) -> V,
+    keep: impl Fn(SecretString, usize, &EntryRow<'_>) -> V,
 ) -> Result<(BTreeMap<String, V>, Vec<String>)> {
     let mut values: BTreeMap<String, V> = BTreeMap::new();
     let mut left_out: BTreeMap<String, String> = BTreeMap::new();
@@ -1043,7 +1044,7 @@ fn take_values<V>(
             return Ok(());
         }
         let value = decrypt(crypto, order[i], &row)?;
-        values.insert(row.key.to_owned(), keep(value, i, row.version()));
+        values.insert(row.key.to_owned(), keep(value, i, &row));
         Ok(())
     })?;
     Ok((values, left_out.into_values().collect()))
