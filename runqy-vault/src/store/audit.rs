@@ -256,6 +256,12 @@ impl Note {
         self
     }
 
+    /// Sets the keys a payload or a resolve handed out (SPEC §13: each with
+    /// the vault it came from and that entry's version), in key order.
+    pub(crate) fn set_delivered<'a>(&mut self, delivered: impl IntoIterator<Item = Delivered<'a>>) {
+        self.set("delivered", delivered.into_iter().collect::<Vec<_>>());
+    }
+
     /// Sets `name: value` in the detail.
     pub(crate) fn set(&mut self, name: &str, value: impl Serialize) {
         if let Ok(v) = serde_json::to_string(&value) {

@@ -526,15 +526,11 @@ impl Store {
             })?;
             let mut note = Note::default();
             if audited {
-                let list: Vec<Delivered<'_>> = delivered
-                    .iter()
-                    .map(|(key, &(i, version))| Delivered {
-                        key,
-                        vault: order[i],
-                        version,
-                    })
-                    .collect();
-                note.set("delivered", &list);
+                note.set_delivered(delivered.iter().map(|(key, &(i, version))| Delivered {
+                    key,
+                    vault: order[i],
+                    version,
+                }));
             }
             let resolved = payload::merge(&names, |v| {
                 order
@@ -584,7 +580,7 @@ impl Store {
                 (out.vaults, out.warnings) =
                     payload_values(b, crypto, &names, audited.then_some(&mut note))?;
             } else if audited {
-                note.set("delivered", &[] as &[Delivered<'_>]);
+                note.set_delivered([]);
             }
             match &parsed {
                 None => {}
@@ -981,9 +977,10 @@ fn open_postgres(url: &PostgresUrl) -> Result<Backend> {
 
 /// The merged values of `names` for a payload, and its warnings; with
 /// `note` (audit-reads on), the record's list of the keys delivered, each
-/// with its vault and version. Only the values handed out are decrypted: rows come winners first (see
-/// [`payload::winners_first`]), so a key already taken is shadowed and its
-/// value is never decrypted, never in memory, and cannot fail the payload.
+/// with its vault and version. Only the values handed out are decrypted:
+/// rows come winners first (see [`payload::winners_first`]), so a key
+/// already taken is shadowed and its value is never decrypted, never in
+/// memory, and cannot fail the payload.
 ///
 /// A reserved key an older store still holds (SPEC §4) is left out, with one
 /// warning naming it and its vault, never its value: every binding's payload
@@ -1003,15 +1000,11 @@ fn payload_values(
     let (taken, left_out) = take_values(b, crypto, names, &order, |value, i, row| {
         (value, i, row.version())
     })?;
-    let delivered: Vec<Delivered<'_>> = taken
-        .iter()
-        .map(|(key, &(_, i, version))| Delivered {
-            key,
-            vault: order[i],
-            version,
-        })
-        .collect();
-    note.set("delivered", &delivered);
+    note.set_delivered(taken.iter().map(|(key, &(_, i, version))| Delivered {
+        key,
+        vault: order[i],
+        version,
+    }));
     // In key order already: the map is built in one pass, not by inserts.
     let values = taken.into_iter().map(|(k, (v, _, _))| (k, v)).collect();
     Ok((values, left_out))
