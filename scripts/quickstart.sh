@@ -4,7 +4,9 @@
 # registration payload a runqy server hands a worker, and `run` a Python task
 # the way the worker starts it: its secrets in its environment, the worker's
 # own RUNQY_* credentials (here, the master key) not, and what it prints
-# redacted. Needs only cargo and python3.
+# redacted; then the key's history after a rotation, the audit log of who got
+# which secret (and its chain verified), and `check` against the queue's
+# configuration. Needs only cargo and python3.
 #   bash scripts/quickstart.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -56,3 +58,21 @@ print("the worker's master key reaches the task:", "RUNQY_VAULT_MASTER_KEY" in o
 print(f"calling the API with OPENAI_API_KEY={os.environ['OPENAI_API_KEY']}")
 PY
 step runqy-vault run --payload payload.json -- python3 task.py
+
+# The key is rotated: its earlier value is kept as a version (SPEC §12).
+step runqy-vault set api-keys STRIPE_API_KEY sk_test_51Hnew456uvw
+step runqy-vault history api-keys STRIPE_API_KEY
+# Who got which secret, when: values never, fingerprints only (SPEC §13).
+step runqy-vault audit log --limit 5
+step runqy-vault audit verify
+
+# The queue's configuration, as the runqy server reads it (SPEC §14): which
+# queue gets which vault, and what would keep its workers from registering.
+cat >queues.yaml <<'YAML'
+queues:
+  inference:
+    deployment:
+      vaults: [api-keys, model-credentials]
+YAML
+step runqy-vault usage --config queues.yaml
+step runqy-vault check --config queues.yaml

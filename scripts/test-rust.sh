@@ -19,7 +19,10 @@ out=$(bash scripts/quickstart.sh 2>&1)
 for want in "python task sees 4 vault variables: HF_TOKEN, LOG_LEVEL, OPENAI_API_KEY, STRIPE_API_KEY" \
   "the worker's master key reaches the task: False" \
   "calling the API with OPENAI_API_KEY=sk****xx" \
-  "OPENAI_API_KEY  sk****00  yes"; do
+  "OPENAI_API_KEY  sk****00  yes" \
+  "Audit log intact: 9 records." \
+  "note: queue 'inference': key 'OPENAI_API_KEY' of vault 'api-keys' is shadowed by vault 'model-credentials' (listed later, it wins)" \
+  "0 errors, 0 warnings."; do
   grep -qxF "$want" <<<"$out" || { echo "$out"; echo "quickstart: no line '$want'" >&2; exit 1; }
 done
 echo "quickstart: ok"
