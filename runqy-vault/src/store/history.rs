@@ -306,7 +306,7 @@ impl Store {
                 match (current, entry) {
                     (Current::Unversioned, Some((blob, is_secret, updated_at))) => {
                         let row = super::backend::EntryRow {
-                            id: 0,
+                            id: None,
                             key,
                             value: &blob,
                             is_secret,

@@ -1307,7 +1307,7 @@ impl<'a> Pg<'a> {
             (Stamp::NotRead, Stamp::NotRead)
         };
         Ok(Some(EntryRow {
-            id,
+            id: Some(id),
             key: self.col(row, at + 1)?,
             value: self.col(row, at + 2)?,
             is_secret: self.col::<Option<bool>>(row, at + 3)?.unwrap_or(true),

@@ -54,7 +54,7 @@ fn reencrypt_entries(w: &mut Writer<'_>, old: &Crypto, new: &Crypto) -> Result<u
                 });
             }
             digests.push(vault, row.key, &digest(row.value), &digest(&fresh));
-            page.push(row.id, fresh);
+            page.push(row.paged_id()?, fresh);
             Ok(())
         })?;
         let Some(&last) = page.ids.last() else {

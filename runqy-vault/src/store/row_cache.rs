@@ -18,9 +18,8 @@ use crate::error::Result;
 pub(crate) const MAX_BYTES: usize = 4 << 20;
 
 /// One entry as stored: the owned copy of an [`EntryRow`] (without the
-/// timestamps a payload never reads).
+/// id and timestamps a payload never reads).
 struct Row {
-    id: i64,
     key: String,
     value: Vec<u8>,
     is_secret: bool,
@@ -75,7 +74,6 @@ impl RowCache {
             self.bytes += e.key.len() + e.value.len();
             let rows = self.vaults.get_mut(vault).expect("inserted above");
             rows.push(Row {
-                id: e.id,
                 key: e.key.to_owned(),
                 value: e.value.to_vec(),
                 is_secret: e.is_secret,
@@ -111,7 +109,7 @@ impl RowCache {
         }
         for r in rows {
             let at = EntryRow {
-                id: r.id,
+                id: None,
                 key: &r.key,
                 value: &r.value,
                 is_secret: r.is_secret,
@@ -139,7 +137,7 @@ mod tests {
 
     fn entry<'a>(key: &'a str, value: &'a [u8]) -> Option<EntryRow<'a>> {
         Some(EntryRow {
-            id: 1,
+            id: Some(1),
             key,
             value,
             is_secret: true,

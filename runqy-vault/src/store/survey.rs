@@ -179,7 +179,7 @@ fn scan_entries(
         let mut last = None;
         tx.entries_stamped_after(after, PAGE, &mut |vault, row| {
             let Some(row) = row else { return Ok(()) };
-            last = Some(row.id);
+            last = Some(row.paged_id()?);
             match out.counts.get_mut(vault) {
                 Some(n) => *n += 1,
                 None => {
