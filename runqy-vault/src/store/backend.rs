@@ -52,10 +52,10 @@ impl Stamp<'_> {
 /// entry type: every query that reads entries gives these.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EntryRow<'r> {
-    /// The row's `vault_entries.id`, read by the queries that page by it
-    /// (rotation, the survey) and left out by `show`'s listing, where
-    /// reading it was 5% of a 50-entry `show` on SQLite; see
-    /// [`EntryRow::paged_id`].
+    /// The row's `vault_entries.id`, which only the queries that page by it
+    /// (rotation, the survey) need; see [`EntryRow::paged_id`]. SQLite's
+    /// `show` leaves it out (reading it was 5% of a 50-entry `show`);
+    /// PostgreSQL's LEFT JOINs read it to tell a vault without entries.
     pub id: Option<i64>,
     /// The entry's key.
     pub key: &'r str,
@@ -444,8 +444,9 @@ pub(crate) trait Tx {
     fn list_vaults(&mut self) -> Result<Vec<VaultSummary>>;
 
     /// A vault's row, and `each` called for every entry of it sorted by key
-    /// (byte order), in one statement; `None` (and no call) when there is no
-    /// such vault.
+    /// (byte order), all read in one snapshot (SQLite: two statements under
+    /// one implicit read transaction; PostgreSQL: one statement); `None`
+    /// (and no call) when there is no such vault.
     fn vault_detail(&mut self, name: &str, each: &mut Each<'_>) -> Result<Option<VaultRow>>;
     /// Calls `each(vault, Some(entry))` when the vault has the entry,
     /// `each(vault, None)` when the vault exists without it, and nothing when

@@ -336,10 +336,12 @@ impl Store {
 
     /// [`Store::read`] for a read that hands out plaintext: while
     /// `audit-reads` is on (`audited`, which the body gets to note only
-    /// what it must), its record is committed before the value is returned,
-    /// in a small transaction of its own (on SQLite without an fsync of its
-    /// own: durable when the process dies). No record, no value: a store
-    /// that cannot be written refuses such reads.
+    /// what it must), its record is committed before the value is returned:
+    /// for a small read ([`Op::is_small_read`]) in the read's own transaction
+    /// on one connection ([`Backend::audited_read`]), for an export in a small
+    /// transaction of its own; on SQLite without an fsync of its own
+    /// (durable when the process dies). No record, no value: a store that
+    /// cannot be written refuses such reads.
     fn read_noted<T>(
         &self,
         op: Op<'_>,
